@@ -1,0 +1,78 @@
+import KubeAPI
+
+extension APIHandler {
+    /// How often an idle watch with `allowWatchBookmarks` receives a BOOKMARK.
+    static let bookmarkInterval: Duration = .seconds(5)
+
+    /// Streams watch events as newline-delimited JSON until `timeoutSeconds`, the client leaving, or the watcher
+    /// falling too far behind.
+    func watch(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?) throws(Status) -> APIResponse {
+        var selection = try filter(request, resource: resource, namespace: namespace)
+        let rvText = request.query["resourceVersion"] ?? ""
+        let from: Int64?
+        if rvText.isEmpty || rvText == "0" {
+            from = nil
+        } else {
+            guard let rv = Int64(rvText) else {
+                throw .badRequest("invalid resource version: \(rvText)")
+            }
+            from = rv
+        }
+        selection.namespace = namespace
+        let (events, id, _) = try storage.watch(selection, from: from)
+        let bookmarks = isTrue(request.query["allowWatchBookmarks"]) && !wantsTable(request)
+        let asTable = wantsTable(request)
+        let timeout = request.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1800)
+        let storage = self.storage
+        let (stream, continuation) = AsyncStream<[UInt8]>.makeStream()
+        let task = Task {
+            defer {
+                storage.stopWatch(id)
+                continuation.finish()
+            }
+            let deadline = ContinuousClock.now + timeout
+            try? await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                }
+                if bookmarks {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: APIHandler.bookmarkInterval)
+                            let revision = storage.currentRevision
+                            let bookmark: JSON = [
+                                "type": "BOOKMARK",
+                                "object": ["kind": .string(resource.kind), "apiVersion": .string(resource.apiVersion(version)), "metadata": ["resourceVersion": .string(String(revision))]],
+                            ]
+                            var line = bookmark.serialized()
+                            line.append(0x0A)
+                            continuation.yield(line)
+                        }
+                    }
+                }
+                group.addTask {
+                    var firstTable = true
+                    for try await event in events {
+                        var line: [UInt8] = []
+                        line.append(contentsOf: "{\"type\":\"\(event.kind.wireName)\",\"object\":".utf8)
+                        if asTable {
+                            let rowTable = self.table(resource: resource, version: version, objects: [self.present(event.object.json, resource, version)], listMeta: ["resourceVersion": .string(String(event.object.revision))], request: request, includeColumns: firstTable)
+                            firstTable = false
+                            rowTable.write(to: &line)
+                        } else if version == resource.storageVersion {
+                            line.append(contentsOf: event.object.bytes)
+                        } else {
+                            self.present(event.object.json, resource, version).write(to: &line)
+                        }
+                        line.append(contentsOf: "}\n".utf8)
+                        continuation.yield(line)
+                    }
+                }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return APIResponse(status: 200, headers: ["transfer-encoding": "chunked"], body: .stream(stream))
+    }
+}

@@ -1,0 +1,198 @@
+import KubeAPI
+
+extension APIHandler {
+    /// Server-side defaulting and validation on create, per kind.
+    func prepareForCreate(_ object: JSON, resource: ResourceType) throws(Status) -> JSON {
+        var o = object
+        let name = o["metadata"]?["name"]?.stringValue ?? ""
+        var causes = NameValidation.nameCauses(name, rule: nameRule(resource))
+        causes += NameValidation.labelCauses(o)
+        switch resource.behaviour {
+        case .namespace:
+            o[path: ["spec", "finalizers"]] = ["kubernetes"]
+            o[path: ["status", "phase"]] = "Active"
+        case .service:
+            if causes.isEmpty { return try prepareService(old: nil, new: o) }
+        case .customResourceDefinition:
+            causes += crdCauses(o)
+            if causes.isEmpty { o["status"] = crdStatus(o) }
+        case .event:
+            if o["involvedObject"] == nil, resource.group.isEmpty {
+                causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "involvedObject"))
+            }
+        default:
+            break
+        }
+        if !causes.isEmpty { throw .invalid(group: resource.group, kind: resource.kind, name: name, causes: causes) }
+        return o
+    }
+
+    /// Server-side rules on update, per kind.
+    func prepareForUpdate(old: JSON, new: JSON, resource: ResourceType) throws(Status) -> JSON {
+        var o = new
+        let causes = NameValidation.labelCauses(o)
+        if !causes.isEmpty {
+            throw .invalid(group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "", causes: causes)
+        }
+        switch resource.behaviour {
+        case .service:
+            return try prepareService(old: old, new: o)
+        case .namespace:
+            o["spec"] = old["spec"]
+            if o["status"] == nil { o["status"] = old["status"] }
+        case .customResourceDefinition:
+            let crdCauses = crdCauses(o)
+            if !crdCauses.isEmpty {
+                throw .invalid(group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "", causes: crdCauses)
+            }
+            if old["spec"]?["names"] != o["spec"]?["names"] || old["spec"]?["group"] != o["spec"]?["group"] {
+                if old["spec"]?["group"] != o["spec"]?["group"] {
+                    throw .invalid(group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "", causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(o["spec"]?["group"]?.stringValue ?? "")\": field is immutable", field: "spec.group")])
+                }
+            }
+            o["status"] = crdStatus(o)
+        default:
+            break
+        }
+        return o
+    }
+
+    private func nameRule(_ resource: ResourceType) -> NameValidation.Rule {
+        switch resource.behaviour {
+        case .namespace: return .label
+        case .service: return .dns1035
+        case .custom: return .subdomain
+        default: return .subdomain
+        }
+    }
+
+    /// Validates and prunes a custom object against its CRD schema, honouring `fieldValidation`.
+    func validateCustom(_ object: JSON, resource: ResourceType, version: String, request: APIRequest, warnings: inout [String]) throws(Status) -> JSON {
+        guard resource.behaviour == .custom, let schema = resource.version(version)?.schema else { return object }
+        let outcome = SchemaValidator(schema: schema).validate(object)
+        let mode = request.query["fieldValidation"] ?? "Warn"
+        if !outcome.unknownFields.isEmpty {
+            switch mode {
+            case "Strict":
+                let list = outcome.unknownFields.map { "unknown field \"\($0)\"" }
+                throw .badRequest("strict decoding error: " + list.joined(separator: ", "))
+            case "Warn":
+                warnings += outcome.unknownFields.map { "unknown field \"\($0)\"" }
+            case "Ignore":
+                break
+            default:
+                throw .badRequest("fieldValidation must be one of Ignore, Warn, or Strict; got \(mode)")
+            }
+        }
+        if !outcome.causes.isEmpty {
+            throw .invalid(group: resource.group, kind: resource.kind, name: object["metadata"]?["name"]?.stringValue ?? "", causes: outcome.causes)
+        }
+        var result = outcome.object
+        result["apiVersion"] = .string(resource.apiVersion(resource.storageVersion))
+        return result
+    }
+
+    /// Frees what a deleted object held (cluster IPs, node ports).
+    func releaseAllocations(_ object: JSON, resource: ResourceType) {
+        guard resource.behaviour == .service else { return }
+        releaseService(object)
+    }
+
+    /// Follow-up work once a write is committed: allocations of deleted Services, CRD (un)installation, namespace
+    /// finalization.
+    func afterWrite(resource: ResourceType, object: JSON, kind: WatchEvent.Kind?) async {
+        guard let kind else { return }
+        switch resource.behaviour {
+        case .service where kind == .deleted:
+            releaseService(object)
+        case .customResourceDefinition:
+            if kind == .deleted {
+                await removeCustomResource(object)
+            } else if let custom = ResourceType(crd: object) {
+                registry.install(custom)
+            }
+        case .namespace where kind != .deleted && object["metadata"]?["deletionTimestamp"] != nil:
+            await finalizeNamespace(object["metadata"]?["name"]?.stringValue ?? "")
+        default:
+            break
+        }
+        if kind == .deleted, resource.namespaced, let ns = object["metadata"]?["namespace"]?.stringValue,
+            let nsObject = storage.get(ObjectKey(prefix: "/namespaces", namespace: "", name: ns)),
+            nsObject.json["metadata"]?["deletionTimestamp"] != nil
+        {
+            await finalizeNamespace(ns)
+        }
+    }
+
+    private func removeCustomResource(_ crd: JSON) async {
+        guard let custom = ResourceType(crd: crd) else { return }
+        registry.remove(group: custom.group, plural: custom.plural)
+        for (key, _) in storage.list(WatchFilter(prefix: custom.storagePrefix)).items {
+            _ = try? await storage.write(key) { current throws(Status) in current == nil ? .unchanged : .delete }
+        }
+    }
+
+    /// Deletes everything in a terminating namespace; removes the namespace once it is empty.
+    func finalizeNamespace(_ namespace: String) async {
+        var remaining = 0
+        for resource in registry.all where resource.namespaced {
+            for (key, stored) in storage.list(WatchFilter(prefix: resource.storagePrefix, namespace: namespace)).items {
+                remaining += 1
+                guard stored.json["metadata"]?["deletionTimestamp"] == nil else { continue }
+                _ = try? await deleteObject(key, resource: resource)
+            }
+        }
+        let stillThere = registry.all.filter(\.namespaced).reduce(0) { $0 + storage.count(prefix: $1.storagePrefix, namespace: namespace) }
+        guard remaining == 0 || stillThere == 0 else { return }
+        _ = try? await storage.write(ObjectKey(prefix: "/namespaces", namespace: "", name: namespace)) { current throws(Status) in
+            guard let current, current["metadata"]?["deletionTimestamp"] != nil else { return current == nil ? .unchanged : .unchanged }
+            return .delete
+        }
+    }
+
+    // MARK: CRDs
+
+    private func crdCauses(_ crd: JSON) -> [Status.Cause] {
+        var causes: [Status.Cause] = []
+        let spec = crd["spec"]
+        let group = spec?["group"]?.stringValue ?? ""
+        let plural = spec?["names"]?["plural"]?.stringValue ?? ""
+        if group.isEmpty { causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.group")) }
+        if plural.isEmpty { causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.names.plural")) }
+        if (spec?["names"]?["kind"]?.stringValue ?? "").isEmpty {
+            causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.names.kind"))
+        }
+        let name = crd["metadata"]?["name"]?.stringValue ?? ""
+        if !group.isEmpty, !plural.isEmpty, name != "\(plural).\(group)" {
+            causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": must be spec.names.plural+\".\"+spec.group", field: "metadata.name"))
+        }
+        if !["Namespaced", "Cluster"].contains(spec?["scope"]?.stringValue ?? "") {
+            causes.append(.init(type: "FieldValueNotSupported", message: "Unsupported value: \"\(spec?["scope"]?.stringValue ?? "")\": supported values: \"Cluster\", \"Namespaced\"", field: "spec.scope"))
+        }
+        let versions = spec?["versions"]?.arrayValue ?? []
+        if versions.isEmpty {
+            causes.append(.init(type: "FieldValueRequired", message: "Required value: must have exactly one version marked as storage version", field: "spec.versions"))
+        } else if versions.filter({ $0["storage"]?.boolValue == true }).count != 1 {
+            causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: must have exactly one version marked as storage version", field: "spec.versions"))
+        }
+        for (i, v) in versions.enumerated() {
+            if let schema = v["schema"]?["openAPIV3Schema"], schema["type"]?.stringValue != "object" {
+                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \"\(schema["type"]?.stringValue ?? "")\": must be object at the root", field: "spec.versions[\(i)].schema.openAPIV3Schema.type"))
+            }
+        }
+        return causes
+    }
+
+    private func crdStatus(_ crd: JSON) -> JSON {
+        let time = JSON.string(now())
+        let storageVersion = (crd["spec"]?["versions"]?.arrayValue ?? []).first { $0["storage"]?.boolValue == true }?["name"] ?? .null
+        return [
+            "acceptedNames": crd["spec"]?["names"] ?? [:],
+            "conditions": [
+                ["type": "NamesAccepted", "status": "True", "lastTransitionTime": time, "reason": "NoConflicts", "message": "no conflicts found"],
+                ["type": "Established", "status": "True", "lastTransitionTime": time, "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"],
+            ],
+            "storedVersions": [storageVersion],
+        ]
+    }
+}

@@ -1,0 +1,35 @@
+import KubeAPI
+
+extension APIHandler {
+    /// Brings a fresh or restarted store to what a control plane always has: CRDs served, allocations rebuilt,
+    /// the system namespaces, and the `kubernetes` Service at the first service IP.
+    public func bootstrap() async throws(Status) {
+        for (_, stored) in storage.list(WatchFilter(prefix: "apiextensions.k8s.io/customresourcedefinitions")).items {
+            if let custom = ResourceType(crd: stored.json) { registry.install(custom) }
+        }
+        rebuildAllocations()
+        let namespaces = registry.lookup(group: "", plural: "namespaces")!
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let key = ObjectKey(prefix: namespaces.storagePrefix, namespace: "", name: name)
+            guard storage.get(key) == nil else { continue }
+            var ns: JSON = ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name), "labels": ["kubernetes.io/metadata.name": .string(name)]]]
+            ns[path: ["metadata", "uid"]] = .string(UUIDGenerator.v4())
+            ns[path: ["metadata", "creationTimestamp"]] = .string(now())
+            let prepared = try prepareForCreate(ns, resource: namespaces)
+            _ = try await storage.write(key) { current throws(Status) in current == nil ? .put(prepared) : .unchanged }
+        }
+        let services = registry.lookup(group: "", plural: "services")!
+        let key = ObjectKey(prefix: services.storagePrefix, namespace: "default", name: "kubernetes")
+        if storage.get(key) == nil {
+            var svc: JSON = [
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": ["name": "kubernetes", "namespace": "default", "labels": ["component": "apiserver", "provider": "kubernetes"]],
+                "spec": ["type": "ClusterIP", "clusterIP": .string(clusterIPs.first.description), "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]]],
+            ]
+            svc[path: ["metadata", "uid"]] = .string(UUIDGenerator.v4())
+            svc[path: ["metadata", "creationTimestamp"]] = .string(now())
+            let prepared = try prepareService(old: nil, new: svc)
+            _ = try await storage.write(key) { current throws(Status) in current == nil ? .put(prepared) : .unchanged }
+        }
+    }
+}

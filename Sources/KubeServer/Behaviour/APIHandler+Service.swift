@@ -1,0 +1,171 @@
+import KubeAPI
+import NetCore
+
+extension APIHandler {
+    /// Defaults and validates a Service and allocates its cluster IP and node ports, as kube-apiserver's service
+    /// REST storage does. `old` is `nil` on create.
+    func prepareService(old: JSON?, new: JSON) throws(Status) -> JSON {
+        var o = new
+        var spec = o["spec"] ?? [:]
+        let name = o["metadata"]?["name"]?.stringValue ?? ""
+        var causes: [Status.Cause] = []
+        let type = spec["type"]?.stringValue ?? "ClusterIP"
+        spec["type"] = .string(type)
+        guard ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(type) else {
+            throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueNotSupported", message: "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"", field: "spec.type")])
+        }
+        if spec["sessionAffinity"] == nil { spec["sessionAffinity"] = "None" }
+
+        // Ports.
+        var ports = spec["ports"]?.arrayValue ?? []
+        if ports.isEmpty, type != "ExternalName", spec["clusterIP"]?.stringValue != "None" {
+            causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.ports"))
+        }
+        var seenNames = Set<String>()
+        var seenPorts = Set<String>()
+        for i in ports.indices {
+            var p = ports[i]
+            let proto = p["protocol"]?.stringValue ?? "TCP"
+            p["protocol"] = .string(proto)
+            if !["TCP", "UDP", "SCTP"].contains(proto) {
+                causes.append(.init(type: "FieldValueNotSupported", message: "Unsupported value: \"\(proto)\": supported values: \"SCTP\", \"TCP\", \"UDP\"", field: "spec.ports[\(i)].protocol"))
+            }
+            guard let port = p["port"]?.intValue, (1...65535).contains(port) else {
+                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \(p["port"]?.text() ?? "0"): must be between 1 and 65535, inclusive", field: "spec.ports[\(i)].port"))
+                continue
+            }
+            if p["targetPort"] == nil { p["targetPort"] = .int(port) }
+            let portName = p["name"]?.stringValue ?? ""
+            if ports.count > 1, portName.isEmpty {
+                causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.ports[\(i)].name"))
+            } else if !portName.isEmpty, !seenNames.insert(portName).inserted {
+                causes.append(.init(type: "FieldValueDuplicate", message: "Duplicate value: \"\(portName)\"", field: "spec.ports[\(i)].name"))
+            }
+            if !seenPorts.insert("\(port)/\(proto)").inserted {
+                causes.append(.init(type: "FieldValueDuplicate", message: "Duplicate value: core.ServicePort{Name:\"\(portName)\", Protocol:\"\(proto)\", Port:\(port)}", field: "spec.ports[\(i)]"))
+            }
+            ports[i] = p
+        }
+        if !causes.isEmpty { throw .invalid(group: "", kind: "Service", name: name, causes: causes) }
+
+        // IP families.
+        let family = clusterIPs.network.family
+        if let policy = spec["ipFamilyPolicy"]?.stringValue, policy == "RequireDualStack" {
+            throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services", field: "spec.ipFamilyPolicy")])
+        }
+        for f in spec["ipFamilies"]?.arrayValue ?? [] where f.stringValue != family.rawValue {
+            throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(f.stringValue ?? "")\": not configured on this cluster", field: "spec.ipFamilies[0]")])
+        }
+
+        // Cluster IP.
+        if type == "ExternalName" {
+            spec["clusterIP"] = nil
+            spec["clusterIPs"] = nil
+            spec["ipFamilies"] = nil
+            spec["ipFamilyPolicy"] = nil
+            if let oldIP = old?["spec"]?["clusterIP"]?.stringValue, let ip = IPAddress(oldIP) { clusterIPs.release(ip) }
+        } else {
+            let oldIP = old?["spec"]?["clusterIP"]?.stringValue
+            var requested = spec["clusterIP"]?.stringValue ?? spec["clusterIPs"]?.arrayValue?.first?.stringValue ?? ""
+            if requested.isEmpty, let oldIP { requested = oldIP }
+            if let oldIP, oldIP != requested {
+                throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": field is immutable", field: "spec.clusterIPs[0]")])
+            }
+            if requested == "None" {
+                spec["clusterIP"] = "None"
+                spec["clusterIPs"] = ["None"]
+            } else if requested.isEmpty {
+                guard let ip = clusterIPs.allocate() else {
+                    throw .internalError("failed to allocate a serviceIP: range is full")
+                }
+                spec["clusterIP"] = .string(ip.description)
+                spec["clusterIPs"] = [.string(ip.description)]
+            } else if oldIP == nil {
+                guard let ip = IPAddress(requested) else {
+                    throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)", field: "spec.clusterIPs[0]")])
+                }
+                if let error = clusterIPs.reserve(ip) {
+                    throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": failed to allocate IP \(requested): \(error)", field: "spec.clusterIPs")])
+                }
+                spec["clusterIP"] = .string(ip.description)
+                spec["clusterIPs"] = [.string(ip.description)]
+            } else {
+                spec["clusterIP"] = .string(requested)
+                spec["clusterIPs"] = [.string(requested)]
+            }
+            if spec["ipFamilies"] == nil || spec["ipFamilies"]?.arrayValue?.isEmpty == true {
+                spec["ipFamilies"] = [.string(family.rawValue)]
+            }
+            if spec["ipFamilyPolicy"] == nil { spec["ipFamilyPolicy"] = "SingleStack" }
+            if spec["internalTrafficPolicy"] == nil { spec["internalTrafficPolicy"] = "Cluster" }
+        }
+
+        // Node ports.
+        let wantsNodePorts = type == "NodePort" || (type == "LoadBalancer" && spec["allocateLoadBalancerNodePorts"]?.boolValue != false)
+        if type == "LoadBalancer", spec["allocateLoadBalancerNodePorts"] == nil { spec["allocateLoadBalancerNodePorts"] = true }
+        if type == "NodePort" || type == "LoadBalancer" {
+            if spec["externalTrafficPolicy"] == nil { spec["externalTrafficPolicy"] = "Cluster" }
+        } else {
+            spec["externalTrafficPolicy"] = nil
+        }
+        let oldPorts = old?["spec"]?["ports"]?.arrayValue ?? []
+        var keptOld = Set<String>()
+        var newlyReserved: [(Int, String)] = []
+        for i in ports.indices {
+            let proto = ports[i]["protocol"]?.stringValue ?? "TCP"
+            let requested = ports[i]["nodePort"]?.intValue.map(Int.init)
+            guard wantsNodePorts else {
+                ports[i]["nodePort"] = nil
+                continue
+            }
+            let previous = oldPorts.first { $0["port"] == ports[i]["port"] && ($0["protocol"]?.stringValue ?? "TCP") == proto }?["nodePort"]?.intValue.map(Int.init)
+            let oldHolds = { (n: Int) in oldPorts.contains { $0["nodePort"]?.intValue == Int64(n) && ($0["protocol"]?.stringValue ?? "TCP") == proto } }
+            if let requested {
+                if oldHolds(requested) {
+                    keptOld.insert("\(requested)/\(proto)")
+                } else if let error = nodePorts.reserve(requested, protocol: proto) {
+                    for (p, pr) in newlyReserved { nodePorts.release(p, protocol: pr) }
+                    throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \(requested): \(error)", field: "spec.ports[\(i)].nodePort")])
+                } else {
+                    newlyReserved.append((requested, proto))
+                }
+            } else if let previous {
+                ports[i]["nodePort"] = .int(Int64(previous))
+                keptOld.insert("\(previous)/\(proto)")
+            } else if let port = nodePorts.allocate(protocol: proto) {
+                ports[i]["nodePort"] = .int(Int64(port))
+                newlyReserved.append((port, proto))
+            } else {
+                for (p, pr) in newlyReserved { nodePorts.release(p, protocol: pr) }
+                throw .internalError("failed to allocate a nodePort: range is full")
+            }
+        }
+        for p in oldPorts {
+            guard let n = p["nodePort"]?.intValue else { continue }
+            let proto = p["protocol"]?.stringValue ?? "TCP"
+            if !keptOld.contains("\(n)/\(proto)") { nodePorts.release(Int(n), protocol: proto) }
+        }
+        if !ports.isEmpty || spec["ports"] != nil { spec["ports"] = .array(ports) }
+        o["spec"] = spec
+        if o["status"] == nil { o["status"] = ["loadBalancer": [:]] }
+        return o
+    }
+
+    func releaseService(_ object: JSON) {
+        if let ip = object["spec"]?["clusterIP"]?.stringValue.flatMap(IPAddress.init) { clusterIPs.release(ip) }
+        for p in object["spec"]?["ports"]?.arrayValue ?? [] {
+            if let n = p["nodePort"]?.intValue { nodePorts.release(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP") }
+        }
+    }
+
+    /// Rebuilds allocations from stored Services (at start-up).
+    func rebuildAllocations() {
+        for (_, stored) in storage.list(WatchFilter(prefix: "/services")).items {
+            let o = stored.json
+            if let ip = o["spec"]?["clusterIP"]?.stringValue.flatMap(IPAddress.init) { clusterIPs.markUsed(ip) }
+            for p in o["spec"]?["ports"]?.arrayValue ?? [] {
+                if let n = p["nodePort"]?.intValue { nodePorts.markUsed(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP") }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Hummingbird
+import HummingbirdTLS
+import KubeAPI
+import Logging
+import NetCore
+import NIOSSL
+import ServiceLifecycle
+
+/// `pylon server`: the embedded Kubernetes API server as a `Service` — storage, credentials, kubeconfig and the
+/// HTTPS listener.
+///
+/// `run()` serves until graceful shutdown is triggered, then closes the listener and the store.
+public struct APIServer: Service {
+    public struct Configuration: Sendable {
+        public var dataDirectory: String
+        public var bindAddress: String
+        public var port: Int
+        public var advertiseAddresses: [String]
+        public var serviceCIDR: IPNetwork
+        public var historyLimit: Int
+
+        public init(
+            dataDirectory: String, bindAddress: String = "127.0.0.1", port: Int = 6443,
+            advertiseAddresses: [String] = [], serviceCIDR: IPNetwork = IPNetwork("10.43.0.0/16")!,
+            historyLimit: Int = 10_000
+        ) {
+            self.dataDirectory = dataDirectory
+            self.bindAddress = bindAddress
+            self.port = port
+            self.advertiseAddresses = advertiseAddresses
+            self.serviceCIDR = serviceCIDR
+            self.historyLimit = historyLimit
+        }
+    }
+
+    public let configuration: Configuration
+    public let logger: Logger
+    private let onReady: @Sendable (Int) async -> Void
+
+    /// - Parameter onReady: called with the bound port once the server accepts connections.
+    public init(configuration: Configuration, logger: Logger, onReady: @escaping @Sendable (Int) async -> Void = { _ in }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        let c = configuration
+        try FileIO.makeDirectory(c.dataDirectory)
+        let addresses = Array(Set(["127.0.0.1", "::1"] + c.advertiseAddresses + (["0.0.0.0", "::"].contains(c.bindAddress) ? [] : [c.bindAddress])))
+        let credentials = try await ServerCredentials.loadOrCreate(directory: c.dataDirectory, addresses: addresses, hostnames: ["localhost"])
+        let storage = try Storage(directory: c.dataDirectory, historyLimit: c.historyLimit, logger: logger)
+        let handler = APIHandler(
+            registry: ResourceRegistry(), storage: storage, token: credentials.token, serviceCIDR: c.serviceCIDR,
+            clock: { Clock.microsecondsSinceEpoch() }, logger: logger)
+        try await handler.bootstrap()
+
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(credentials.certificatePEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(credentials.keyPEM.utf8), format: .pem)))
+        tls.applicationProtocols = ["http/1.1"]
+        tls.minimumTLSVersion = .tlsv12
+        let kubeconfigPath = c.dataDirectory + "/kubeconfig.yaml"
+        let advertised = c.advertiseAddresses.first ?? (["0.0.0.0", "::"].contains(c.bindAddress) ? "127.0.0.1" : c.bindAddress)
+        let logger = self.logger
+        let onReady = self.onReady
+        let app = Application(
+            responder: KubeResponder(handler: handler),
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(c.bindAddress, port: c.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? c.port
+                let host = advertised.contains(":") ? "[\(advertised)]" : advertised
+                do {
+                    try credentials.writeKubeconfig(to: kubeconfigPath, server: "https://\(host):\(port)")
+                } catch {
+                    logger.error("cannot write kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
+                }
+                logger.info("pylon server ready", metadata: ["address": "\(c.bindAddress):\(port)", "kubeconfig": "\(kubeconfigPath)"])
+                await onReady(port)
+            },
+            logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            await storage.shutdown()
+            throw error
+        }
+        await storage.shutdown()
+    }
+}

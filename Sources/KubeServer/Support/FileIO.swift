@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small synchronous file helpers for start-up work (credentials, kubeconfig); not for hot paths.
+enum FileIO {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Writes `bytes` to `path` atomically (temporary file + rename) with permission `mode`.
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(Failure) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                close(fd)
+                throw Failure(description: "cannot write \(temporary): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        fchmod(fd, mode)
+        fsync(fd)
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            throw Failure(description: "cannot rename \(temporary): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The contents of `path`, or `nil` when it does not exist or cannot be read.
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { break }
+            result.append(contentsOf: buffer[0..<n])
+        }
+        return result
+    }
+
+    /// Creates `path` and its parents with permission 0700 when missing.
+    static func makeDirectory(_ path: String) throws(Failure) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0, errno != EEXIST {
+                throw Failure(description: "cannot create directory \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import KubeServer
+import Logging
+import NetCore
+import ServiceLifecycle
+
+/// `pylon server`: the embedded Kubernetes API server.
+struct Server: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the embedded Kubernetes-compatible API server (SQLite storage, HTTPS, token auth).")
+
+    @Option(name: .customLong("data-dir"), help: "Directory for the database, certificates, token and kubeconfig.")
+    var dataDir = "/var/lib/pylon/server"
+
+    @Option(name: .customLong("bind-address"), help: "Address to listen on.")
+    var bindAddress = "127.0.0.1"
+
+    @Option(help: "HTTPS port (0 picks a free port).")
+    var port = 6443
+
+    @Option(name: .customLong("advertise-address"), help: "Address clients use to reach the server (repeatable; added to the certificate).")
+    var advertiseAddresses: [String] = []
+
+    @Option(name: .customLong("service-cidr"), help: "Network for Service cluster IPs.")
+    var serviceCIDR = "10.43.0.0/16"
+
+    @Option(name: .customLong("watch-history"), help: "Number of past changes a watch can resume from.")
+    var watchHistory = 10_000
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard IPNetwork(serviceCIDR) != nil else { throw ValidationError("--service-cidr: \"\(serviceCIDR)\" is not a CIDR") }
+        for a in advertiseAddresses where IPAddress(a) == nil {
+            throw ValidationError("--advertise-address: \"\(a)\" is not an IP address")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard watchHistory > 0 else { throw ValidationError("--watch-history must be positive") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "pylon.server")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let server = APIServer(
+            configuration: .init(
+                dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,
+                serviceCIDR: IPNetwork(serviceCIDR)!, historyLimit: watchHistory),
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
