@@ -81,43 +81,38 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     static func parseV6(_ text: Substring) -> UInt128? {
-        var groups: [UInt16] = []
-        var compressAt: Int? = nil
-        var rest = text
-        if rest.hasPrefix("::") {
-            compressAt = 0
-            rest = rest.dropFirst(2)
-            if rest.isEmpty { return 0 }
-        } else if rest.hasPrefix(":") {
-            return nil
-        }
-        let pieces = rest.split(separator: ":", omittingEmptySubsequences: false)
-        for (i, piece) in pieces.enumerated() {
-            if piece.isEmpty {
-                // An empty piece is the second colon of "::" (only once), or a trailing "::".
-                guard compressAt == nil, i > 0 || text.hasPrefix("::") else { return nil }
-                if i == pieces.count - 1 { return nil }
-                compressAt = groups.count
-                continue
+        // Split on "::" (at most once), parse the groups on each side, fill the gap with zeros.
+        let halves = text.split(separator: "::", maxSplits: 1, omittingEmptySubsequences: false)
+        guard halves.count <= 2, !halves.contains(where: { $0.contains("::") }) else { return nil }
+        func groups(_ part: Substring, allowV4: Bool) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            var result: [UInt16] = []
+            for (i, piece) in pieces.enumerated() {
+                if piece.contains(".") {
+                    guard allowV4, i == pieces.count - 1, let v4 = parseV4(piece) else { return nil }
+                    result += [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)]
+                    continue
+                }
+                guard !piece.isEmpty, piece.count <= 4, piece.allSatisfy(\.isHexDigit), let g = UInt16(piece, radix: 16) else {
+                    return nil
+                }
+                result.append(g)
             }
-            if piece.contains(".") {
-                guard i == pieces.count - 1, let v4 = parseV4(piece) else { return nil }
-                groups.append(UInt16(v4 >> 16))
-                groups.append(UInt16(v4 & 0xFFFF))
-                continue
-            }
-            guard piece.count <= 4, let g = UInt16(piece, radix: 16) else { return nil }
-            groups.append(g)
+            return result
         }
-        if text.hasSuffix("::") && !text.hasPrefix("::") || text == "::" {
-            if compressAt == nil { compressAt = groups.count }
+        var all: [UInt16]
+        if halves.count == 2 {
+            guard let head = groups(halves[0], allowV4: false), let tail = groups(halves[1], allowV4: true),
+                head.count + tail.count < 8
+            else { return nil }
+            all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+        } else {
+            guard let only = groups(halves[0], allowV4: true) else { return nil }
+            all = only
         }
-        if let at = compressAt {
-            guard groups.count < 8 else { return nil }
-            groups.insert(contentsOf: repeatElement(0, count: 8 - groups.count), at: at)
-        }
-        guard groups.count == 8 else { return nil }
-        return groups.reduce(UInt128(0)) { $0 << 16 | UInt128($1) }
+        guard all.count == 8 else { return nil }
+        return all.reduce(UInt128(0)) { $0 << 16 | UInt128($1) }
     }
 
     static func formatV6(_ v: UInt128) -> String {

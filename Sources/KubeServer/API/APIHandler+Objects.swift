@@ -149,6 +149,8 @@ extension APIHandler {
             } catch {
                 throw .badRequest("the body of the request could not be decoded as JSON: \(error)")
             }
+        case "application/vnd.kubernetes.protobuf":
+            return try ProtoDecoder.decodeEnvelope(request.body)
         case "application/yaml", "application/x-yaml", "application/apply-patch+yaml":
             do {
                 let text = String(decoding: request.body, as: UTF8.self)

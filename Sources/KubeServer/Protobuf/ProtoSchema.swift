@@ -1,0 +1,46 @@
+import KubeAPI
+
+/// Field tables for the Kubernetes protobuf messages kubectl's typed clients send (`kubectl create namespace`,
+/// `create configmap`, `create secret`, `create serviceaccount`). Field numbers are those of the k8s.io/api
+/// `generated.proto` files.
+indirect enum ProtoType: Sendable {
+    case string
+    case bytes
+    case int64
+    case int32
+    case bool
+    case time
+    case message([Int: (String, ProtoType)])
+    case repeated(ProtoType)
+    case map(ProtoType)
+}
+
+enum ProtoSchema {
+    static let objectMeta: ProtoType = .message([
+        1: ("name", .string), 2: ("generateName", .string), 3: ("namespace", .string), 5: ("uid", .string),
+        6: ("resourceVersion", .string), 7: ("generation", .int64), 8: ("creationTimestamp", .time),
+        11: ("labels", .map(.string)), 12: ("annotations", .map(.string)), 14: ("finalizers", .repeated(.string)),
+    ])
+
+    /// The message schema for `kind` in the core group, or `nil` when Pylon does not decode it.
+    static func schema(kind: String) -> ProtoType? {
+        switch kind {
+        case "Namespace":
+            return .message([
+                1: ("metadata", objectMeta), 2: ("spec", .message([1: ("finalizers", .repeated(.string))])),
+                3: ("status", .message([1: ("phase", .string)])),
+            ])
+        case "ConfigMap":
+            return .message([1: ("metadata", objectMeta), 2: ("data", .map(.string)), 3: ("binaryData", .map(.bytes)), 4: ("immutable", .bool)])
+        case "Secret":
+            return .message([
+                1: ("metadata", objectMeta), 2: ("data", .map(.bytes)), 3: ("type", .string), 4: ("stringData", .map(.string)),
+                5: ("immutable", .bool),
+            ])
+        case "ServiceAccount":
+            return .message([1: ("metadata", objectMeta), 4: ("automountServiceAccountToken", .bool)])
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import KubeServer
+import Logging
+import ServiceLifecycle
+
+/// An embedded API server running inside the test process on a free loopback port, in its own temporary data
+/// directory, plus helpers to drive it with the real `kubectl`.
+///
+/// Start with `TestAPIServer.start()`, always `stop()` (also on failure); the data directory is removed on stop.
+public final class TestAPIServer: Sendable {
+    public let dataDirectory: String
+    public let port: Int
+    public let kubeconfig: String
+    private let task: Task<Void, any Error>
+
+    private init(dataDirectory: String, port: Int, task: Task<Void, any Error>) {
+        self.dataDirectory = dataDirectory
+        self.port = port
+        self.kubeconfig = dataDirectory + "/kubeconfig.yaml"
+        self.task = task
+    }
+
+    /// Starts a server and waits (up to `timeout`) until it accepts connections.
+    /// - Parameter dataDirectory: reuse a directory (restart tests); a fresh temporary one when `nil`.
+    public static func start(dataDirectory: String? = nil, timeout: Duration = .seconds(30)) async throws -> TestAPIServer {
+        let directory = dataDirectory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("pylon-test-\(UUID().uuidString)").path
+        let ready = AsyncStream<Int>.makeStream()
+        var logger = Logger(label: "test.server")
+        logger.logLevel = .warning
+        let server = APIServer(
+            configuration: .init(dataDirectory: directory, port: 0), logger: logger,
+            onReady: { port in ready.continuation.yield(port) })
+        let task = Task {
+            let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
+            try await withTaskCancellationHandler {
+                try await group.run()
+            } onCancel: {
+                Task { await group.triggerGracefulShutdown() }
+            }
+        }
+        let port = try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                for await port in ready.stream { return port }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let port else {
+            task.cancel()
+            throw TestFailure("server did not become ready within \(timeout)")
+        }
+        return TestAPIServer(dataDirectory: directory, port: port, task: task)
+    }
+
+    /// Stops the server and waits for it to finish; removes the data directory unless `keepData`.
+    public func stop(keepData: Bool = false) async {
+        task.cancel()
+        _ = try? await task.value
+        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    }
+
+    /// Runs `kubectl` with this server's kubeconfig and returns its exit status and output.
+    public func kubectl(_ arguments: String..., input: String? = nil) async throws -> CommandResult {
+        try await Command.run("kubectl", arguments, environment: ["KUBECONFIG": kubeconfig, "HOME": dataDirectory], input: input)
+    }
+}
+
+/// A failure raised by test support with a readable message.
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

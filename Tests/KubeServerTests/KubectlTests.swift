@@ -1,0 +1,157 @@
+import Foundation
+import PylonTestSupport
+import Testing
+
+/// Drives `pylon server` with the real kubectl, checking what a real cluster would print.
+@Suite(.timeLimit(.minutes(5))) struct KubectlTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    @Test func seedWalkthrough() async throws {
+        let server = try await TestAPIServer.start()
+        do {
+            let version = try await server.kubectl("version")
+            #expect(version.status == 0, "\(version.stderr)")
+            #expect(version.stdout.contains("Server Version: v1.32"))
+
+            let resources = try await server.kubectl("api-resources")
+            #expect(resources.stdout.contains("customresourcedefinitions"))
+            #expect(resources.stdout.contains("leases"))
+
+            #expect(try await server.kubectl("create", "namespace", "metallb-system").stdout.contains("namespace/metallb-system created"))
+            let crds = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            #expect(crds.status == 0, "\(crds.stderr)")
+            let config = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
+            #expect(config.status == 0, "\(config.stderr)")
+            #expect(config.stdout.contains("ipaddresspool.metallb.io/picluster-pool created"))
+            #expect(config.stdout.contains("l2advertisement.metallb.io/example created"))
+            let pools = try await server.kubectl("get", "ipaddresspools", "-n", "metallb-system", "-o", "jsonpath={.items[0].spec.autoAssign}")
+            #expect(pools.stdout == "true", "schema default applied")
+
+            let svc = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
+            #expect(svc.status == 0, "\(svc.stderr)")
+            let changed = try String(contentsOfFile: Self.path("testdata/traefik-service.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "port: 443", with: "port: 8443")
+            let reapplied = try await server.kubectl("apply", "-f", "-", input: changed)
+            #expect(reapplied.stdout.contains("service/traefik configured"), "\(reapplied.stderr)")
+
+            let table = try await server.kubectl("get", "services", "--all-namespaces")
+            let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(lines.first == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"])
+            #expect(lines.contains { $0.prefix(5) == ["default", "kubernetes", "ClusterIP", "10.43.0.1", "<none>"] && $0[5] == "443/TCP" })
+            let traefik = try #require(lines.first { $0.count > 1 && $0[1] == "traefik" })
+            #expect(traefik[2] == "LoadBalancer")
+            #expect(traefik[4] == "<pending>")
+            #expect(traefik[5].wholeMatch(of: /80:3\d{4}\/TCP,8443:3\d{4}\/TCP/) != nil, "\(traefik)")
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test func patchTypesDescribeExplainDelete() async throws {
+        let server = try await TestAPIServer.start()
+        do {
+            _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
+            #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "merge", "-p", #"{"metadata":{"labels":{"a":"b"}}}"#).status == 0)
+            #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "json", "-p", #"[{"op":"add","path":"/metadata/labels/c","value":"d"}]"#).status == 0)
+            #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "strategic", "-p", #"{"spec":{"ports":[{"port":9000,"name":"extra"}]}}"#).status == 0)
+            let ports = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system", "-o", "jsonpath={.spec.ports[*].port} {.metadata.labels.a}{.metadata.labels.c}")
+            #expect(ports.stdout == "80 443 9000 bd", "strategic merge kept the other ports")
+
+            let explain = try await server.kubectl("explain", "ipaddresspool.spec.autoAssign")
+            #expect(explain.status == 0, "\(explain.stderr)")
+            #expect(explain.stdout.contains("FIELD: autoAssign <boolean>"))
+
+            let describe = try await server.kubectl("describe", "svc", "traefik", "-n", "kube-system")
+            #expect(describe.stdout.contains("Type:                     LoadBalancer"), "\(describe.stdout)")
+            #expect(describe.stdout.contains("Port:                     extra  9000/TCP"))
+
+            let deleted = try await server.kubectl("delete", "svc", "traefik", "-n", "kube-system")
+            #expect(deleted.stdout.contains("service \"traefik\" deleted"))
+            let missing = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system")
+            #expect(missing.status != 0)
+            #expect(missing.stderr.contains("Error from server (NotFound): services \"traefik\" not found"))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test func badInputGetsKubernetesErrors() async throws {
+        let server = try await TestAPIServer.start()
+        do {
+            _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            _ = try await server.kubectl("create", "namespace", "metallb-system")
+            let badPool = """
+                apiVersion: metallb.io/v1beta1
+                kind: IPAddressPool
+                metadata: {name: bad, namespace: metallb-system}
+                spec: {autoAssign: "yes please"}
+                """
+            let invalid = try await server.kubectl("apply", "-f", "-", input: badPool)
+            #expect(invalid.status != 0)
+            #expect(invalid.stderr.contains("spec.addresses: Required value"), "\(invalid.stderr)")
+            #expect(invalid.stderr.contains("spec.autoAssign"))
+
+            let unknownField = """
+                apiVersion: metallb.io/v1beta1
+                kind: IPAddressPool
+                metadata: {name: typo, namespace: metallb-system}
+                spec: {addresses: [192.0.2.0/24], autoAsign: false}
+                """
+            let strict = try await server.kubectl("apply", "-f", "-", input: unknownField)
+            #expect(strict.status != 0)
+            #expect(strict.stderr.contains("unknown field \"spec.autoAsign\""), "\(strict.stderr)")
+
+            let unknownKind = try await server.kubectl("get", "frobnicators")
+            #expect(unknownKind.status != 0)
+            #expect(unknownKind.stderr.contains("the server doesn't have a resource type \"frobnicators\""))
+
+            let noNamespace = try await server.kubectl("create", "configmap", "x", "-n", "nowhere")
+            #expect(noNamespace.stderr.contains("namespaces \"nowhere\" not found"), "\(noNamespace.stderr)")
+
+            let badName = try await server.kubectl("create", "namespace", "Not_Valid")
+            #expect(badName.stderr.contains("is invalid"), "\(badName.stderr)")
+
+            // A wrong token is refused; the server keeps serving the right one.
+            let unauthorized = try await Command.run("kubectl", ["--token", "wrong", "get", "ns"], environment: ["KUBECONFIG": server.kubeconfig])
+            #expect(unauthorized.status != 0)
+            #expect(unauthorized.stderr.contains("the server has asked for the client to provide credentials"), "\(unauthorized.stderr)")
+            #expect(try await server.kubectl("get", "ns").status == 0)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test func objectsSurviveRestart() async throws {
+        let first = try await TestAPIServer.start()
+        let directory = first.dataDirectory
+        do {
+            #expect(try await first.kubectl("create", "configmap", "keep", "--from-literal=a=1").status == 0)
+        } catch {
+            await first.stop()
+            throw error
+        }
+        let before = try await first.kubectl("get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}").stdout
+        await first.stop(keepData: true)
+        let second = try await TestAPIServer.start(dataDirectory: directory)
+        do {
+            let after = try await second.kubectl("get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}/{.data.a}")
+            #expect(after.stdout == "\(before)/1")
+            #expect(try await second.kubectl("create", "configmap", "next").status == 0)
+            let next = try await second.kubectl("get", "configmap", "next", "-o", "jsonpath={.metadata.resourceVersion}").stdout
+            #expect(Int(next)! > Int(before)!, "revisions keep growing across restarts")
+        } catch {
+            await second.stop()
+            throw error
+        }
+        await second.stop()
+    }
+}
