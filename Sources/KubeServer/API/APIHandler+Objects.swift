@@ -356,7 +356,8 @@ extension APIHandler {
     private func delete(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey) async throws(Status) -> APIResponse {
         let options = request.body.isEmpty ? JSON.object([:]) : try decodeBody(request)
         let result = try await deleteObject(key, resource: resource, preconditions: options["preconditions"])
-        if result.kind == .deleted {
+        // kube-apiserver answers a deletion with the deleted object for Services and Pods, with a Status otherwise.
+        if result.kind == .deleted, resource.behaviour != .service, resource.behaviour != .pod {
             return .json([
                 "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success",
                 "details": ["name": .string(key.name), "group": .string(resource.group), "kind": .string(resource.plural), "uid": result.object["metadata"]?["uid"] ?? .null],
