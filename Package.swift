@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "pylon", targets: ["pylon"]),
         .library(name: "NetCore", targets: ["NetCore"]),
         .library(name: "KubeAPI", targets: ["KubeAPI"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeServer", targets: ["KubeServer"]),
         .library(name: "PylonTestSupport", targets: ["PylonTestSupport"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -45,6 +48,20 @@ let package = Package(
         ),
 
         // MARK: I/O
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "KubeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "KubeServer",
             dependencies: [
@@ -81,7 +98,7 @@ let package = Package(
         .target(
             name: "PylonTestSupport",
             dependencies: [
-                "KubeServer", "KubeAPI",
+                "KubeServer", "KubeAPI", "KubeClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -94,6 +111,11 @@ let package = Package(
         .testTarget(
             name: "KubeServerTests",
             dependencies: ["KubeServer", "KubeAPI", "PylonTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubeClientTests",
+            dependencies: ["KubeClient", "KubeAPI", "PylonTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

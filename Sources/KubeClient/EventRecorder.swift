@@ -1,0 +1,109 @@
+import FoundationEssentials
+import KubeAPI
+import Logging
+import Synchronization
+
+/// Records core/v1 Events about objects the way client-go's recorder does: the first occurrence creates an Event,
+/// repeats of the same event (same object, type, reason, message, source) increase its `count` and
+/// `lastTimestamp` instead of creating new ones, and a per-object token bucket (burst 25, one more every 5
+/// minutes) stops floods.
+///
+/// Thread-safe. Recording never throws: failures are logged and dropped, like client-go.
+public final class EventRecorder: Sendable {
+    private struct Seen {
+        var name: String
+        var namespace: String
+        var count: Int64
+    }
+
+    private struct State {
+        var seen: [String: Seen] = [:]
+        var order: [String] = []
+        var buckets: [String: (tokens: Double, last: ContinuousClock.Instant)] = [:]
+    }
+
+    private let client: KubeClient
+    private let component: String
+    private let host: String?
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let cacheSize = 4096
+
+    /// - Parameters:
+    ///   - component: the `source.component` (e.g. `pylon-controller`).
+    ///   - host: the `source.host` (the node name for speakers).
+    public init(client: KubeClient, component: String, host: String? = nil, logger: Logger = Logger(label: "pylon.events")) {
+        self.client = client
+        self.component = component
+        self.host = host
+        self.logger = logger
+    }
+
+    /// Records an event about `object` (any object with apiVersion, kind and metadata).
+    /// - Parameter type: `Normal` or `Warning`.
+    public func record(_ object: JSON, type: String, reason: String, message: String) async {
+        let meta = object["metadata"]
+        let namespace = meta?["namespace"]?.stringValue ?? "default"
+        let involved: JSON = [
+            "kind": object["kind"] ?? "", "namespace": meta?["namespace"] ?? .null, "name": meta?["name"] ?? "",
+            "uid": meta?["uid"] ?? "", "apiVersion": object["apiVersion"] ?? "", "resourceVersion": meta?["resourceVersion"] ?? "",
+        ]
+        let objectKey = "\(namespace)/\(meta?["name"]?.stringValue ?? "")/\(meta?["uid"]?.stringValue ?? "")"
+        let key = [objectKey, type, reason, message, component, host ?? ""].joined(separator: "\u{0}")
+        guard allow(objectKey) else {
+            logger.debug("event dropped by spam filter", metadata: ["object": "\(objectKey)", "reason": "\(reason)"])
+            return
+        }
+        let now = JSON.string(Timestamp.format(epochSeconds: Int64(Date().timeIntervalSince1970)))
+        let previous = state.withLock { $0.seen[key] }
+        if let previous {
+            let count = previous.count + 1
+            do {
+                _ = try await client.patch(.events, namespace: previous.namespace, name: previous.name, ["count": .int(count), "lastTimestamp": now], type: .merge)
+                state.withLock { $0.seen[key]?.count = count }
+                return
+            } catch let status as Status where status.code == 404 {
+                // The event expired or was deleted: create a new one below.
+            } catch {
+                logger.warning("cannot update event", metadata: ["reason": "\(reason)", "error": "\(error)"])
+                return
+            }
+        }
+        let name = "\(meta?["name"]?.stringValue ?? "object").\(String(UInt64(Date().timeIntervalSince1970 * 1e9), radix: 16))"
+        var source: JSON = ["component": .string(component)]
+        if let host { source["host"] = .string(host) }
+        let event: JSON = [
+            "apiVersion": "v1", "kind": "Event", "metadata": ["name": .string(name), "namespace": .string(namespace)],
+            "involvedObject": involved, "reason": .string(reason), "message": .string(message), "type": .string(type),
+            "source": source, "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": .string(component), "reportingInstance": .string(host ?? ""),
+        ]
+        do {
+            _ = try await client.create(.events, namespace: namespace, event)
+            state.withLock { s in
+                s.seen[key] = Seen(name: name, namespace: namespace, count: 1)
+                s.order.append(key)
+                if s.order.count > cacheSize { s.seen[s.order.removeFirst()] = nil }
+            }
+        } catch {
+            logger.warning("cannot record event", metadata: ["reason": "\(reason)", "error": "\(error)"])
+        }
+    }
+
+    private func allow(_ objectKey: String) -> Bool {
+        state.withLock { s in
+            let now = ContinuousClock.now
+            var bucket = s.buckets[objectKey] ?? (25, now)
+            let elapsed = bucket.last.duration(to: now).components.seconds
+            bucket.tokens = min(25, bucket.tokens + Double(elapsed) / 300)
+            bucket.last = now
+            guard bucket.tokens >= 1 else {
+                s.buckets[objectKey] = bucket
+                return false
+            }
+            bucket.tokens -= 1
+            s.buckets[objectKey] = bucket
+            return true
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import KubeAPI
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps a local cache of one collection in step with the server and tells handlers what changed.
+///
+/// It lists, then watches from the list's resourceVersion with bookmarks; a watch that ends is resumed from the
+/// last version seen; a 410 Gone ("too old resource version") triggers a fresh list whose differences with the
+/// cache are delivered as adds, updates and deletes — so handlers miss nothing and see nothing twice. Failures
+/// back off exponentially with jitter (0.2 s doubling up to 30 s).
+///
+/// Thread-safe. `run()` is a `Service`: it returns on graceful shutdown or cancellation. Handlers run one at a
+/// time, in event order, on the informer's task.
+public final class Informer: Service, Sendable {
+    /// A change delivered to handlers.
+    public enum Change: Sendable {
+        case added(JSON)
+        case updated(old: JSON, new: JSON)
+        case deleted(JSON)
+    }
+
+    public typealias Handler = @Sendable (Change) async -> Void
+    public typealias IndexFunction = @Sendable (JSON) -> [String]
+
+    private struct State {
+        var objects: [String: JSON] = [:]
+        var indexes: [String: [String: Set<String>]] = [:]
+        var handlers: [Handler] = []
+        var synced = false
+        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+        var lastResourceVersion = ""
+    }
+
+    public let resource: Resource
+    private let client: KubeClient
+    private let namespace: String?
+    private let labelSelector: String?
+    private let fieldSelector: String?
+    private let indexers: [String: IndexFunction]
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let watchTimeout: Int
+
+    /// - Parameters:
+    ///   - indexers: named functions giving the index keys of an object (e.g. by node name).
+    ///   - watchTimeoutSeconds: how long one watch request lasts before it is renewed.
+    public init(
+        client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
+        fieldSelector: String? = nil, indexers: [String: IndexFunction] = [:], watchTimeoutSeconds: Int = 300,
+        logger: Logger? = nil
+    ) {
+        self.client = client
+        self.resource = resource
+        self.namespace = namespace
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.indexers = indexers
+        self.watchTimeout = watchTimeoutSeconds
+        self.logger = logger ?? Logger(label: "pylon.informer.\(resource.plural)")
+    }
+
+    /// Adds a handler; it first receives an `.added` for every object already cached.
+    public func addHandler(_ handler: @escaping Handler) async {
+        let existing = state.withLock { s in
+            s.handlers.append(handler)
+            return Array(s.objects.values)
+        }
+        for object in existing { await handler(.added(object)) }
+    }
+
+    /// Whether the first list has been applied.
+    public var hasSynced: Bool { state.withLock { $0.synced } }
+
+    /// Suspends until the first list has been applied.
+    public func waitForSync() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s -> Bool in
+                if s.synced { return true }
+                s.syncWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    /// The cached object, if any.
+    public func get(namespace: String? = nil, name: String) -> JSON? {
+        state.withLock { $0.objects[Self.key(namespace ?? "", name)] }
+    }
+
+    /// All cached objects.
+    public func list() -> [JSON] {
+        state.withLock { Array($0.objects.values) }
+    }
+
+    /// Cached objects whose index `index` contains `value`.
+    public func byIndex(_ index: String, _ value: String) -> [JSON] {
+        state.withLock { s in (s.indexes[index]?[value] ?? []).compactMap { s.objects[$0] } }
+    }
+
+    /// The resourceVersion of the newest event applied.
+    public var lastResourceVersion: String { state.withLock { $0.lastResourceVersion } }
+
+    static func key(_ namespace: String, _ name: String) -> String { "\(namespace)/\(name)" }
+
+    static func key(of object: JSON) -> String {
+        key(object["metadata"]?["namespace"]?.stringValue ?? "", object["metadata"]?["name"]?.stringValue ?? "")
+    }
+
+    // MARK: Running
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await self.loop()
+        }
+    }
+
+    private func loop() async throws {
+        var backoff = Backoff()
+        var needsList = true
+        while !Task.isCancelled {
+            do {
+                if needsList {
+                    try await relist()
+                    needsList = false
+                }
+                try await watchOnce()
+                backoff.reset()
+            } catch let status as Status where status.code == 410 {
+                logger.info("watch expired, relisting", metadata: ["resource": "\(resource.plural)", "reason": "\(status.message)"])
+                Counter(label: "pylon_kube_client_watch_restarts_total", dimensions: [("resource", resource.plural), ("reason", "expired")]).increment()
+                needsList = true
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                Counter(label: "pylon_kube_client_watch_restarts_total", dimensions: [("resource", resource.plural), ("reason", "error")]).increment()
+                let delay = backoff.next()
+                logger.warning("watch failed, retrying", metadata: ["resource": "\(resource.plural)", "error": "\(error)", "retryIn": "\(delay)"])
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    private func relist() async throws {
+        let (items, version) = try await client.listAll(resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+        var changes: [Change] = []
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
+            var fresh: [String: JSON] = [:]
+            for item in items { fresh[Self.key(of: item)] = item }
+            for (key, old) in s.objects where fresh[key] == nil {
+                changes.append(.deleted(old))
+                remove(key, from: &s)
+            }
+            for (key, new) in fresh {
+                if let old = s.objects[key] {
+                    if old["metadata"]?["resourceVersion"] != new["metadata"]?["resourceVersion"] {
+                        changes.append(.updated(old: old, new: new))
+                        store(key, new, in: &s)
+                    }
+                } else {
+                    changes.append(.added(new))
+                    store(key, new, in: &s)
+                }
+            }
+            s.lastResourceVersion = version
+            s.synced = true
+            let w = s.syncWaiters
+            s.syncWaiters = []
+            return w
+        }
+        await deliver(changes)
+        for w in waiters { w.resume() }
+    }
+
+    private func watchOnce() async throws {
+        let from = lastResourceVersion
+        let events = client.watch(resource, namespace: namespace, resourceVersion: from, labelSelector: labelSelector, fieldSelector: fieldSelector, allowBookmarks: true, timeoutSeconds: watchTimeout)
+        for try await event in events {
+            let change: Change? = state.withLock { s in
+                if let rv = event.resourceVersion { s.lastResourceVersion = rv }
+                let key = Self.key(of: event.object)
+                switch event.kind {
+                case .bookmark:
+                    return nil
+                case .added, .modified:
+                    let old = s.objects[key]
+                    if let old, old["metadata"]?["resourceVersion"] == event.object["metadata"]?["resourceVersion"] { return nil }
+                    store(key, event.object, in: &s)
+                    return old.map { .updated(old: $0, new: event.object) } ?? .added(event.object)
+                case .deleted:
+                    guard s.objects[key] != nil else { return nil }
+                    remove(key, from: &s)
+                    return .deleted(event.object)
+                }
+            }
+            if let change { await deliver([change]) }
+        }
+    }
+
+    private func deliver(_ changes: [Change]) async {
+        guard !changes.isEmpty else { return }
+        let handlers = state.withLock { $0.handlers }
+        for change in changes {
+            for handler in handlers { await handler(change) }
+        }
+    }
+
+    private func store(_ key: String, _ object: JSON, in s: inout State) {
+        remove(key, from: &s)
+        s.objects[key] = object
+        for (name, function) in indexers {
+            for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
+        }
+    }
+
+    private func remove(_ key: String, from s: inout State) {
+        guard let old = s.objects.removeValue(forKey: key) else { return }
+        for (name, function) in indexers {
+            for value in function(old) { s.indexes[name]?[value]?.remove(key) }
+        }
+    }
+}
+
+/// Jittered exponential backoff: 0.2 s doubling to 30 s, each delay scaled by a random factor in [0.5, 1.0).
+struct Backoff {
+    private var attempt = 0
+
+    mutating func next() -> Duration {
+        let base = min(30.0, 0.2 * Double(1 << min(attempt, 8)))
+        attempt += 1
+        return .milliseconds(Int64(base * Double.random(in: 0.5..<1.0) * 1000))
+    }
+
+    mutating func reset() { attempt = 0 }
+}

@@ -1,0 +1,214 @@
+import AsyncHTTPClient
+import FoundationEssentials
+import KubeAPI
+import Logging
+import Metrics
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// A Kubernetes API client over HTTPS: typed verbs on `JSON` objects, paging, watches, client-side rate limiting
+/// and request metrics.
+///
+/// Thread-safe. API errors are thrown as `Status` (reason and code as the server sent them); transport failures as
+/// `ClientError`. Call `shutdown()` before dropping the client. Tokens and keys are never logged.
+public final class KubeClient: Sendable {
+    /// The patch types kube-apiserver accepts.
+    public enum PatchType: String, Sendable {
+        case merge = "application/merge-patch+json"
+        case json = "application/json-patch+json"
+        case strategic = "application/strategic-merge-patch+json"
+    }
+
+    public let configuration: ClientConfiguration
+    let http: HTTPClient
+    let limiter: RateLimiter
+    let logger: Logger
+    private let baseURL: String
+    private let token: TokenSource
+
+    /// - Throws: `ConfigurationError` when the CA or client certificate cannot be parsed.
+    public init(configuration: ClientConfiguration, logger: Logger = Logger(label: "pylon.kube-client")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.limiter = RateLimiter(qps: configuration.qps, burst: configuration.burst)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let ca = configuration.certificateAuthorityPEM {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
+            }
+            if case .clientCertificate(let cert, let key) = configuration.credentials {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(cert).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
+            }
+        } catch {
+            throw ConfigurationError("invalid certificate or key in client configuration: \(error)")
+        }
+        if configuration.insecureSkipTLSVerify { tls.certificateVerification = .none }
+        var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
+        httpConfiguration.timeout = .init(connect: .seconds(10), read: nil)
+        var base = configuration.server
+        if let serverName = configuration.tlsServerName, let url = URL(string: base), let host = url.host {
+            // Verify the certificate for the given name while connecting to the configured host.
+            httpConfiguration.dnsOverride = [serverName: host]
+            base = base.replacingOccurrences(of: "//" + (host.contains(":") ? "[\(host)]" : host), with: "//" + serverName)
+        }
+        self.baseURL = base
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        self.token = TokenSource(configuration.credentials)
+    }
+
+    /// Closes connections. Pending requests fail.
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    // MARK: Requests
+
+    /// Sends one request and returns the response body; API failures become `Status`.
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSON? = nil, contentType: String = "application/json", resource: String) async throws -> JSON {
+        try await limiter.acquire()
+        var request = HTTPClientRequest(url: url(path + encode(query)))
+        request.method = method
+        authorize(&request)
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(60))
+        } catch {
+            Counter(label: "pylon_kube_client_requests_total", dimensions: [("verb", method.rawValue), ("resource", resource), ("code", "error")]).increment()
+            throw ClientError.transport("\(method.rawValue) \(path): \(error)")
+        }
+        Counter(label: "pylon_kube_client_requests_total", dimensions: [("verb", method.rawValue), ("resource", resource), ("code", String(response.status.code))]).increment()
+        let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
+        let json = try? JSONParser.parse(bytes.readableBytesView)
+        guard (200..<300).contains(response.status.code) else {
+            if let json, let status = Status(json: json) { throw status }
+            throw Status(code: Int(response.status.code), reason: response.status.reasonPhrase, message: String(buffer: bytes))
+        }
+        guard let json else { throw ClientError.decoding("\(method.rawValue) \(path): response is not JSON") }
+        return json
+    }
+
+    func url(_ pathAndQuery: String) -> String {
+        baseURL + pathAndQuery
+    }
+
+    /// Adds the standard headers and the bearer token, if any.
+    func authorize(_ request: inout HTTPClientRequest) {
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "pylon/0.1")
+        if let bearer = token.current() { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+    }
+
+    func encode(_ query: [(String, String)]) -> String {
+        guard !query.isEmpty else { return "" }
+        return "?" + query.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
+    }
+
+    private func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.append(Character(Unicode.Scalar(b)))
+            default:
+                out += "%" + String(b >> 4, radix: 16, uppercase: true) + String(b & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+
+    // MARK: Verbs
+
+    /// Reads one object.
+    public func get(_ resource: Resource, namespace: String? = nil, name: String) async throws -> JSON {
+        try await send(.GET, resource.path(namespace: namespace, name: name), resource: resource.plural)
+    }
+
+    /// One page of a list (`limit`/`continue` paging; selectors in their string forms).
+    public func list(
+        _ resource: Resource, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+        limit: Int? = nil, continue token: String? = nil
+    ) async throws -> JSON {
+        var query: [(String, String)] = []
+        if let labelSelector { query.append(("labelSelector", labelSelector)) }
+        if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+        if let limit { query.append(("limit", String(limit))) }
+        if let token { query.append(("continue", token)) }
+        return try await send(.GET, resource.path(namespace: namespace), query: query, resource: resource.plural)
+    }
+
+    /// Every item, following `continue` tokens, and the list's resourceVersion (of the first page).
+    public func listAll(
+        _ resource: Resource, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+        pageSize: Int = 500
+    ) async throws -> (items: [JSON], resourceVersion: String) {
+        var items: [JSON] = []
+        var token: String? = nil
+        var version = ""
+        var pages = 0
+        repeat {
+            let page = try await list(resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, limit: pageSize, continue: token)
+            if pages == 0 { version = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
+            items += page["items"]?.arrayValue ?? []
+            token = page["metadata"]?["continue"]?.stringValue
+            pages += 1
+        } while !(token ?? "").isEmpty && pages < 100_000
+        return (items, version)
+    }
+
+    /// Creates an object in `namespace` (or the object's own namespace).
+    public func create(_ resource: Resource, namespace: String? = nil, _ object: JSON) async throws -> JSON {
+        let ns = namespace ?? object["metadata"]?["namespace"]?.stringValue
+        return try await send(.POST, resource.path(namespace: ns), body: object, resource: resource.plural)
+    }
+
+    /// Replaces an object (optimistic concurrency through its `metadata.resourceVersion`).
+    public func update(_ resource: Resource, _ object: JSON, subresource: String? = nil) async throws -> JSON {
+        let name = object["metadata"]?["name"]?.stringValue ?? ""
+        let ns = object["metadata"]?["namespace"]?.stringValue
+        return try await send(.PUT, resource.path(namespace: ns, name: name, subresource: subresource), body: object, resource: resource.plural)
+    }
+
+    /// Replaces the status of an object through the `/status` subresource.
+    public func updateStatus(_ resource: Resource, _ object: JSON) async throws -> JSON {
+        try await update(resource, object, subresource: "status")
+    }
+
+    /// Patches an object (or its status with `subresource: "status"`).
+    public func patch(
+        _ resource: Resource, namespace: String? = nil, name: String, _ patch: JSON, type: PatchType = .merge,
+        subresource: String? = nil
+    ) async throws -> JSON {
+        try await send(.PATCH, resource.path(namespace: namespace, name: name, subresource: subresource), body: patch, contentType: type.rawValue, resource: resource.plural)
+    }
+
+    /// Deletes an object; with `resourceVersion`/`uid` set, only that exact version.
+    @discardableResult
+    public func delete(_ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil) async throws -> JSON {
+        var preconditions: JSON = [:]
+        if let uid { preconditions["uid"] = .string(uid) }
+        if let resourceVersion { preconditions["resourceVersion"] = .string(resourceVersion) }
+        let body: JSON? = preconditions == [:] ? nil : ["kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions]
+        return try await send(.DELETE, resource.path(namespace: namespace, name: name), body: body, resource: resource.plural)
+    }
+}
+
+/// A failure that is not an API `Status`: the server could not be reached or answered something unreadable.
+public enum ClientError: Error, Sendable, CustomStringConvertible {
+    case transport(String)
+    case decoding(String)
+
+    public var description: String {
+        switch self {
+        case .transport(let m): return "transport: \(m)"
+        case .decoding(let m): return "decoding: \(m)"
+        }
+    }
+}
