@@ -99,6 +99,8 @@ let package = Package(
             name: "PylonTestSupport",
             dependencies: [
                 "KubeServer", "KubeAPI", "KubeClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

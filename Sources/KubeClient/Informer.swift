@@ -31,6 +31,8 @@ public final class Informer: Service, Sendable {
         var synced = false
         var syncWaiters: [CheckedContinuation<Void, Never>] = []
         var lastResourceVersion = ""
+        var lists = 0
+        var watchRestarts = 0
     }
 
     public let resource: Resource
@@ -100,6 +102,12 @@ public final class Informer: Service, Sendable {
         state.withLock { s in (s.indexes[index]?[value] ?? []).compactMap { s.objects[$0] } }
     }
 
+    /// How many times the collection was listed (1 + relists after 410 Gone).
+    public var listCount: Int { state.withLock { $0.lists } }
+
+    /// How many watches ended in an error (broken connection, server gone, 410) and were restarted.
+    public var watchRestartCount: Int { state.withLock { $0.watchRestarts } }
+
     /// The resourceVersion of the newest event applied.
     public var lastResourceVersion: String { state.withLock { $0.lastResourceVersion } }
 
@@ -131,12 +139,14 @@ public final class Informer: Service, Sendable {
             } catch let status as Status where status.code == 410 {
                 logger.info("watch expired, relisting", metadata: ["resource": "\(resource.plural)", "reason": "\(status.message)"])
                 Counter(label: "pylon_kube_client_watch_restarts_total", dimensions: [("resource", resource.plural), ("reason", "expired")]).increment()
+                state.withLock { $0.watchRestarts += 1 }
                 needsList = true
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
                 Counter(label: "pylon_kube_client_watch_restarts_total", dimensions: [("resource", resource.plural), ("reason", "error")]).increment()
+                state.withLock { $0.watchRestarts += 1 }
                 let delay = backoff.next()
                 logger.warning("watch failed, retrying", metadata: ["resource": "\(resource.plural)", "error": "\(error)", "retryIn": "\(delay)"])
                 try await Task.sleep(for: delay)
@@ -166,6 +176,7 @@ public final class Informer: Service, Sendable {
                 }
             }
             s.lastResourceVersion = version
+            s.lists += 1
             s.synced = true
             let w = s.syncWaiters
             s.syncWaiters = []

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import KubeServer
 import Logging
 import ServiceLifecycle
@@ -22,14 +23,19 @@ public final class TestAPIServer: Sendable {
 
     /// Starts a server and waits (up to `timeout`) until it accepts connections.
     /// - Parameter dataDirectory: reuse a directory (restart tests); a fresh temporary one when `nil`.
-    public static func start(dataDirectory: String? = nil, timeout: Duration = .seconds(30)) async throws -> TestAPIServer {
+    /// - Parameters:
+    ///   - port: a fixed port (restarts on the same address); a free one when 0.
+    ///   - historyLimit: how many changes watches may resume from (small values force 410 Gone).
+    public static func start(
+        dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, timeout: Duration = .seconds(30)
+    ) async throws -> TestAPIServer {
         let directory = dataDirectory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("pylon-test-\(UUID().uuidString)").path
         let ready = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = APIServer(
-            configuration: .init(dataDirectory: directory, port: 0), logger: logger,
+            configuration: .init(dataDirectory: directory, port: port, historyLimit: historyLimit), logger: logger,
             onReady: { port in ready.continuation.yield(port) })
         let task = Task {
             let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
@@ -64,6 +70,14 @@ public final class TestAPIServer: Sendable {
         task.cancel()
         _ = try? await task.value
         if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    }
+
+    /// A client configured from this server's kubeconfig (shut it down when done).
+    public func client(qps: Double = 1000, burst: Int = 1000) throws -> KubeClient {
+        var configuration = try KubeConfigLoader(environment: [:]).load(kubeconfig: kubeconfig)
+        configuration.qps = qps
+        configuration.burst = burst
+        return try KubeClient(configuration: configuration)
     }
 
     /// Runs `kubectl` with this server's kubeconfig and returns its exit status and output.

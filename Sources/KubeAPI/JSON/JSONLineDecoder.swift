@@ -5,6 +5,8 @@
 public struct JSONLineDecoder: Sendable {
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where the search for the next newline resumes (bytes before it hold none).
+    private var scanned = 0
     /// The longest document accepted; a longer one is an error rather than unbounded memory.
     public let maximumLength: Int
 
@@ -21,7 +23,8 @@ public struct JSONLineDecoder: Sendable {
     /// - Throws: `JSONError` for a line that is not JSON or a document longer than `maximumLength`.
     public mutating func next() throws(JSONError) -> JSON? {
         while true {
-            guard let newline = buffer[start...].firstIndex(of: 0x0A) else {
+            guard let newline = buffer[max(start, scanned)...].firstIndex(of: 0x0A) else {
+                scanned = buffer.count
                 if buffer.count - start > maximumLength {
                     throw JSONError(offset: buffer.count - start, reason: "watch event longer than \(maximumLength) bytes")
                 }
@@ -30,6 +33,7 @@ public struct JSONLineDecoder: Sendable {
             }
             let line = buffer[start..<newline]
             start = newline + 1
+            scanned = start
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
             return try JSONParser.parse(line)
         }
@@ -41,6 +45,7 @@ public struct JSONLineDecoder: Sendable {
     private mutating func compact() {
         if start > 0 {
             buffer.removeFirst(start)
+            scanned -= start
             start = 0
         }
     }
