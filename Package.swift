@@ -68,7 +68,7 @@ let package = Package(
                 "KubeAPI", "NetCore", "CSQLite",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",
-            dependencies: ["KubeServer", "KubeAPI", "PylonTestSupport"],
+            dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -124,6 +124,22 @@ public final class KubeClient: Sendable {
         return out
     }
 
+    /// Sends an arbitrary request (like `kubectl --raw`) and returns the status code and body, whatever the code.
+    /// For tools and tests; API code should use the typed verbs.
+    public func raw(_ method: String, _ pathAndQuery: String, body: [UInt8]? = nil, contentType: String = "application/json") async throws -> (status: Int, body: [UInt8]) {
+        try await limiter.acquire()
+        var request = HTTPClientRequest(url: url(pathAndQuery))
+        request.method = HTTPMethod(rawValue: method)
+        authorize(&request)
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await http.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
+        return (Int(response.status.code), Array(bytes.readableBytesView))
+    }
+
     // MARK: Verbs
 
     /// Reads one object.

@@ -155,3 +155,25 @@ import Testing
         await second.stop()
     }
 }
+
+@Suite(.timeLimit(.minutes(5))) struct KubectlWatchTests {
+    @Test func getWatchStreamsAChange() async throws {
+        let server = try await TestAPIServer.start()
+        let watcher = try BackgroundProcess("kubectl", ["get", "svc", "-w", "--request-timeout=60s"], environment: ["KUBECONFIG": server.kubeconfig, "HOME": server.dataDirectory])
+        do {
+            try await watcher.waitFor("kubernetes")
+            #expect(watcher.text.contains("NAME"), "header printed")
+            #expect(try await server.kubectl("create", "service", "loadbalancer", "web", "--tcp=80:8080").status == 0)
+            try await watcher.waitFor("web")
+            let line = try #require(watcher.text.split(separator: "\n").first { $0.hasPrefix("web ") })
+            #expect(line.contains("LoadBalancer"))
+            #expect(line.contains("<pending>"))
+        } catch {
+            await watcher.stop()
+            await server.stop()
+            throw error
+        }
+        await watcher.stop()
+        await server.stop()
+    }
+}

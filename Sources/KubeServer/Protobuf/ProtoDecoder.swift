@@ -63,7 +63,10 @@ enum ProtoDecoder {
                 map[key] = value.isNull ? .string("") : value
                 object[name] = .object(map)
             default:
-                object[name] = try scalar(&reader, wire, fieldType)
+                // Go's protobuf encoding writes zero values that JSON would omit; drop them so defaulting applies.
+                let value = try scalar(&reader, wire, fieldType)
+                if value == .string("") || value == .int(0) { continue }
+                object[name] = value
             }
         }
         return .object(object)
@@ -73,7 +76,8 @@ enum ProtoDecoder {
         switch type {
         case .string: return .string(String(decoding: try reader.lengthDelimited(), as: UTF8.self))
         case .bytes: return .string(Base64.encode(try reader.lengthDelimited()))
-        case .int64, .int32: return .int(Int64(bitPattern: try reader.varint()))
+        case .int64: return .int(Int64(bitPattern: try reader.varint()))
+        case .int32: return .int(Int64(Int32(truncatingIfNeeded: try reader.varint())))
         case .bool: return .bool(try reader.varint() != 0)
         case .time:
             var t = Reader(bytes: try reader.lengthDelimited())
@@ -82,6 +86,20 @@ enum ProtoDecoder {
                 if f == 1 { seconds = Int64(bitPattern: try t.varint()) } else { try t.skip(w) }
             }
             return .string(Timestamp.format(epochSeconds: seconds))
+        case .intOrString:
+            var r = Reader(bytes: try reader.lengthDelimited())
+            var isString = false
+            var intValue: Int64 = 0
+            var stringValue = ""
+            while let (f, w) = try r.tag() {
+                switch f {
+                case 1: isString = try r.varint() == 1
+                case 2: intValue = Int64(Int32(truncatingIfNeeded: try r.varint()))
+                case 3: stringValue = String(decoding: try r.lengthDelimited(), as: UTF8.self)
+                default: try r.skip(w)
+                }
+            }
+            return isString ? .string(stringValue) : .int(intValue)
         case .message: return try decode(try reader.lengthDelimited(), type)
         case .repeated, .map: throw .badRequest("nested repeated fields are not supported")
         }

@@ -10,6 +10,8 @@ indirect enum ProtoType: Sendable {
     case int32
     case bool
     case time
+    /// `intstr.IntOrString`: type (0 int, 1 string), intVal, strVal.
+    case intOrString
     case message([Int: (String, ProtoType)])
     case repeated(ProtoType)
     case map(ProtoType)
@@ -37,6 +39,22 @@ enum ProtoSchema {
                 1: ("metadata", objectMeta), 2: ("data", .map(.bytes)), 3: ("type", .string), 4: ("stringData", .map(.string)),
                 5: ("immutable", .bool),
             ])
+        case "Service":
+            let port: ProtoType = .message([
+                1: ("name", .string), 2: ("protocol", .string), 6: ("appProtocol", .string), 3: ("port", .int32),
+                4: ("targetPort", .intOrString), 5: ("nodePort", .int32),
+            ])
+            let spec: ProtoType = .message([
+                1: ("ports", .repeated(port)), 2: ("selector", .map(.string)), 3: ("clusterIP", .string),
+                18: ("clusterIPs", .repeated(.string)), 4: ("type", .string), 5: ("externalIPs", .repeated(.string)),
+                7: ("sessionAffinity", .string), 8: ("loadBalancerIP", .string),
+                9: ("loadBalancerSourceRanges", .repeated(.string)), 10: ("externalName", .string),
+                11: ("externalTrafficPolicy", .string), 12: ("healthCheckNodePort", .int32),
+                13: ("publishNotReadyAddresses", .bool), 19: ("ipFamilies", .repeated(.string)),
+                17: ("ipFamilyPolicy", .string), 20: ("allocateLoadBalancerNodePorts", .bool),
+                21: ("loadBalancerClass", .string), 22: ("internalTrafficPolicy", .string),
+            ])
+            return .message([1: ("metadata", objectMeta), 2: ("spec", spec)])
         case "ServiceAccount":
             return .message([1: ("metadata", objectMeta), 4: ("automountServiceAccountToken", .bool)])
         default:

@@ -1,5 +1,4 @@
 import Hummingbird
-import HummingbirdTLS
 import KubeAPI
 import Logging
 import NetCore
@@ -66,7 +65,7 @@ public struct APIServer: Service {
         let onReady = self.onReady
         let app = Application(
             responder: KubeResponder(handler: handler),
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: try HTTPSChannel.builder(tlsConfiguration: tls),
             configuration: .init(address: .hostname(c.bindAddress, port: c.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? c.port
