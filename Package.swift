@@ -94,6 +94,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "pylon-bench",
+            dependencies: [
+                "KubeClient", "KubeAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Test support
         .target(
             name: "PylonTestSupport",

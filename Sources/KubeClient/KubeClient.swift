@@ -48,6 +48,9 @@ public final class KubeClient: Sendable {
         if configuration.insecureSkipTLSVerify { tls.certificateVerification = .none }
         var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
         httpConfiguration.timeout = .init(connect: .seconds(10), read: nil)
+        // Every watch holds an HTTP/1.1 connection for minutes; the default limit of 8 per host would let a few
+        // informers starve ordinary requests.
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         var base = configuration.server
         if let serverName = configuration.tlsServerName, let url = URL(string: base), let host = url.host {
             // Verify the certificate for the given name while connecting to the configured host.

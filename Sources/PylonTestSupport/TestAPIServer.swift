@@ -13,12 +13,14 @@ public final class TestAPIServer: Sendable {
     public let port: Int
     public let kubeconfig: String
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
-    private init(dataDirectory: String, port: Int, task: Task<Void, any Error>) {
+    private init(dataDirectory: String, port: Int, task: Task<Void, any Error>, group: ServiceGroup) {
         self.dataDirectory = dataDirectory
         self.port = port
         self.kubeconfig = dataDirectory + "/kubeconfig.yaml"
         self.task = task
+        self.group = group
     }
 
     /// Starts a server and waits (up to `timeout`) until it accepts connections.
@@ -37,14 +39,8 @@ public final class TestAPIServer: Sendable {
         let server = APIServer(
             configuration: .init(dataDirectory: directory, port: port, historyLimit: historyLimit), logger: logger,
             onReady: { port in ready.continuation.yield(port) })
-        let task = Task {
-            let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
-            try await withTaskCancellationHandler {
-                try await group.run()
-            } onCancel: {
-                Task { await group.triggerGracefulShutdown() }
-            }
-        }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
+        let task = Task { try await group.run() }
         let port = try await withThrowingTaskGroup(of: Int?.self) { group in
             group.addTask {
                 for await port in ready.stream { return port }
@@ -59,15 +55,16 @@ public final class TestAPIServer: Sendable {
             return first
         }
         guard let port else {
-            task.cancel()
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
             throw TestFailure("server did not become ready within \(timeout)")
         }
-        return TestAPIServer(dataDirectory: directory, port: port, task: task)
+        return TestAPIServer(dataDirectory: directory, port: port, task: task, group: group)
     }
 
     /// Stops the server and waits for it to finish; removes the data directory unless `keepData`.
     public func stop(keepData: Bool = false) async {
-        task.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
         if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import PylonTestSupport
 import Testing
 
@@ -174,6 +175,59 @@ import Testing
             throw error
         }
         await watcher.stop()
+        await server.stop()
+    }
+}
+
+@Suite(.timeLimit(.minutes(5))) struct NamespaceAndEventTests {
+    @Test func deletingANamespaceRemovesItsContents() async throws {
+        let server = try await TestAPIServer.start()
+        do {
+            #expect(try await server.kubectl("create", "namespace", "doomed").status == 0)
+            #expect(try await server.kubectl("create", "configmap", "a", "-n", "doomed").status == 0)
+            #expect(try await server.kubectl("create", "service", "clusterip", "b", "--tcp=80:80", "-n", "doomed").status == 0)
+            let deleted = try await server.kubectl("delete", "namespace", "doomed")
+            #expect(deleted.stdout.contains("namespace \"doomed\" deleted"), "\(deleted.stderr)")
+            try await eventually("namespace gone") {
+                try await server.kubectl("get", "namespace", "doomed").status != 0
+            }
+            let leftovers = try await server.kubectl("get", "configmaps,services", "-n", "doomed", "-o", "name")
+            #expect(leftovers.stdout.isEmpty)
+            let recreated = try await server.kubectl("create", "configmap", "c", "-n", "doomed")
+            #expect(recreated.stderr.contains("namespaces \"doomed\" not found"))
+            // The Service's cluster IP went back to the pool: the whole range is still usable by others.
+            #expect(try await server.kubectl("get", "svc", "kubernetes").status == 0)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    @Test func eventsTableAndDeleteCollection() async throws {
+        let server = try await TestAPIServer.start()
+        let client = try server.client()
+        do {
+            let svc = try await client.create(.services, namespace: "default", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])
+            await EventRecorder(client: client, component: "pylon-controller").record(svc, type: "Warning", reason: "AllocationFailed", message: "no pool matches")
+            let events = try await server.kubectl("get", "events")
+            let header = events.stdout.split(separator: "\n").first.map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            #expect(header == "LAST SEEN TYPE REASON OBJECT MESSAGE", "\(events.stdout)")
+            #expect(events.stdout.contains("service/web"))
+            #expect(events.stdout.contains("no pool matches"))
+
+            for i in 0..<3 { _ = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("x\(i)"), "labels": ["batch": "1"]]]) }
+            _ = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "keep"]])
+            let (status, _) = try await client.raw("DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=batch%3D1")
+            #expect(status == 200)
+            let left = try await client.listAll(.configMaps, namespace: "default").items.compactMap { $0["metadata"]?["name"]?.stringValue }
+            #expect(left == ["keep"])
+        } catch {
+            try? await client.shutdown()
+            await server.stop()
+            throw error
+        }
+        try await client.shutdown()
         await server.stop()
     }
 }

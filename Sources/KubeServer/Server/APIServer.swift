@@ -80,7 +80,12 @@ public struct APIServer: Service {
             },
             logger: logger)
         do {
-            try await app.runService()
+            // Long-running watches would hold a graceful shutdown open until they time out; end them first.
+            try await withGracefulShutdownHandler {
+                try await app.runService()
+            } onGracefulShutdown: {
+                storage.finishAllWatches()
+            }
         } catch {
             await storage.shutdown()
             throw error

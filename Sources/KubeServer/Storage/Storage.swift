@@ -71,6 +71,7 @@ public final class Storage: Sendable {
         self.historyLimit = historyLimit
         self.watcherBuffer = watcherBuffer
         self.logger = logger
+        try FileIO.createPrivateFile(directory + "/state.db")
         let db = try SQLiteDatabase(path: directory + "/state.db")
         try db.execute(
             """
@@ -323,6 +324,16 @@ public final class Storage: Sendable {
     public func stopWatch(_ id: UInt64) {
         let w = state.withLock { $0.watchers.removeValue(forKey: id) }
         w?.continuation.finish()
+    }
+
+    /// Ends every open watch (server shutdown): clients see their watch end and reconnect elsewhere or later.
+    public func finishAllWatches() {
+        let watchers = state.withLock { s -> [Watcher] in
+            let w = Array(s.watchers.values)
+            s.watchers = [:]
+            return w
+        }
+        for w in watchers { w.continuation.finish() }
     }
 
     /// Number of open watches.

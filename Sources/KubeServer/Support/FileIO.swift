@@ -47,6 +47,15 @@ enum FileIO {
         return result
     }
 
+    /// Creates an empty file with mode 0600 unless it exists, so that files derived from it (SQLite's `-wal` and
+    /// `-shm` take the database's mode) are private too.
+    static func createPrivateFile(_ path: String) throws(Failure) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        fchmod(fd, 0o600)
+        close(fd)
+    }
+
     /// Creates `path` and its parents with permission 0700 when missing.
     static func makeDirectory(_ path: String) throws(Failure) {
         var current = path.hasPrefix("/") ? "" : "."
