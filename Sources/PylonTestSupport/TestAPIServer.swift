@@ -88,3 +88,29 @@ public struct TestFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension TestAPIServer {
+    /// Runs `body` with a fresh server and a client for it; both are stopped afterwards, also when `body` throws.
+    public static func with<T>(
+        historyLimit: Int = 10_000, _ body: (TestAPIServer, KubeClient) async throws -> T
+    ) async throws -> T {
+        let server = try await TestAPIServer.start(historyLimit: historyLimit)
+        let client: KubeClient
+        do {
+            client = try server.client()
+        } catch {
+            await server.stop()
+            throw error
+        }
+        do {
+            let result = try await body(server, client)
+            try? await client.shutdown()
+            await server.stop()
+            return result
+        } catch {
+            try? await client.shutdown()
+            await server.stop()
+            throw error
+        }
+    }
+}

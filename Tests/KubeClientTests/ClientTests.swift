@@ -11,9 +11,7 @@ import Testing
     }
 
     @Test func verbsPagingSelectorsAndErrors() async throws {
-        let server = try await TestAPIServer.start()
-        let client = try server.client()
-        do {
+        try await TestAPIServer.with { server, client in
             for i in 0..<25 {
                 _ = try await client.create(.configMaps, namespace: "default", Self.configMap("cm-\(i)", labels: ["parity": i % 2 == 0 ? "even" : "odd"]))
             }
@@ -55,19 +53,11 @@ import Testing
             } catch let status as Status {
                 #expect(status.code == 404 && status.reason == "NotFound")
             }
-        } catch {
-            try? await client.shutdown()
-            await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        await server.stop()
     }
 
     @Test func watchStreamsChangesAndBookmarksAndExpires() async throws {
-        let server = try await TestAPIServer.start(historyLimit: 5)
-        let client = try server.client()
-        do {
+        try await TestAPIServer.with(historyLimit: 5) { server, client in
             let start = try await client.list(.configMaps, namespace: "default")["metadata"]?["resourceVersion"]?.stringValue
             _ = try await client.create(.configMaps, namespace: "default", Self.configMap("w", data: ["a": "1"]))
             _ = try await client.patch(.configMaps, namespace: "default", name: "w", ["data": ["a": "2"]])
@@ -88,19 +78,11 @@ import Testing
                 #expect(status.code == 410)
                 #expect(status.reason == "Expired")
             }
-        } catch {
-            try? await client.shutdown()
-            await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        await server.stop()
     }
 
     @Test func eventRecorderAggregatesRepeats() async throws {
-        let server = try await TestAPIServer.start()
-        let client = try server.client()
-        do {
+        try await TestAPIServer.with { server, client in
             let svc = try await client.create(.services, namespace: "default", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"], "spec": ["ports": [["port": 80]]]])
             let recorder = EventRecorder(client: client, component: "pylon-controller")
             for _ in 0..<5 { await recorder.record(svc, type: "Warning", reason: "AllocationFailed", message: "no available IPs") }
@@ -113,12 +95,6 @@ import Testing
             let describe = try await server.kubectl("describe", "svc", "web")
             #expect(describe.stdout.contains("AllocationFailed"), "\(describe.stdout)")
             #expect(describe.stdout.contains("(x5 over"), "kubectl shows the aggregated count")
-        } catch {
-            try? await client.shutdown()
-            await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        await server.stop()
     }
 }

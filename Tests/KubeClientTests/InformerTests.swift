@@ -145,8 +145,7 @@ final class Mirror: Sendable {
     }
 
     @Test func leaderElectionHasOneLeaderAndHandsOver() async throws {
-        let server = try await TestAPIServer.start()
-        let client = try server.client()
+        try await TestAPIServer.with { _, client in
         let timing = LeaderElector.Timing(leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
         let a = LeaderElector(client: client, namespace: "default", name: "pylon-controller", identity: "a", timing: timing) {
             try? await Task.sleep(for: .seconds(3600))
@@ -173,11 +172,8 @@ final class Mirror: Sendable {
             _ = try? await runB.value
         } catch {
             runA.cancel()
-            try? await client.shutdown()
-            await server.stop()
             throw error
         }
-        try await client.shutdown()
-        await server.stop()
+        }
     }
 }

@@ -11,8 +11,7 @@ import Testing
     }
 
     @Test func rawRequests() async throws {
-        let server = try await TestAPIServer.start()
-        let client = try server.client()
+        try await TestAPIServer.with { server, client in
         var anonymousConfiguration = client.configuration
         anonymousConfiguration.credentials = .none
         let anonymous = try KubeClient(configuration: anonymousConfiguration)
@@ -62,13 +61,10 @@ import Testing
         } catch {
             try? await anonymous.shutdown()
             try? await wrong.shutdown()
-            try? await client.shutdown()
-            await server.stop()
             throw error
         }
         try await anonymous.shutdown()
         try await wrong.shutdown()
-        try await client.shutdown()
-        await server.stop()
+        }
     }
 }

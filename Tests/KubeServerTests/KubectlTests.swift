@@ -10,8 +10,7 @@ import Testing
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
     @Test func seedWalkthrough() async throws {
-        let server = try await TestAPIServer.start()
-        do {
+        try await TestAPIServer.with { server, _ in
             let version = try await server.kubectl("version")
             #expect(version.status == 0, "\(version.stderr)")
             #expect(version.stdout.contains("Server Version: v1.32"))
@@ -45,16 +44,11 @@ import Testing
             #expect(traefik[2] == "LoadBalancer")
             #expect(traefik[4] == "<pending>")
             #expect(traefik[5].wholeMatch(of: /80:3\d{4}\/TCP,8443:3\d{4}\/TCP/) != nil, "\(traefik)")
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     @Test func patchTypesDescribeExplainDelete() async throws {
-        let server = try await TestAPIServer.start()
-        do {
+        try await TestAPIServer.with { server, _ in
             _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
             _ = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
             #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "merge", "-p", #"{"metadata":{"labels":{"a":"b"}}}"#).status == 0)
@@ -76,16 +70,11 @@ import Testing
             let missing = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system")
             #expect(missing.status != 0)
             #expect(missing.stderr.contains("Error from server (NotFound): services \"traefik\" not found"))
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     @Test func badInputGetsKubernetesErrors() async throws {
-        let server = try await TestAPIServer.start()
-        do {
+        try await TestAPIServer.with { server, _ in
             _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             let badPool = """
@@ -124,11 +113,7 @@ import Testing
             #expect(unauthorized.status != 0)
             #expect(unauthorized.stderr.contains("the server has asked for the client to provide credentials"), "\(unauthorized.stderr)")
             #expect(try await server.kubectl("get", "ns").status == 0)
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     @Test func objectsSurviveRestart() async throws {
@@ -181,8 +166,7 @@ import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct NamespaceAndEventTests {
     @Test func deletingANamespaceRemovesItsContents() async throws {
-        let server = try await TestAPIServer.start()
-        do {
+        try await TestAPIServer.with { server, _ in
             #expect(try await server.kubectl("create", "namespace", "doomed").status == 0)
             #expect(try await server.kubectl("create", "configmap", "a", "-n", "doomed").status == 0)
             #expect(try await server.kubectl("create", "service", "clusterip", "b", "--tcp=80:80", "-n", "doomed").status == 0)
@@ -197,17 +181,11 @@ import Testing
             #expect(recreated.stderr.contains("namespaces \"doomed\" not found"))
             // The Service's cluster IP went back to the pool: the whole range is still usable by others.
             #expect(try await server.kubectl("get", "svc", "kubernetes").status == 0)
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
     @Test func eventsTableAndDeleteCollection() async throws {
-        let server = try await TestAPIServer.start()
-        let client = try server.client()
-        do {
+        try await TestAPIServer.with { server, client in
             let svc = try await client.create(.services, namespace: "default", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])
             await EventRecorder(client: client, component: "pylon-controller").record(svc, type: "Warning", reason: "AllocationFailed", message: "no pool matches")
             let events = try await server.kubectl("get", "events")
@@ -222,12 +200,6 @@ import Testing
             #expect(status == 200)
             let left = try await client.listAll(.configMaps, namespace: "default").items.compactMap { $0["metadata"]?["name"]?.stringValue }
             #expect(left == ["keep"])
-        } catch {
-            try? await client.shutdown()
-            await server.stop()
-            throw error
         }
-        try await client.shutdown()
-        await server.stop()
     }
 }
