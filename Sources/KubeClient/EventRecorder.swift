@@ -32,7 +32,9 @@ public final class EventRecorder: Sendable {
     /// - Parameters:
     ///   - component: the `source.component` (e.g. `pylon-controller`).
     ///   - host: the `source.host` (the node name for speakers).
-    public init(client: KubeClient, component: String, host: String? = nil, logger: Logger = Logger(label: "pylon.events")) {
+    public init(
+        client: KubeClient, component: String, host: String? = nil, logger: Logger = Logger(label: "pylon.events")
+    ) {
         self.client = client
         self.component = component
         self.host = host
@@ -46,7 +48,8 @@ public final class EventRecorder: Sendable {
         let namespace = meta?["namespace"]?.stringValue ?? "default"
         let involved: JSON = [
             "kind": object["kind"] ?? "", "namespace": meta?["namespace"] ?? .null, "name": meta?["name"] ?? "",
-            "uid": meta?["uid"] ?? "", "apiVersion": object["apiVersion"] ?? "", "resourceVersion": meta?["resourceVersion"] ?? "",
+            "uid": meta?["uid"] ?? "", "apiVersion": object["apiVersion"] ?? "",
+            "resourceVersion": meta?["resourceVersion"] ?? "",
         ]
         let objectKey = "\(namespace)/\(meta?["name"]?.stringValue ?? "")/\(meta?["uid"]?.stringValue ?? "")"
         let key = [objectKey, type, reason, message, component, host ?? ""].joined(separator: "\u{0}")
@@ -59,7 +62,9 @@ public final class EventRecorder: Sendable {
         if let previous {
             let count = previous.count + 1
             do {
-                _ = try await client.patch(.events, namespace: previous.namespace, name: previous.name, ["count": .int(count), "lastTimestamp": now], type: .merge)
+                _ = try await client.patch(
+                    .events, namespace: previous.namespace, name: previous.name,
+                    ["count": .int(count), "lastTimestamp": now], type: .merge)
                 state.withLock { $0.seen[key]?.count = count }
                 return
             } catch let status as Status where status.code == 404 {
@@ -69,7 +74,8 @@ public final class EventRecorder: Sendable {
                 return
             }
         }
-        let name = "\(meta?["name"]?.stringValue ?? "object").\(String(UInt64(Date().timeIntervalSince1970 * 1e9), radix: 16))"
+        let name =
+            "\(meta?["name"]?.stringValue ?? "object").\(String(UInt64(Date().timeIntervalSince1970 * 1e9), radix: 16))"
         var source: JSON = ["component": .string(component)]
         if let host { source["host"] = .string(host) }
         let event: JSON = [

@@ -137,25 +137,36 @@ public final class Informer: Service, Sendable {
                 try await watchOnce()
                 backoff.reset()
             } catch let status as Status where status.code == 410 {
-                logger.info("watch expired, relisting", metadata: ["resource": "\(resource.plural)", "reason": "\(status.message)"])
-                Counter(label: "pylon_kube_client_watch_restarts_total", dimensions: [("resource", resource.plural), ("reason", "expired")]).increment()
+                logger.info(
+                    "watch expired, relisting",
+                    metadata: ["resource": "\(resource.plural)", "reason": "\(status.message)"])
+                Counter(
+                    label: "pylon_kube_client_watch_restarts_total",
+                    dimensions: [("resource", resource.plural), ("reason", "expired")]
+                ).increment()
                 state.withLock { $0.watchRestarts += 1 }
                 needsList = true
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
-                Counter(label: "pylon_kube_client_watch_restarts_total", dimensions: [("resource", resource.plural), ("reason", "error")]).increment()
+                Counter(
+                    label: "pylon_kube_client_watch_restarts_total",
+                    dimensions: [("resource", resource.plural), ("reason", "error")]
+                ).increment()
                 state.withLock { $0.watchRestarts += 1 }
                 let delay = backoff.next()
-                logger.warning("watch failed, retrying", metadata: ["resource": "\(resource.plural)", "error": "\(error)", "retryIn": "\(delay)"])
+                logger.warning(
+                    "watch failed, retrying",
+                    metadata: ["resource": "\(resource.plural)", "error": "\(error)", "retryIn": "\(delay)"])
                 try await Task.sleep(for: delay)
             }
         }
     }
 
     private func relist() async throws {
-        let (items, version) = try await client.listAll(resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+        let (items, version) = try await client.listAll(
+            resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
         var changes: [Change] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
             var fresh: [String: JSON] = [:]
@@ -188,7 +199,9 @@ public final class Informer: Service, Sendable {
 
     private func watchOnce() async throws {
         let from = lastResourceVersion
-        let events = client.watch(resource, namespace: namespace, resourceVersion: from, labelSelector: labelSelector, fieldSelector: fieldSelector, allowBookmarks: true, timeoutSeconds: watchTimeout)
+        let events = client.watch(
+            resource, namespace: namespace, resourceVersion: from, labelSelector: labelSelector,
+            fieldSelector: fieldSelector, allowBookmarks: true, timeoutSeconds: watchTimeout)
         for try await event in events {
             let change: Change? = state.withLock { s in
                 if let rv = event.resourceVersion { s.lastResourceVersion = rv }
@@ -198,7 +211,9 @@ public final class Informer: Service, Sendable {
                     return nil
                 case .added, .modified:
                     let old = s.objects[key]
-                    if let old, old["metadata"]?["resourceVersion"] == event.object["metadata"]?["resourceVersion"] { return nil }
+                    if let old, old["metadata"]?["resourceVersion"] == event.object["metadata"]?["resourceVersion"] {
+                        return nil
+                    }
                     store(key, event.object, in: &s)
                     return old.map { .updated(old: $0, new: event.object) } ?? .added(event.object)
                 case .deleted:

@@ -45,8 +45,12 @@ extension KubeClient {
                 let response = try await self.http.execute(request, timeout: .seconds(Int64(timeoutSeconds) + 30))
                 guard response.status == .ok else {
                     let bytes = try await response.body.collect(upTo: 1 << 20)
-                    if let json = try? JSONParser.parse(bytes.readableBytesView), let status = Status(json: json) { throw status }
-                    throw Status(code: Int(response.status.code), reason: response.status.reasonPhrase, message: String(buffer: bytes))
+                    if let json = try? JSONParser.parse(bytes.readableBytesView), let status = Status(json: json) {
+                        throw status
+                    }
+                    throw Status(
+                        code: Int(response.status.code), reason: response.status.reasonPhrase,
+                        message: String(buffer: bytes))
                 }
                 var decoder = JSONLineDecoder()
                 for try await chunk in response.body {

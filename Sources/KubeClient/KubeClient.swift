@@ -50,12 +50,14 @@ public final class KubeClient: Sendable {
         httpConfiguration.timeout = .init(connect: .seconds(10), read: nil)
         // Every watch holds an HTTP/1.1 connection for minutes; the default limit of 8 per host would let a few
         // informers starve ordinary requests.
-        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+        httpConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
         var base = configuration.server
         if let serverName = configuration.tlsServerName, let url = URL(string: base), let host = url.host {
             // Verify the certificate for the given name while connecting to the configured host.
             httpConfiguration.dnsOverride = [serverName: host]
-            base = base.replacingOccurrences(of: "//" + (host.contains(":") ? "[\(host)]" : host), with: "//" + serverName)
+            base = base.replacingOccurrences(
+                of: "//" + (host.contains(":") ? "[\(host)]" : host), with: "//" + serverName)
         }
         self.baseURL = base
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
@@ -70,7 +72,10 @@ public final class KubeClient: Sendable {
     // MARK: Requests
 
     /// Sends one request and returns the response body; API failures become `Status`.
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSON? = nil, contentType: String = "application/json", resource: String) async throws -> JSON {
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSON? = nil,
+        contentType: String = "application/json", resource: String
+    ) async throws -> JSON {
         try await limiter.acquire()
         var request = HTTPClientRequest(url: url(path + encode(query)))
         request.method = method
@@ -83,15 +88,22 @@ public final class KubeClient: Sendable {
         do {
             response = try await http.execute(request, timeout: .seconds(60))
         } catch {
-            Counter(label: "pylon_kube_client_requests_total", dimensions: [("verb", method.rawValue), ("resource", resource), ("code", "error")]).increment()
+            Counter(
+                label: "pylon_kube_client_requests_total",
+                dimensions: [("verb", method.rawValue), ("resource", resource), ("code", "error")]
+            ).increment()
             throw ClientError.transport("\(method.rawValue) \(path): \(error)")
         }
-        Counter(label: "pylon_kube_client_requests_total", dimensions: [("verb", method.rawValue), ("resource", resource), ("code", String(response.status.code))]).increment()
+        Counter(
+            label: "pylon_kube_client_requests_total",
+            dimensions: [("verb", method.rawValue), ("resource", resource), ("code", String(response.status.code))]
+        ).increment()
         let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
         let json = try? JSONParser.parse(bytes.readableBytesView)
         guard (200..<300).contains(response.status.code) else {
             if let json, let status = Status(json: json) { throw status }
-            throw Status(code: Int(response.status.code), reason: response.status.reasonPhrase, message: String(buffer: bytes))
+            throw Status(
+                code: Int(response.status.code), reason: response.status.reasonPhrase, message: String(buffer: bytes))
         }
         guard let json else { throw ClientError.decoding("\(method.rawValue) \(path): response is not JSON") }
         return json
@@ -117,7 +129,8 @@ public final class KubeClient: Sendable {
         var out = ""
         for b in s.utf8 {
             switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(Character(Unicode.Scalar(b)))
             default:
@@ -129,7 +142,9 @@ public final class KubeClient: Sendable {
 
     /// Sends an arbitrary request (like `kubectl --raw`) and returns the status code and body, whatever the code.
     /// For tools and tests; API code should use the typed verbs.
-    public func raw(_ method: String, _ pathAndQuery: String, body: [UInt8]? = nil, contentType: String = "application/json") async throws -> (status: Int, body: [UInt8]) {
+    public func raw(
+        _ method: String, _ pathAndQuery: String, body: [UInt8]? = nil, contentType: String = "application/json"
+    ) async throws -> (status: Int, body: [UInt8]) {
         try await limiter.acquire()
         var request = HTTPClientRequest(url: url(pathAndQuery))
         request.method = HTTPMethod(rawValue: method)
@@ -173,7 +188,9 @@ public final class KubeClient: Sendable {
         var version = ""
         var pages = 0
         repeat {
-            let page = try await list(resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector, limit: pageSize, continue: token)
+            let page = try await list(
+                resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                limit: pageSize, continue: token)
             if pages == 0 { version = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
             items += page["items"]?.arrayValue ?? []
             token = page["metadata"]?["continue"]?.stringValue
@@ -192,7 +209,9 @@ public final class KubeClient: Sendable {
     public func update(_ resource: Resource, _ object: JSON, subresource: String? = nil) async throws -> JSON {
         let name = object["metadata"]?["name"]?.stringValue ?? ""
         let ns = object["metadata"]?["namespace"]?.stringValue
-        return try await send(.PUT, resource.path(namespace: ns, name: name, subresource: subresource), body: object, resource: resource.plural)
+        return try await send(
+            .PUT, resource.path(namespace: ns, name: name, subresource: subresource), body: object,
+            resource: resource.plural)
     }
 
     /// Replaces the status of an object through the `/status` subresource.
@@ -205,17 +224,23 @@ public final class KubeClient: Sendable {
         _ resource: Resource, namespace: String? = nil, name: String, _ patch: JSON, type: PatchType = .merge,
         subresource: String? = nil
     ) async throws -> JSON {
-        try await send(.PATCH, resource.path(namespace: namespace, name: name, subresource: subresource), body: patch, contentType: type.rawValue, resource: resource.plural)
+        try await send(
+            .PATCH, resource.path(namespace: namespace, name: name, subresource: subresource), body: patch,
+            contentType: type.rawValue, resource: resource.plural)
     }
 
     /// Deletes an object; with `resourceVersion`/`uid` set, only that exact version.
     @discardableResult
-    public func delete(_ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil) async throws -> JSON {
+    public func delete(
+        _ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil
+    ) async throws -> JSON {
         var preconditions: JSON = [:]
         if let uid { preconditions["uid"] = .string(uid) }
         if let resourceVersion { preconditions["resourceVersion"] = .string(resourceVersion) }
-        let body: JSON? = preconditions == [:] ? nil : ["kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions]
-        return try await send(.DELETE, resource.path(namespace: namespace, name: name), body: body, resource: resource.plural)
+        let body: JSON? =
+            preconditions == [:] ? nil : ["kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions]
+        return try await send(
+            .DELETE, resource.path(namespace: namespace, name: name), body: body, resource: resource.plural)
     }
 }
 

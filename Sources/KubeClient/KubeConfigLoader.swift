@@ -38,7 +38,8 @@ public struct KubeConfigLoader: Sendable {
         }
         if files.isEmpty {
             if environment["KUBERNETES_SERVICE_HOST"] != nil { return try inCluster() }
-            throw ConfigurationError("no kubeconfig found (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster")
+            throw ConfigurationError(
+                "no kubeconfig found (--kubeconfig, $KUBECONFIG, ~/.kube/config) and not running in a cluster")
         }
         return try fromFiles(files, context: context)
     }
@@ -46,7 +47,8 @@ public struct KubeConfigLoader: Sendable {
     /// The in-cluster configuration: `KUBERNETES_SERVICE_HOST`/`_PORT`, the mounted token (re-read on rotation),
     /// CA and namespace.
     public func inCluster() throws -> ClientConfiguration {
-        guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"] else {
+        guard let host = environment["KUBERNETES_SERVICE_HOST"], let port = environment["KUBERNETES_SERVICE_PORT"]
+        else {
             throw ConfigurationError("KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set in a cluster")
         }
         let tokenPath = serviceAccountDirectory + "/token"
@@ -55,7 +57,10 @@ public struct KubeConfigLoader: Sendable {
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
         let ca = try? Array(Data(contentsOf: URL(fileURLWithPath: serviceAccountDirectory + "/ca.crt")))
-        let namespace = (try? String(decoding: Data(contentsOf: URL(fileURLWithPath: serviceAccountDirectory + "/namespace")), as: UTF8.self))?.trimmed()
+        let namespace =
+            (try? String(
+                decoding: Data(contentsOf: URL(fileURLWithPath: serviceAccountDirectory + "/namespace")), as: UTF8.self))?
+            .trimmed()
         return ClientConfiguration(
             server: "https://\(hostPart):\(port)", certificateAuthorityPEM: ca, credentials: .tokenFile(tokenPath),
             namespace: (namespace?.isEmpty ?? true) ? "default" : namespace!)

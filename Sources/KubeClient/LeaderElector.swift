@@ -109,7 +109,10 @@ public final class LeaderElector: Service, Sendable {
                 let lease: JSON = [
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": ["name": .string(name), "namespace": .string(namespace)],
-                    "spec": ["holderIdentity": .string(identity), "leaseDurationSeconds": .int(seconds), "acquireTime": nowMicro(), "renewTime": nowMicro(), "leaseTransitions": 0],
+                    "spec": [
+                        "holderIdentity": .string(identity), "leaseDurationSeconds": .int(seconds),
+                        "acquireTime": nowMicro(), "renewTime": nowMicro(), "leaseTransitions": 0,
+                    ],
                 ]
                 let created = try await client.create(.leases, namespace: namespace, lease)
                 observed.withLock { $0 = Observation(record: created["spec"], at: .now) }

@@ -27,12 +27,17 @@ public struct Resource: Sendable, Hashable {
         return p
     }
 
-    public static let namespaces = Resource(group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
-    public static let services = Resource(group: "", version: "v1", plural: "services", kind: "Service", namespaced: true)
+    public static let namespaces = Resource(
+        group: "", version: "v1", plural: "namespaces", kind: "Namespace", namespaced: false)
+    public static let services = Resource(
+        group: "", version: "v1", plural: "services", kind: "Service", namespaced: true)
     public static let nodes = Resource(group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false)
-    public static let configMaps = Resource(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true)
+    public static let configMaps = Resource(
+        group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true)
     public static let secrets = Resource(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
     public static let events = Resource(group: "", version: "v1", plural: "events", kind: "Event", namespaced: true)
-    public static let endpointSlices = Resource(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", kind: "EndpointSlice", namespaced: true)
-    public static let leases = Resource(group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true)
+    public static let endpointSlices = Resource(
+        group: "discovery.k8s.io", version: "v1", plural: "endpointslices", kind: "EndpointSlice", namespaced: true)
+    public static let leases = Resource(
+        group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease", namespaced: true)
 }

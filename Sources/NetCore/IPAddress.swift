@@ -94,7 +94,8 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
                     result += [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)]
                     continue
                 }
-                guard !piece.isEmpty, piece.count <= 4, piece.allSatisfy(\.isHexDigit), let g = UInt16(piece, radix: 16) else {
+                guard !piece.isEmpty, piece.count <= 4, piece.allSatisfy(\.isHexDigit), let g = UInt16(piece, radix: 16)
+                else {
                     return nil
                 }
                 result.append(g)

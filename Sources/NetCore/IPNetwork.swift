@@ -15,7 +15,8 @@ public struct IPNetwork: Sendable, Hashable, CustomStringConvertible {
     public init?(address: IPAddress, prefixLength: Int) {
         guard prefixLength >= 0, prefixLength <= address.family.bitWidth else { return nil }
         self.prefixLength = prefixLength
-        self.address = IPAddress(family: address.family, numeric: address.numeric & IPNetwork.mask(address.family, prefixLength))
+        self.address = IPAddress(
+            family: address.family, numeric: address.numeric & IPNetwork.mask(address.family, prefixLength))
     }
 
     /// Parses `ADDRESS/LENGTH`; host bits set in ADDRESS are cleared. `nil` when the text is not a CIDR.

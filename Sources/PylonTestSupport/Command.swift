@@ -11,7 +11,9 @@ public struct CommandResult: Sendable {
 public enum Command {
     /// Runs `program` with `arguments` to completion, feeding `input` on standard input.
     /// Environment variables in `environment` are added to the current environment.
-    public static func run(_ program: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> CommandResult {
+    public static func run(
+        _ program: String, _ arguments: [String], environment: [String: String] = [:], input: String? = nil
+    ) async throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
@@ -31,7 +33,9 @@ public enum Command {
         async let stderr = onThread { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdout, stderr)
         await onThread { process.waitUntilExit() }
-        return CommandResult(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return CommandResult(
+            status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 }
 

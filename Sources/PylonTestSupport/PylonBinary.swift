@@ -12,7 +12,8 @@ public enum PylonBinary {
 
     /// The package root (two levels above this file's folder).
     public static var packageRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }
 
     /// A loopback TCP port that was free a moment ago.
@@ -25,9 +26,12 @@ public enum PylonBinary {
     }
 
     /// Starts `pylon server` as a separate process and waits until its kubeconfig is written.
-    public static func startServer(dataDirectory: String, port: Int, extra: [String] = []) async throws -> BackgroundProcess {
+    public static func startServer(dataDirectory: String, port: Int, extra: [String] = []) async throws
+        -> BackgroundProcess
+    {
         try? FileManager.default.removeItem(atPath: dataDirectory + "/kubeconfig.yaml")
-        let process = try BackgroundProcess(path, ["server", "--data-dir", dataDirectory, "--port", String(port), "--log-level", "warning"] + extra)
+        let process = try BackgroundProcess(
+            path, ["server", "--data-dir", dataDirectory, "--port", String(port), "--log-level", "warning"] + extra)
         do {
             try await eventually("pylon server ready", timeout: .seconds(30)) {
                 FileManager.default.fileExists(atPath: dataDirectory + "/kubeconfig.yaml")

@@ -31,7 +31,9 @@ public final class TestAPIServer: Sendable {
     public static func start(
         dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, timeout: Duration = .seconds(30)
     ) async throws -> TestAPIServer {
-        let directory = dataDirectory ?? FileManager.default.temporaryDirectory
+        let directory =
+            dataDirectory
+            ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("pylon-test-\(UUID().uuidString)").path
         let ready = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "test.server")
@@ -79,7 +81,8 @@ public final class TestAPIServer: Sendable {
 
     /// Runs `kubectl` with this server's kubeconfig and returns its exit status and output.
     public func kubectl(_ arguments: String..., input: String? = nil) async throws -> CommandResult {
-        try await Command.run("kubectl", arguments, environment: ["KUBECONFIG": kubeconfig, "HOME": dataDirectory], input: input)
+        try await Command.run(
+            "kubectl", arguments, environment: ["KUBECONFIG": kubeconfig, "HOME": dataDirectory], input: input)
     }
 }
 

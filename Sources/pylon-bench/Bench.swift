@@ -22,7 +22,9 @@ struct Bench {
         print("|---|---|---|")
         func row(_ a: String, _ b: String, _ c: String) { print("| \(a) | \(b) | \(c) |") }
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-bench-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pylon-bench-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = 16_900 + Int.random(in: 0..<99)
 
@@ -36,11 +38,15 @@ struct Bench {
         // Writes: N Services, 16 concurrent clients.
         let (latencies, elapsed, sampleSize) = try await createServices(client, count: count, concurrency: 16)
         let writesPerSecond = Double(count) / seconds(elapsed)
-        row("pylon server: create \(count) Services, 16 clients", String(format: "%.0f writes/s", writesPerSecond), "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(percentile(latencies, 0.99)))")
+        row(
+            "pylon server: create \(count) Services, 16 clients", String(format: "%.0f writes/s", writesPerSecond),
+            "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(percentile(latencies, 0.99)))")
 
         // Watch delivery latency, 10 watchers.
         let watch = try await watchLatency(client, watchers: 10, events: 200)
-        row("pylon server: watch delivery to 10 watchers (200 events)", "p50 \(ms(percentile(watch, 0.5)))", "p99 \(ms(percentile(watch, 0.99))) (goal < 50 ms)")
+        row(
+            "pylon server: watch delivery to 10 watchers (200 events)", "p50 \(ms(percentile(watch, 0.5)))",
+            "p99 \(ms(percentile(watch, 0.99))) (goal < 50 ms)")
 
         let rss = residentKilobytes(server.processIdentifier)
         row("pylon server: RSS with \(count) Services stored", "\(rss / 1024) MB", "goal < 150 MB")
@@ -50,7 +56,9 @@ struct Bench {
         server.terminate()
         server.waitUntilExit()
         (server, ready) = try await startServer(binary, directory, port)
-        row("pylon server: cold start with \(count + 6) objects", ms(ready), "until kubeconfig written and /readyz answers")
+        row(
+            "pylon server: cold start with \(count + 6) objects", ms(ready),
+            "until kubeconfig written and /readyz answers")
         server.terminate()
         server.waitUntilExit()
 
@@ -107,13 +115,18 @@ struct Bench {
         [
             "apiVersion": "v1", "kind": "Service",
             "metadata": ["name": .string("bench-\(i)"), "labels": ["app": "bench", "shard": .string(String(i % 16))]],
-            "spec": ["type": "ClusterIP", "selector": ["app": "bench"], "ports": [["name": "http", "port": 80, "targetPort": 8080]]],
+            "spec": [
+                "type": "ClusterIP", "selector": ["app": "bench"],
+                "ports": [["name": "http", "port": 80, "targetPort": 8080]],
+            ],
         ]
     }
 
     /// Creates `count` Services from `concurrency` tasks; returns per-request latencies, total time, and the
     /// size of one stored Service (for the etcd reference).
-    static func createServices(_ client: KubeClient, count: Int, concurrency: Int) async throws -> ([Duration], Duration, Int) {
+    static func createServices(_ client: KubeClient, count: Int, concurrency: Int) async throws -> (
+        [Duration], Duration, Int
+    ) {
         let start = ContinuousClock.now
         let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
             for worker in 0..<concurrency {
@@ -140,14 +153,22 @@ struct Bench {
 
     static func watchLatency(_ client: KubeClient, watchers: Int, events: Int) async throws -> [Duration] {
         let origin = ContinuousClock.now
-        _ = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "bench-watch"], "data": ["t": "0"]])
-        let rv = try await client.get(.configMaps, namespace: "default", name: "bench-watch")["metadata"]?["resourceVersion"]?.stringValue
+        _ = try await client.create(
+            .configMaps, namespace: "default",
+            ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "bench-watch"], "data": ["t": "0"]])
+        let rv = try await client.get(.configMaps, namespace: "default", name: "bench-watch")["metadata"]?[
+            "resourceVersion"]?.stringValue
         return try await withThrowingTaskGroup(of: [Duration].self) { group in
             for _ in 0..<watchers {
                 group.addTask {
                     var seen: [Duration] = []
-                    for try await event in client.watch(.configMaps, namespace: "default", resourceVersion: rv, fieldSelector: "metadata.name=bench-watch", allowBookmarks: false, timeoutSeconds: 120) {
-                        guard let t = event.object["data"]?["t"]?.stringValue.flatMap(Int64.init), t > 0 else { continue }
+                    for try await event in client.watch(
+                        .configMaps, namespace: "default", resourceVersion: rv,
+                        fieldSelector: "metadata.name=bench-watch", allowBookmarks: false, timeoutSeconds: 120)
+                    {
+                        guard let t = event.object["data"]?["t"]?.stringValue.flatMap(Int64.init), t > 0 else {
+                            continue
+                        }
                         let sent = origin + .nanoseconds(t)
                         seen.append(sent.duration(to: .now))
                         if seen.count == events { break }
@@ -159,7 +180,8 @@ struct Bench {
             for _ in 0..<events {
                 let t = origin.duration(to: .now)
                 let nanos = t.components.seconds * 1_000_000_000 + t.components.attoseconds / 1_000_000_000
-                _ = try await client.patch(.configMaps, namespace: "default", name: "bench-watch", ["data": ["t": .string(String(nanos))]])
+                _ = try await client.patch(
+                    .configMaps, namespace: "default", name: "bench-watch", ["data": ["t": .string(String(nanos))]])
                 try await Task.sleep(for: .milliseconds(10))
             }
             var all: [Duration] = []
@@ -171,14 +193,17 @@ struct Bench {
     /// Raw etcd on loopback (default durability: fsync per batch) storing `count` values of `valueSize` bytes from
     /// 16 concurrent clients through its JSON gateway.
     static func etcdReference(count: Int, valueSize: Int) async throws -> [(String, String, String)] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("etcd-bench-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("etcd-bench-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let port = 23_790
         let etcd = Process()
         etcd.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
         etcd.arguments = [
-            "--data-dir", directory, "--listen-client-urls", "http://127.0.0.1:\(port)", "--advertise-client-urls", "http://127.0.0.1:\(port)",
-            "--listen-peer-urls", "http://127.0.0.1:\(port + 10)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(port + 10)",
+            "--data-dir", directory, "--listen-client-urls", "http://127.0.0.1:\(port)", "--advertise-client-urls",
+            "http://127.0.0.1:\(port)",
+            "--listen-peer-urls", "http://127.0.0.1:\(port + 10)", "--initial-advertise-peer-urls",
+            "http://127.0.0.1:\(port + 10)",
             "--initial-cluster", "default=http://127.0.0.1:\(port + 10)", "--log-level", "error",
         ]
         etcd.standardOutput = FileHandle.nullDevice
@@ -194,7 +219,8 @@ struct Bench {
         func put(_ key: String) async throws -> Bool {
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v3/kv/put")
             request.method = .POST
-            request.body = .bytes(ByteBuffer(string: #"{"key":"\#(Base64.encode(Array(key.utf8)))","value":"\#(value)"}"#))
+            request.body = .bytes(
+                ByteBuffer(string: #"{"key":"\#(Base64.encode(Array(key.utf8)))","value":"\#(value)"}"#))
             let response = try await http.execute(request, timeout: .seconds(30))
             _ = try await response.body.collect(upTo: 1 << 20)
             return response.status == .ok
@@ -213,7 +239,9 @@ struct Bench {
                     var i = worker
                     while i < count {
                         let t = ContinuousClock.now
-                        guard try await put("/registry/services/specs/default/bench-\(i)") else { throw BenchError("etcd put failed") }
+                        guard try await put("/registry/services/specs/default/bench-\(i)") else {
+                            throw BenchError("etcd put failed")
+                        }
                         mine.append(t.duration(to: .now))
                         i += 16
                     }
@@ -227,7 +255,11 @@ struct Bench {
         let elapsed = start.duration(to: .now)
         let rss = residentKilobytes(etcd.processIdentifier)
         return [
-            ("etcd 3.4 (reference): put \(count) values of \(valueSize) B, 16 clients", String(format: "%.0f writes/s", Double(count) / seconds(elapsed)), "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(percentile(latencies, 0.99)))"),
+            (
+                "etcd 3.4 (reference): put \(count) values of \(valueSize) B, 16 clients",
+                String(format: "%.0f writes/s", Double(count) / seconds(elapsed)),
+                "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(percentile(latencies, 0.99)))"
+            ),
             ("etcd 3.4 (reference): RSS with \(count) values", "\(rss / 1024) MB", ""),
         ]
     }

@@ -18,7 +18,9 @@ struct Server: AsyncParsableCommand {
     @Option(help: "HTTPS port (0 picks a free port).")
     var port = 6443
 
-    @Option(name: .customLong("advertise-address"), help: "Address clients use to reach the server (repeatable; added to the certificate).")
+    @Option(
+        name: .customLong("advertise-address"),
+        help: "Address clients use to reach the server (repeatable; added to the certificate).")
     var advertiseAddresses: [String] = []
 
     @Option(name: .customLong("service-cidr"), help: "Network for Service cluster IPs.")
@@ -31,7 +33,9 @@ struct Server: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard IPNetwork(serviceCIDR) != nil else { throw ValidationError("--service-cidr: \"\(serviceCIDR)\" is not a CIDR") }
+        guard IPNetwork(serviceCIDR) != nil else {
+            throw ValidationError("--service-cidr: \"\(serviceCIDR)\" is not a CIDR")
+        }
         for a in advertiseAddresses where IPAddress(a) == nil {
             throw ValidationError("--advertise-address: \"\(a)\" is not an IP address")
         }

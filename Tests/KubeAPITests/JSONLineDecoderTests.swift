@@ -4,7 +4,8 @@ import Testing
 @Suite struct JSONLineDecoderTests {
     @Test func eventsSurviveAnyChunking() throws {
         let big = String(repeating: "x", count: 100_000)
-        let stream = Array("{\"type\":\"ADDED\",\"n\":1}\n\n{\"type\":\"MODIFIED\",\"big\":\"\(big)\"}\n{\"type\":\"DELETED\"}\n".utf8)
+        let stream = Array(
+            "{\"type\":\"ADDED\",\"n\":1}\n\n{\"type\":\"MODIFIED\",\"big\":\"\(big)\"}\n{\"type\":\"DELETED\"}\n".utf8)
         for chunkSize in [1, 7, 4096, stream.count] {
             var decoder = JSONLineDecoder()
             var types: [String] = []

@@ -18,7 +18,8 @@ import Testing
 
     @Test func jsonPatch() throws {
         let doc = try JSONParser.parse(#"{"a":{"b":[1,2]},"c":"x"}"#)
-        let patch = try JSONParser.parse(#"""
+        let patch = try JSONParser.parse(
+            #"""
             [{"op":"add","path":"/a/b/1","value":9},{"op":"add","path":"/a/b/-","value":3},
              {"op":"remove","path":"/c"},{"op":"add","path":"/a/d~1e","value":true},
              {"op":"copy","from":"/a/b/0","path":"/f"},{"op":"move","from":"/f","path":"/g"},
@@ -40,16 +41,23 @@ import Testing
     ])
 
     @Test func strategicMergesListsByKey() throws {
-        let svc = try JSONParser.parse(#"{"spec":{"ports":[{"port":80,"name":"web"},{"port":443,"name":"tls"}],"selector":{"a":"b"}}}"#)
+        let svc = try JSONParser.parse(
+            #"{"spec":{"ports":[{"port":80,"name":"web"},{"port":443,"name":"tls"}],"selector":{"a":"b"}}}"#)
         let patch = try JSONParser.parse(#"{"spec":{"ports":[{"port":443,"name":"secure"},{"port":9000,"name":"x"}]}}"#)
         let result = try StrategicMergePatch.apply(patch, to: svc, schema: Self.serviceSchema)
-        #expect(result["spec"]?["ports"] == (try JSONParser.parse(#"[{"port":80,"name":"web"},{"port":443,"name":"secure"},{"port":9000,"name":"x"}]"#)))
+        #expect(
+            result["spec"]?["ports"]
+                == (try JSONParser.parse(
+                    #"[{"port":80,"name":"web"},{"port":443,"name":"secure"},{"port":9000,"name":"x"}]"#)))
         #expect(result["spec"]?["selector"] == ["a": "b"])
     }
 
     @Test func strategicDirectives() throws {
-        let svc = try JSONParser.parse(#"{"metadata":{"finalizers":["a","b"]},"spec":{"ports":[{"port":80},{"port":443}],"selector":{"x":"1","y":"2"}}}"#)
-        let patch = try JSONParser.parse(#"""
+        let svc = try JSONParser.parse(
+            #"{"metadata":{"finalizers":["a","b"]},"spec":{"ports":[{"port":80},{"port":443}],"selector":{"x":"1","y":"2"}}}"#
+        )
+        let patch = try JSONParser.parse(
+            #"""
             {"$setElementOrder/metadata":null,
              "metadata":{"$deleteFromPrimitiveList/finalizers":["a"],"finalizers":["c"]},
              "spec":{"$setElementOrder/ports":[{"port":443},{"port":80}],
@@ -66,10 +74,12 @@ import Testing
 
     @Test func strategicUnknownListsReplace() throws {
         let target = try JSONParser.parse(#"{"spec":{"externalIPs":["1","2"]}}"#)
-        let result = try StrategicMergePatch.apply(try JSONParser.parse(#"{"spec":{"externalIPs":["3"]}}"#), to: target, schema: Self.serviceSchema)
+        let result = try StrategicMergePatch.apply(
+            try JSONParser.parse(#"{"spec":{"externalIPs":["3"]}}"#), to: target, schema: Self.serviceSchema)
         #expect(result["spec"]?["externalIPs"] == ["3"])
         #expect(throws: PatchError.self) {
-            try StrategicMergePatch.apply(try JSONParser.parse(#"{"spec":{"ports":[{"name":"nokey"}]}}"#), to: target, schema: Self.serviceSchema)
+            try StrategicMergePatch.apply(
+                try JSONParser.parse(#"{"spec":{"ports":[{"name":"nokey"}]}}"#), to: target, schema: Self.serviceSchema)
         }
     }
 }

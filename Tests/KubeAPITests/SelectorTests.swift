@@ -18,13 +18,22 @@ import Testing
     }
 
     @Test func structuredSelector() throws {
-        let json: JSON = ["matchLabels": ["a": "1"], "matchExpressions": [["key": "b", "operator": "In", "values": ["x", "y"]], ["key": "c", "operator": "DoesNotExist"]]]
+        let json: JSON = [
+            "matchLabels": ["a": "1"],
+            "matchExpressions": [
+                ["key": "b", "operator": "In", "values": ["x", "y"]], ["key": "c", "operator": "DoesNotExist"],
+            ],
+        ]
         let s = try LabelSelector(json: json)
         #expect(s.matches(["a": "1", "b": "y"]))
         #expect(!s.matches(["a": "1", "b": "y", "c": ""]))
         #expect(try LabelSelector(json: nil).isEverything)
-        #expect(throws: SelectorError.self) { try LabelSelector(json: ["matchExpressions": [["key": "b", "operator": "Has"]]]) }
-        #expect(throws: SelectorError.self) { try LabelSelector(json: ["matchExpressions": [["key": "b", "operator": "In"]]]) }
+        #expect(throws: SelectorError.self) {
+            try LabelSelector(json: ["matchExpressions": [["key": "b", "operator": "Has"]]])
+        }
+        #expect(throws: SelectorError.self) {
+            try LabelSelector(json: ["matchExpressions": [["key": "b", "operator": "In"]]])
+        }
     }
 
     @Test func fieldSelector() throws {

@@ -7,13 +7,18 @@ import Testing
     static func configMap(_ name: String, labels: [String: String] = [:], data: JSON = [:]) -> JSON {
         var labelObject = JSONObject()
         for (k, v) in labels { labelObject[k] = .string(v) }
-        return ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name), "labels": .object(labelObject)], "data": data]
+        return [
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": ["name": .string(name), "labels": .object(labelObject)], "data": data,
+        ]
     }
 
     @Test func verbsPagingSelectorsAndErrors() async throws {
         try await TestAPIServer.with { server, client in
             for i in 0..<25 {
-                _ = try await client.create(.configMaps, namespace: "default", Self.configMap("cm-\(i)", labels: ["parity": i % 2 == 0 ? "even" : "odd"]))
+                _ = try await client.create(
+                    .configMaps, namespace: "default",
+                    Self.configMap("cm-\(i)", labels: ["parity": i % 2 == 0 ? "even" : "odd"]))
             }
             let page = try await client.list(.configMaps, namespace: "default", limit: 10)
             #expect(page["items"]?.arrayValue?.count == 10)
@@ -22,7 +27,8 @@ import Testing
             #expect(Set(all.items.compactMap { $0["metadata"]?["name"]?.stringValue }).count == 25)
             let even = try await client.listAll(.configMaps, namespace: "default", labelSelector: "parity=even")
             #expect(even.items.count == 13)
-            let byName = try await client.listAll(.configMaps, namespace: "default", fieldSelector: "metadata.name=cm-3")
+            let byName = try await client.listAll(
+                .configMaps, namespace: "default", fieldSelector: "metadata.name=cm-3")
             #expect(byName.items.count == 1)
 
             var cm = try await client.get(.configMaps, namespace: "default", name: "cm-1")
@@ -36,15 +42,25 @@ import Testing
                 #expect(status.code == 409)
                 #expect(status.reason == "Conflict")
             }
-            let patched = try await client.patch(.configMaps, namespace: "default", name: "cm-1", [["op": "replace", "path": "/data/k", "value": "w"]], type: .json)
+            let patched = try await client.patch(
+                .configMaps, namespace: "default", name: "cm-1", [["op": "replace", "path": "/data/k", "value": "w"]],
+                type: .json)
             #expect(patched["data"]?["k"] == "w")
 
-            let svc: JSON = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "lb"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]]
+            let svc: JSON = [
+                "apiVersion": "v1", "kind": "Service", "metadata": ["name": "lb"],
+                "spec": ["type": "LoadBalancer", "ports": [["port": 80]]],
+            ]
             _ = try await client.create(.services, namespace: "default", svc)
-            let withStatus = try await client.patch(.services, namespace: "default", name: "lb", ["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.100", "ipMode": "VIP"]]]]], subresource: "status")
+            let withStatus = try await client.patch(
+                .services, namespace: "default", name: "lb",
+                ["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.100", "ipMode": "VIP"]]]]],
+                subresource: "status")
             #expect(withStatus["status"]?["loadBalancer"]?["ingress"]?.arrayValue?.first?["ip"] == "192.0.2.100")
-            let ignored = try await client.patch(.services, namespace: "default", name: "lb", ["status": ["loadBalancer": ["ingress": []]]])
-            #expect(ignored["status"]?["loadBalancer"]?["ingress"]?.arrayValue?.count == 1, "main resource ignores status")
+            let ignored = try await client.patch(
+                .services, namespace: "default", name: "lb", ["status": ["loadBalancer": ["ingress": []]]])
+            #expect(
+                ignored["status"]?["loadBalancer"]?["ingress"]?.arrayValue?.count == 1, "main resource ignores status")
 
             try await client.delete(.configMaps, namespace: "default", name: "cm-1")
             do {
@@ -58,21 +74,28 @@ import Testing
 
     @Test func watchStreamsChangesAndBookmarksAndExpires() async throws {
         try await TestAPIServer.with(historyLimit: 5) { server, client in
-            let start = try await client.list(.configMaps, namespace: "default")["metadata"]?["resourceVersion"]?.stringValue
+            let start = try await client.list(.configMaps, namespace: "default")["metadata"]?["resourceVersion"]?
+                .stringValue
             _ = try await client.create(.configMaps, namespace: "default", Self.configMap("w", data: ["a": "1"]))
             _ = try await client.patch(.configMaps, namespace: "default", name: "w", ["data": ["a": "2"]])
             try await client.delete(.configMaps, namespace: "default", name: "w")
             var seen: [String] = []
-            for try await event in client.watch(.configMaps, namespace: "default", resourceVersion: start, timeoutSeconds: 5) {
+            for try await event in client.watch(
+                .configMaps, namespace: "default", resourceVersion: start, timeoutSeconds: 5)
+            {
                 if event.kind == .bookmark { continue }
                 seen.append("\(event.kind.rawValue):\(event.object["data"]?["a"]?.stringValue ?? "")")
                 if seen.count == 3 { break }
             }
             #expect(seen == ["ADDED:1", "MODIFIED:2", "DELETED:2"])
 
-            for i in 0..<10 { _ = try await client.create(.configMaps, namespace: "default", Self.configMap("fill-\(i)")) }
+            for i in 0..<10 {
+                _ = try await client.create(.configMaps, namespace: "default", Self.configMap("fill-\(i)"))
+            }
             do {
-                for try await _ in client.watch(.configMaps, namespace: "default", resourceVersion: start, timeoutSeconds: 5) {}
+                for try await _ in client.watch(
+                    .configMaps, namespace: "default", resourceVersion: start, timeoutSeconds: 5)
+                {}
                 Issue.record("a watch from a compacted revision must fail")
             } catch let status as Status {
                 #expect(status.code == 410)
@@ -83,11 +106,17 @@ import Testing
 
     @Test func eventRecorderAggregatesRepeats() async throws {
         try await TestAPIServer.with { server, client in
-            let svc = try await client.create(.services, namespace: "default", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"], "spec": ["ports": [["port": 80]]]])
+            let svc = try await client.create(
+                .services, namespace: "default",
+                ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"], "spec": ["ports": [["port": 80]]]])
             let recorder = EventRecorder(client: client, component: "pylon-controller")
-            for _ in 0..<5 { await recorder.record(svc, type: "Warning", reason: "AllocationFailed", message: "no available IPs") }
+            for _ in 0..<5 {
+                await recorder.record(svc, type: "Warning", reason: "AllocationFailed", message: "no available IPs")
+            }
             await recorder.record(svc, type: "Normal", reason: "IPAllocated", message: "Assigned IP [\"192.0.2.100\"]")
-            let events = try await client.listAll(.events, namespace: "default", fieldSelector: "involvedObject.name=web,involvedObject.kind=Service").items
+            let events = try await client.listAll(
+                .events, namespace: "default", fieldSelector: "involvedObject.name=web,involvedObject.kind=Service"
+            ).items
             #expect(events.count == 2)
             let failed = try #require(events.first { $0["reason"] == "AllocationFailed" })
             #expect(failed["count"]?.intValue == 5)

@@ -12,7 +12,8 @@ import Testing
     }
 
     @Test func killNineDuringWriteStorm() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-kill-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-kill-\(UUID().uuidString)")
+            .path
         let port = try await PylonBinary.freePort()
         var server = try await PylonBinary.startServer(dataDirectory: directory, port: port)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -31,8 +32,12 @@ import Testing
                         group.addTask {
                             for i in 0..<2_000 {
                                 let name = "w-\(writer)-\(i)"
-                                let cm: JSON = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name)], "data": ["i": .string(String(i))]]
-                                guard let created = try? await client.create(.configMaps, namespace: "default", cm) else { return }
+                                let cm: JSON = [
+                                    "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name)],
+                                    "data": ["i": .string(String(i))],
+                                ]
+                                guard let created = try? await client.create(.configMaps, namespace: "default", cm)
+                                else { return }
                                 let rv = Int64(created["metadata"]?["resourceVersion"]?.stringValue ?? "0") ?? 0
                                 acked.names.withLock { $0[name] = rv }
                             }
@@ -52,12 +57,15 @@ import Testing
             let lost = before.keys.filter { !storedNames.contains($0) }
             #expect(lost.isEmpty, "acknowledged writes lost: \(lost.prefix(5))")
 
-            let next = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "after-restart"]])
+            let next = try await client.create(
+                .configMaps, namespace: "default",
+                ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "after-restart"]])
             let nextRV = Int64(next["metadata"]?["resourceVersion"]?.stringValue ?? "0") ?? 0
             #expect(nextRV > before.values.max() ?? 0, "resourceVersions only grow")
 
             try await eventually("informer resumed and converged", timeout: .seconds(30)) {
-                informer.list().count == stored.items.count + 1 && informer.get(namespace: "default", name: "after-restart") != nil
+                informer.list().count == stored.items.count + 1
+                    && informer.get(namespace: "default", name: "after-restart") != nil
             }
         } catch {
             running.cancel()

@@ -19,7 +19,9 @@ final class Mirror: Sendable {
             case .updated(let old, let new):
                 let name = new["metadata"]?["name"]?.stringValue ?? ""
                 if s.objects[name] == nil { s.violations.append("update of unknown \(name)") }
-                if old["metadata"]?["resourceVersion"] == new["metadata"]?["resourceVersion"] { s.violations.append("no-op update \(name)") }
+                if old["metadata"]?["resourceVersion"] == new["metadata"]?["resourceVersion"] {
+                    s.violations.append("no-op update \(name)")
+                }
                 s.objects[name] = new["data"]?["v"]?.stringValue ?? ""
             case .deleted(let o):
                 let name = o["metadata"]?["name"]?.stringValue ?? ""
@@ -34,7 +36,10 @@ final class Mirror: Sendable {
 
 @Suite(.timeLimit(.minutes(5))) struct InformerTests {
     static func cm(_ name: String, _ v: Int) -> JSON {
-        ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name)], "data": ["v": .string(String(v))]]
+        [
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name)],
+            "data": ["v": .string(String(v))],
+        ]
     }
 
     /// Applies a deterministic mix of creates, updates and deletes; returns the expected final contents.
@@ -48,7 +53,8 @@ final class Mirror: Sendable {
                 try await client.delete(.configMaps, namespace: "default", name: name)
                 expected[name] = nil
             } else {
-                _ = try await client.patch(.configMaps, namespace: "default", name: name, ["data": ["v": .string(String(round))]])
+                _ = try await client.patch(
+                    .configMaps, namespace: "default", name: name, ["data": ["v": .string(String(round))]])
                 expected[name] = String(round)
             }
         }
@@ -146,34 +152,39 @@ final class Mirror: Sendable {
 
     @Test func leaderElectionHasOneLeaderAndHandsOver() async throws {
         try await TestAPIServer.with { _, client in
-        let timing = LeaderElector.Timing(leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
-        let a = LeaderElector(client: client, namespace: "default", name: "pylon-controller", identity: "a", timing: timing) {
-            try? await Task.sleep(for: .seconds(3600))
-        }
-        let b = LeaderElector(client: client, namespace: "default", name: "pylon-controller", identity: "b", timing: timing) {
-            try? await Task.sleep(for: .seconds(3600))
-        }
-        let runA = Task { try await a.run() }
-        do {
-            try await eventually("a leads") { a.isLeader }
-            let runB = Task { try await b.run() }
-            try await Task.sleep(for: .milliseconds(600))
-            #expect(!b.isLeader, "b must not lead while a renews")
-            let lease = try await client.get(.leases, namespace: "default", name: "pylon-controller")
-            #expect(lease["spec"]?["holderIdentity"] == "a")
-            runA.cancel()
-            _ = try? await runA.value
-            try await eventually("b takes over after a stops", timeout: .seconds(10)) { b.isLeader }
-            #expect(!a.isLeader)
-            let after = try await client.get(.leases, namespace: "default", name: "pylon-controller")
-            #expect(after["spec"]?["holderIdentity"] == "b")
-            #expect(after["spec"]?["leaseTransitions"]?.intValue == 1)
-            runB.cancel()
-            _ = try? await runB.value
-        } catch {
-            runA.cancel()
-            throw error
-        }
+            let timing = LeaderElector.Timing(
+                leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
+            let a = LeaderElector(
+                client: client, namespace: "default", name: "pylon-controller", identity: "a", timing: timing
+            ) {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+            let b = LeaderElector(
+                client: client, namespace: "default", name: "pylon-controller", identity: "b", timing: timing
+            ) {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+            let runA = Task { try await a.run() }
+            do {
+                try await eventually("a leads") { a.isLeader }
+                let runB = Task { try await b.run() }
+                try await Task.sleep(for: .milliseconds(600))
+                #expect(!b.isLeader, "b must not lead while a renews")
+                let lease = try await client.get(.leases, namespace: "default", name: "pylon-controller")
+                #expect(lease["spec"]?["holderIdentity"] == "a")
+                runA.cancel()
+                _ = try? await runA.value
+                try await eventually("b takes over after a stops", timeout: .seconds(10)) { b.isLeader }
+                #expect(!a.isLeader)
+                let after = try await client.get(.leases, namespace: "default", name: "pylon-controller")
+                #expect(after["spec"]?["holderIdentity"] == "b")
+                #expect(after["spec"]?["leaseTransitions"]?.intValue == 1)
+                runB.cancel()
+                _ = try? await runB.value
+            } catch {
+                runA.cancel()
+                throw error
+            }
         }
     }
 }

@@ -19,7 +19,9 @@ import Testing
 
     @Test func mergesKubeconfigListFirstWins() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let a = try write("a", """
+        let a = try write(
+            "a",
+            """
             apiVersion: v1
             kind: Config
             current-context: first
@@ -33,7 +35,9 @@ import Testing
             - name: first
               context: {cluster: c1, user: u1, namespace: team}
             """)
-        let b = try write("b", """
+        let b = try write(
+            "b",
+            """
             apiVersion: v1
             kind: Config
             current-context: second
@@ -71,7 +75,9 @@ import Testing
         #expect(!second.description.contains("secret-token"))
 
         #expect(throws: ConfigurationError.self) { try loader.load(context: "nope") }
-        #expect(throws: ConfigurationError.self) { try KubeConfigLoader(environment: ["KUBECONFIG": directory + "/none"], home: directory).load() }
+        #expect(throws: ConfigurationError.self) {
+            try KubeConfigLoader(environment: ["KUBECONFIG": directory + "/none"], home: directory).load()
+        }
     }
 
     @Test func inClusterWithIPv6Host() throws {

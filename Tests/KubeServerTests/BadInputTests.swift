@@ -12,59 +12,80 @@ import Testing
 
     @Test func rawRequests() async throws {
         try await TestAPIServer.with { server, client in
-        var anonymousConfiguration = client.configuration
-        anonymousConfiguration.credentials = .none
-        let anonymous = try KubeClient(configuration: anonymousConfiguration)
-        var wrongConfiguration = client.configuration
-        wrongConfiguration.credentials = .token("not-the-token")
-        let wrong = try KubeClient(configuration: wrongConfiguration)
-        do {
-            _ = try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/"))
-            _ = try await server.kubectl("create", "namespace", "metallb-system")
-            let cases: [(String, String, String, String, Int, String)] = [
-                ("POST", "/api/v1/namespaces/default/configmaps", "{\"apiVersion\":", "application/json", 400, "BadRequest"),
-                ("POST", "/api/v1/namespaces/default/configmaps", "a: [b\n", "application/yaml", 400, "BadRequest"),
-                ("POST", "/api/v1/namespaces/default/configmaps", "{}", "text/plain", 415, "UnsupportedMediaType"),
-                ("POST", "/api/v1/namespaces/default/configmaps", #"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#, "application/json", 400, "BadRequest"),
-                ("GET", "/api/v1/namespaces/default/frobnicators", "", "application/json", 404, "NotFound"),
-                ("GET", "/apis/metallb.io/v9/ipaddresspools", "", "application/json", 404, "NotFound"),
-                ("POST", "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools", #"{"apiVersion":"metallb.io/v1beta1","kind":"IPAddressPool","metadata":{"name":"p"},"spec":{"addresses":"192.0.2.0/24"}}"#, "application/json", 422, "Invalid"),
-                ("PUT", "/api/v1/namespaces/default/configmaps", "{}", "application/json", 405, "MethodNotAllowed"),
-                ("GET", "/api/v1/namespaces/default/configmaps?labelSelector=a%3D%3D%3Db", "", "application/json", 400, "BadRequest"),
-                ("GET", "/api/v1/events?fieldSelector=spec.nope%3Dx", "", "application/json", 400, "BadRequest"),
-            ]
-            for (method, path, body, type, code, reason) in cases {
-                let (status, bytes) = try await client.raw(method, path, body: body.isEmpty ? nil : Array(body.utf8), contentType: type)
-                #expect(status == code, "\(method) \(path): \(String(decoding: bytes, as: UTF8.self))")
-                #expect(Self.status(bytes)?.reason == reason, "\(method) \(path)")
+            var anonymousConfiguration = client.configuration
+            anonymousConfiguration.credentials = .none
+            let anonymous = try KubeClient(configuration: anonymousConfiguration)
+            var wrongConfiguration = client.configuration
+            wrongConfiguration.credentials = .token("not-the-token")
+            let wrong = try KubeClient(configuration: wrongConfiguration)
+            do {
+                _ = try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/"))
+                _ = try await server.kubectl("create", "namespace", "metallb-system")
+                let cases: [(String, String, String, String, Int, String)] = [
+                    (
+                        "POST", "/api/v1/namespaces/default/configmaps", "{\"apiVersion\":", "application/json", 400,
+                        "BadRequest"
+                    ),
+                    ("POST", "/api/v1/namespaces/default/configmaps", "a: [b\n", "application/yaml", 400, "BadRequest"),
+                    ("POST", "/api/v1/namespaces/default/configmaps", "{}", "text/plain", 415, "UnsupportedMediaType"),
+                    (
+                        "POST", "/api/v1/namespaces/default/configmaps",
+                        #"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#, "application/json", 400,
+                        "BadRequest"
+                    ),
+                    ("GET", "/api/v1/namespaces/default/frobnicators", "", "application/json", 404, "NotFound"),
+                    ("GET", "/apis/metallb.io/v9/ipaddresspools", "", "application/json", 404, "NotFound"),
+                    (
+                        "POST", "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools",
+                        #"{"apiVersion":"metallb.io/v1beta1","kind":"IPAddressPool","metadata":{"name":"p"},"spec":{"addresses":"192.0.2.0/24"}}"#,
+                        "application/json", 422, "Invalid"
+                    ),
+                    ("PUT", "/api/v1/namespaces/default/configmaps", "{}", "application/json", 405, "MethodNotAllowed"),
+                    (
+                        "GET", "/api/v1/namespaces/default/configmaps?labelSelector=a%3D%3D%3Db", "",
+                        "application/json", 400, "BadRequest"
+                    ),
+                    ("GET", "/api/v1/events?fieldSelector=spec.nope%3Dx", "", "application/json", 400, "BadRequest"),
+                ]
+                for (method, path, body, type, code, reason) in cases {
+                    let (status, bytes) = try await client.raw(
+                        method, path, body: body.isEmpty ? nil : Array(body.utf8), contentType: type)
+                    #expect(status == code, "\(method) \(path): \(String(decoding: bytes, as: UTF8.self))")
+                    #expect(Self.status(bytes)?.reason == reason, "\(method) \(path)")
+                }
+
+                // Stale resourceVersion on update.
+                _ = try await client.create(
+                    .configMaps, namespace: "default",
+                    ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cm"]])
+                let stale: JSON = [
+                    "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cm", "resourceVersion": "1"],
+                ]
+                let (conflict, conflictBody) = try await client.raw(
+                    "PUT", "/api/v1/namespaces/default/configmaps/cm", body: stale.serialized())
+                #expect(conflict == 409)
+                #expect(Self.status(conflictBody)?.reason == "Conflict")
+
+                // Missing and wrong tokens; health stays public.
+                #expect(try await anonymous.raw("GET", "/api/v1/namespaces").status == 401)
+                #expect(Self.status(try await wrong.raw("GET", "/api/v1/namespaces").body)?.reason == "Unauthorized")
+                #expect(try await anonymous.raw("GET", "/readyz").status == 200)
+
+                // Plain HTTP to the HTTPS port.
+                let plain = try await Command.run("curl", ["-s", "-i", "http://127.0.0.1:\(server.port)/api"])
+                #expect(plain.stdout.hasPrefix("HTTP/1.0 400 Bad Request"), "\(plain.stdout)")
+                #expect(plain.stdout.contains("Client sent an HTTP request to an HTTPS server."))
+
+                // Still serving everyone else.
+                #expect(
+                    try await client.get(.configMaps, namespace: "default", name: "cm")["metadata"]?["name"] == "cm")
+            } catch {
+                try? await anonymous.shutdown()
+                try? await wrong.shutdown()
+                throw error
             }
-
-            // Stale resourceVersion on update.
-            _ = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cm"]])
-            let stale: JSON = ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "cm", "resourceVersion": "1"]]
-            let (conflict, conflictBody) = try await client.raw("PUT", "/api/v1/namespaces/default/configmaps/cm", body: stale.serialized())
-            #expect(conflict == 409)
-            #expect(Self.status(conflictBody)?.reason == "Conflict")
-
-            // Missing and wrong tokens; health stays public.
-            #expect(try await anonymous.raw("GET", "/api/v1/namespaces").status == 401)
-            #expect(Self.status(try await wrong.raw("GET", "/api/v1/namespaces").body)?.reason == "Unauthorized")
-            #expect(try await anonymous.raw("GET", "/readyz").status == 200)
-
-            // Plain HTTP to the HTTPS port.
-            let plain = try await Command.run("curl", ["-s", "-i", "http://127.0.0.1:\(server.port)/api"])
-            #expect(plain.stdout.hasPrefix("HTTP/1.0 400 Bad Request"), "\(plain.stdout)")
-            #expect(plain.stdout.contains("Client sent an HTTP request to an HTTPS server."))
-
-            // Still serving everyone else.
-            #expect(try await client.get(.configMaps, namespace: "default", name: "cm")["metadata"]?["name"] == "cm")
-        } catch {
-            try? await anonymous.shutdown()
-            try? await wrong.shutdown()
-            throw error
-        }
-        try await anonymous.shutdown()
-        try await wrong.shutdown()
+            try await anonymous.shutdown()
+            try await wrong.shutdown()
         }
     }
 }

@@ -5,7 +5,8 @@ import Testing
 
 /// Drives `pylon server` with the real kubectl, checking what a real cluster would print.
 @Suite(.timeLimit(.minutes(5))) struct KubectlTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
@@ -19,14 +20,17 @@ import Testing
             #expect(resources.stdout.contains("customresourcedefinitions"))
             #expect(resources.stdout.contains("leases"))
 
-            #expect(try await server.kubectl("create", "namespace", "metallb-system").stdout.contains("namespace/metallb-system created"))
+            #expect(
+                try await server.kubectl("create", "namespace", "metallb-system").stdout.contains(
+                    "namespace/metallb-system created"))
             let crds = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
             #expect(crds.status == 0, "\(crds.stderr)")
             let config = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
             #expect(config.status == 0, "\(config.stderr)")
             #expect(config.stdout.contains("ipaddresspool.metallb.io/picluster-pool created"))
             #expect(config.stdout.contains("l2advertisement.metallb.io/example created"))
-            let pools = try await server.kubectl("get", "ipaddresspools", "-n", "metallb-system", "-o", "jsonpath={.items[0].spec.autoAssign}")
+            let pools = try await server.kubectl(
+                "get", "ipaddresspools", "-n", "metallb-system", "-o", "jsonpath={.items[0].spec.autoAssign}")
             #expect(pools.stdout == "true", "schema default applied")
 
             let svc = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
@@ -37,9 +41,14 @@ import Testing
             #expect(reapplied.stdout.contains("service/traefik configured"), "\(reapplied.stderr)")
 
             let table = try await server.kubectl("get", "services", "--all-namespaces")
-            let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            let lines = table.stdout.split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            }
             #expect(lines.first == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"])
-            #expect(lines.contains { $0.prefix(5) == ["default", "kubernetes", "ClusterIP", "10.43.0.1", "<none>"] && $0[5] == "443/TCP" })
+            #expect(
+                lines.contains {
+                    $0.prefix(5) == ["default", "kubernetes", "ClusterIP", "10.43.0.1", "<none>"] && $0[5] == "443/TCP"
+                })
             let traefik = try #require(lines.first { $0.count > 1 && $0[1] == "traefik" })
             #expect(traefik[2] == "LoadBalancer")
             #expect(traefik[4] == "<pending>")
@@ -51,10 +60,24 @@ import Testing
         try await TestAPIServer.with { server, _ in
             _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
             _ = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
-            #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "merge", "-p", #"{"metadata":{"labels":{"a":"b"}}}"#).status == 0)
-            #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "json", "-p", #"[{"op":"add","path":"/metadata/labels/c","value":"d"}]"#).status == 0)
-            #expect(try await server.kubectl("patch", "svc", "traefik", "-n", "kube-system", "--type", "strategic", "-p", #"{"spec":{"ports":[{"port":9000,"name":"extra"}]}}"#).status == 0)
-            let ports = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system", "-o", "jsonpath={.spec.ports[*].port} {.metadata.labels.a}{.metadata.labels.c}")
+            #expect(
+                try await server.kubectl(
+                    "patch", "svc", "traefik", "-n", "kube-system", "--type", "merge", "-p",
+                    #"{"metadata":{"labels":{"a":"b"}}}"#
+                ).status == 0)
+            #expect(
+                try await server.kubectl(
+                    "patch", "svc", "traefik", "-n", "kube-system", "--type", "json", "-p",
+                    #"[{"op":"add","path":"/metadata/labels/c","value":"d"}]"#
+                ).status == 0)
+            #expect(
+                try await server.kubectl(
+                    "patch", "svc", "traefik", "-n", "kube-system", "--type", "strategic", "-p",
+                    #"{"spec":{"ports":[{"port":9000,"name":"extra"}]}}"#
+                ).status == 0)
+            let ports = try await server.kubectl(
+                "get", "svc", "traefik", "-n", "kube-system", "-o",
+                "jsonpath={.spec.ports[*].port} {.metadata.labels.a}{.metadata.labels.c}")
             #expect(ports.stdout == "80 443 9000 bd", "strategic merge kept the other ports")
 
             let explain = try await server.kubectl("explain", "ipaddresspool.spec.autoAssign")
@@ -109,9 +132,12 @@ import Testing
             #expect(badName.stderr.contains("is invalid"), "\(badName.stderr)")
 
             // A wrong token is refused; the server keeps serving the right one.
-            let unauthorized = try await Command.run("kubectl", ["--token", "wrong", "get", "ns"], environment: ["KUBECONFIG": server.kubeconfig])
+            let unauthorized = try await Command.run(
+                "kubectl", ["--token", "wrong", "get", "ns"], environment: ["KUBECONFIG": server.kubeconfig])
             #expect(unauthorized.status != 0)
-            #expect(unauthorized.stderr.contains("the server has asked for the client to provide credentials"), "\(unauthorized.stderr)")
+            #expect(
+                unauthorized.stderr.contains("the server has asked for the client to provide credentials"),
+                "\(unauthorized.stderr)")
             #expect(try await server.kubectl("get", "ns").status == 0)
         }
     }
@@ -125,14 +151,18 @@ import Testing
             await first.stop()
             throw error
         }
-        let before = try await first.kubectl("get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}").stdout
+        let before = try await first.kubectl("get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}")
+            .stdout
         await first.stop(keepData: true)
         let second = try await TestAPIServer.start(dataDirectory: directory)
         do {
-            let after = try await second.kubectl("get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}/{.data.a}")
+            let after = try await second.kubectl(
+                "get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}/{.data.a}")
             #expect(after.stdout == "\(before)/1")
             #expect(try await second.kubectl("create", "configmap", "next").status == 0)
-            let next = try await second.kubectl("get", "configmap", "next", "-o", "jsonpath={.metadata.resourceVersion}").stdout
+            let next = try await second.kubectl(
+                "get", "configmap", "next", "-o", "jsonpath={.metadata.resourceVersion}"
+            ).stdout
             #expect(Int(next)! > Int(before)!, "revisions keep growing across restarts")
         } catch {
             await second.stop()
@@ -145,7 +175,9 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct KubectlWatchTests {
     @Test func getWatchStreamsAChange() async throws {
         let server = try await TestAPIServer.start()
-        let watcher = try BackgroundProcess("kubectl", ["get", "svc", "-w", "--request-timeout=60s"], environment: ["KUBECONFIG": server.kubeconfig, "HOME": server.dataDirectory])
+        let watcher = try BackgroundProcess(
+            "kubectl", ["get", "svc", "-w", "--request-timeout=60s"],
+            environment: ["KUBECONFIG": server.kubeconfig, "HOME": server.dataDirectory])
         do {
             try await watcher.waitFor("kubernetes")
             #expect(watcher.text.contains("NAME"), "header printed")
@@ -169,7 +201,9 @@ import Testing
         try await TestAPIServer.with { server, _ in
             #expect(try await server.kubectl("create", "namespace", "doomed").status == 0)
             #expect(try await server.kubectl("create", "configmap", "a", "-n", "doomed").status == 0)
-            #expect(try await server.kubectl("create", "service", "clusterip", "b", "--tcp=80:80", "-n", "doomed").status == 0)
+            #expect(
+                try await server.kubectl("create", "service", "clusterip", "b", "--tcp=80:80", "-n", "doomed").status
+                    == 0)
             let deleted = try await server.kubectl("delete", "namespace", "doomed")
             #expect(deleted.stdout.contains("namespace \"doomed\" deleted"), "\(deleted.stderr)")
             try await eventually("namespace gone") {
@@ -186,19 +220,39 @@ import Testing
 
     @Test func eventsTableAndDeleteCollection() async throws {
         try await TestAPIServer.with { server, client in
-            let svc = try await client.create(.services, namespace: "default", ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"], "spec": ["type": "LoadBalancer", "ports": [["port": 80]]]])
-            await EventRecorder(client: client, component: "pylon-controller").record(svc, type: "Warning", reason: "AllocationFailed", message: "no pool matches")
+            let svc = try await client.create(
+                .services, namespace: "default",
+                [
+                    "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                    "spec": ["type": "LoadBalancer", "ports": [["port": 80]]],
+                ])
+            await EventRecorder(client: client, component: "pylon-controller").record(
+                svc, type: "Warning", reason: "AllocationFailed", message: "no pool matches")
             let events = try await server.kubectl("get", "events")
-            let header = events.stdout.split(separator: "\n").first.map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            let header = events.stdout.split(separator: "\n").first.map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            }
             #expect(header == "LAST SEEN TYPE REASON OBJECT MESSAGE", "\(events.stdout)")
             #expect(events.stdout.contains("service/web"))
             #expect(events.stdout.contains("no pool matches"))
 
-            for i in 0..<3 { _ = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("x\(i)"), "labels": ["batch": "1"]]]) }
-            _ = try await client.create(.configMaps, namespace: "default", ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "keep"]])
-            let (status, _) = try await client.raw("DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=batch%3D1")
+            for i in 0..<3 {
+                _ = try await client.create(
+                    .configMaps, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": ["name": .string("x\(i)"), "labels": ["batch": "1"]],
+                    ])
+            }
+            _ = try await client.create(
+                .configMaps, namespace: "default",
+                ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "keep"]])
+            let (status, _) = try await client.raw(
+                "DELETE", "/api/v1/namespaces/default/configmaps?labelSelector=batch%3D1")
             #expect(status == 200)
-            let left = try await client.listAll(.configMaps, namespace: "default").items.compactMap { $0["metadata"]?["name"]?.stringValue }
+            let left = try await client.listAll(.configMaps, namespace: "default").items.compactMap {
+                $0["metadata"]?["name"]?.stringValue
+            }
             #expect(left == ["keep"])
         }
     }

@@ -19,7 +19,9 @@ public enum YAMLToJSON {
         case .mapping(let mapping):
             var object = JSONObject()
             for (key, value) in mapping {
-                guard case .scalar(let k) = key else { throw YAMLConversionError(message: "mapping keys must be strings") }
+                guard case .scalar(let k) = key else {
+                    throw YAMLConversionError(message: "mapping keys must be strings")
+                }
                 object[k.string] = try convert(value)
             }
             return .object(object)

@@ -26,7 +26,8 @@ public struct JSONLineDecoder: Sendable {
             guard let newline = buffer[max(start, scanned)...].firstIndex(of: 0x0A) else {
                 scanned = buffer.count
                 if buffer.count - start > maximumLength {
-                    throw JSONError(offset: buffer.count - start, reason: "watch event longer than \(maximumLength) bytes")
+                    throw JSONError(
+                        offset: buffer.count - start, reason: "watch event longer than \(maximumLength) bytes")
                 }
                 compact()
                 return nil

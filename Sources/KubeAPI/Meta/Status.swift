@@ -119,7 +119,11 @@ public struct Status: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func unsupportedMediaType(_ contentType: String) -> Status {
-        Status(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json")
+        Status(
+            code: 415, reason: "UnsupportedMediaType",
+            message:
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/apply-patch+yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+        )
     }
 
     public static func notAcceptable(_ message: String) -> Status {

@@ -62,7 +62,9 @@ public enum JSONPatch {
         }
     }
 
-    static func add(_ value: JSON, at pointer: ArraySlice<String>, in document: JSON, path: String) throws(PatchError) -> JSON {
+    static func add(_ value: JSON, at pointer: ArraySlice<String>, in document: JSON, path: String) throws(PatchError)
+        -> JSON
+    {
         guard let first = pointer.first else { return value }
         let last = pointer.count == 1
         switch document {
@@ -82,7 +84,8 @@ public enum JSONPatch {
                     a.append(value)
                 } else {
                     guard let i = Int(first), i >= 0, i <= a.count else {
-                        throw PatchError("add operation does not apply: doc is missing path: \"\(path)\": missing value")
+                        throw PatchError(
+                            "add operation does not apply: doc is missing path: \"\(path)\": missing value")
                     }
                     a.insert(value, at: i)
                 }
@@ -98,7 +101,9 @@ public enum JSONPatch {
         }
     }
 
-    static func remove(at pointer: ArraySlice<String>, in document: JSON, path: String) throws(PatchError) -> (JSON, JSON) {
+    static func remove(at pointer: ArraySlice<String>, in document: JSON, path: String) throws(PatchError) -> (
+        JSON, JSON
+    ) {
         guard let first = pointer.first else { throw PatchError("cannot remove the whole document") }
         let last = pointer.count == 1
         let missing = PatchError("remove operation does not apply: doc is missing path: \"\(path)\": missing value")

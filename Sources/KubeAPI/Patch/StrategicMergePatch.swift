@@ -14,7 +14,9 @@ public enum StrategicMergePatch {
     }
 
     /// Returns `nil` when the patch deletes the whole map.
-    private static func mergeMap(_ original: JSONObject, _ patch: JSONObject, _ schema: PatchSchema) throws(PatchError) -> JSONObject? {
+    private static func mergeMap(_ original: JSONObject, _ patch: JSONObject, _ schema: PatchSchema) throws(PatchError)
+        -> JSONObject?
+    {
         switch patch["$patch"]?.stringValue {
         case "replace": return stripDirectives(patch)
         case "delete": return nil
@@ -74,7 +76,9 @@ public enum StrategicMergePatch {
         return result
     }
 
-    private static func mergeList(_ original: [JSON], _ patch: [JSON], mergeKey: String?, _ schema: PatchSchema) throws(PatchError) -> [JSON] {
+    private static func mergeList(_ original: [JSON], _ patch: [JSON], mergeKey: String?, _ schema: PatchSchema)
+        throws(PatchError) -> [JSON]
+    {
         if patch.contains(where: { $0.objectValue?["$patch"]?.stringValue == "replace" }) {
             return patch.filter { $0.objectValue?["$patch"]?.stringValue != "replace" }.map(stripDirectives)
         }

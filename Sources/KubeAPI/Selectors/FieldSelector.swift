@@ -17,11 +17,20 @@ public struct FieldSelector: Sendable, Hashable {
         var reqs: [Requirement] = []
         for term in FieldSelector.splitTerms(text) where !term.isEmpty {
             if let r = term.firstRange(of: "!=") {
-                reqs.append(.init(field: String(term[..<r.lowerBound]), value: FieldSelector.unescape(term[r.upperBound...]), negated: true))
+                reqs.append(
+                    .init(
+                        field: String(term[..<r.lowerBound]), value: FieldSelector.unescape(term[r.upperBound...]),
+                        negated: true))
             } else if let r = term.firstRange(of: "==") {
-                reqs.append(.init(field: String(term[..<r.lowerBound]), value: FieldSelector.unescape(term[r.upperBound...]), negated: false))
+                reqs.append(
+                    .init(
+                        field: String(term[..<r.lowerBound]), value: FieldSelector.unescape(term[r.upperBound...]),
+                        negated: false))
             } else if let r = term.firstRange(of: "=") {
-                reqs.append(.init(field: String(term[..<r.lowerBound]), value: FieldSelector.unescape(term[r.upperBound...]), negated: false))
+                reqs.append(
+                    .init(
+                        field: String(term[..<r.lowerBound]), value: FieldSelector.unescape(term[r.upperBound...]),
+                        negated: false))
             } else {
                 throw SelectorError("invalid selector: '\(text)'; can't understand '\(term)'")
             }

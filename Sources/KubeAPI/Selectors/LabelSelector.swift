@@ -158,13 +158,17 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
 
     static func validateKey(_ key: String) throws(SelectorError) {
         guard LabelSelector.isQualifiedName(key) else {
-            throw SelectorError("invalid label key \"\(key)\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
+            throw SelectorError(
+                "invalid label key \"\(key)\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+            )
         }
     }
 
     static func validateValue(_ value: String) throws(SelectorError) {
         guard value.isEmpty || (value.utf8.count <= 63 && isNameSegment(value)) else {
-            throw SelectorError("invalid label value: \"\(value)\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")
+            throw SelectorError(
+                "invalid label value: \"\(value)\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+            )
         }
     }
 

@@ -41,7 +41,10 @@ extension APIHandler {
     }
 
     func discoveryGroups() -> JSON {
-        ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groupVersions().map { groupJSON($0.group, $0.versions) })]
+        [
+            "kind": "APIGroupList", "apiVersion": "v1",
+            "groups": .array(groupVersions().map { groupJSON($0.group, $0.versions) }),
+        ]
     }
 
     func discoveryGroup(_ name: String) -> JSON? {

@@ -2,7 +2,8 @@ import KubeAPI
 import Yams
 
 extension APIHandler {
-    func serve(_ request: APIRequest, target: RequestTarget, resource: ResourceType) async throws(Status) -> APIResponse {
+    func serve(_ request: APIRequest, target: RequestTarget, resource: ResourceType) async throws(Status) -> APIResponse
+    {
         var target = target
         if resource.plural == "namespaces" {
             target.namespace = nil
@@ -23,7 +24,9 @@ extension APIHandler {
             }
             return try list(request, resource: resource, version: target.version, namespace: ns)
         case ("POST", nil):
-            guard !resource.namespaced || !namespace.isEmpty else { throw .methodNotAllowed("the server does not allow this method on the requested resource") }
+            guard !resource.namespaced || !namespace.isEmpty else {
+                throw .methodNotAllowed("the server does not allow this method on the requested resource")
+            }
             return try await create(request, resource: resource, version: target.version, namespace: namespace)
         case ("PUT", let name?):
             return try await update(
@@ -34,9 +37,12 @@ extension APIHandler {
                 request, resource: resource, version: target.version, key: key(resource, namespace, name),
                 status: target.subresource == "status")
         case ("DELETE", let name?) where target.subresource == nil:
-            return try await delete(request, resource: resource, version: target.version, key: key(resource, namespace, name))
+            return try await delete(
+                request, resource: resource, version: target.version, key: key(resource, namespace, name))
         case ("DELETE", nil):
-            return try await deleteCollection(request, resource: resource, version: target.version, namespace: resource.namespaced ? target.namespace : nil)
+            return try await deleteCollection(
+                request, resource: resource, version: target.version,
+                namespace: resource.namespaced ? target.namespace : nil)
         default:
             throw .methodNotAllowed("the server does not allow this method on the requested resource")
         }
@@ -52,12 +58,17 @@ extension APIHandler {
 
     // MARK: Reading
 
-    private func get(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey) throws(Status) -> APIResponse {
+    private func get(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey) throws(Status)
+        -> APIResponse
+    {
         guard let stored = storage.get(key) else {
             throw .notFound(group: resource.group, resource: resource.plural, name: key.name)
         }
         if wantsTable(request) {
-            return .json(table(resource: resource, version: version, objects: [present(stored.json, resource, version)], listMeta: ["resourceVersion": .string(String(stored.revision))], request: request))
+            return .json(
+                table(
+                    resource: resource, version: version, objects: [present(stored.json, resource, version)],
+                    listMeta: ["resourceVersion": .string(String(stored.revision))], request: request))
         }
         if version == resource.storageVersion { return .raw(stored.bytes) }
         return .json(present(stored.json, resource, version))
@@ -99,28 +110,38 @@ extension APIHandler {
         return WatchFilter(prefix: resource.storagePrefix, namespace: namespace, labels: labels, fields: fields)
     }
 
-    private func list(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?) throws(Status) -> APIResponse {
+    private func list(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?) throws(Status)
+        -> APIResponse
+    {
         let selection = try filter(request, resource: resource, namespace: namespace)
         var (items, revision) = storage.list(selection)
         var listMeta: JSONObject = ["resourceVersion": .string(String(revision))]
         if let token = request.query["continue"], !token.isEmpty {
             guard let start = ContinueToken.decode(token) else {
-                throw .badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+                throw .badRequest(
+                    "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
             }
             items = items.filter { ($0.0.namespace, $0.0.name) > (start.namespace, start.name) }
         }
         if let limitText = request.query["limit"], let limit = Int(limitText), limit > 0, items.count > limit {
             let last = items[limit - 1].0
-            listMeta["continue"] = .string(ContinueToken.encode(namespace: last.namespace, name: last.name, revision: revision))
+            listMeta["continue"] = .string(
+                ContinueToken.encode(namespace: last.namespace, name: last.name, revision: revision))
             listMeta["remainingItemCount"] = .int(Int64(items.count - limit))
             items = Array(items.prefix(limit))
         }
         if wantsTable(request) {
-            return .json(table(resource: resource, version: version, objects: items.map { present($0.1.json, resource, version) }, listMeta: .object(listMeta), request: request))
+            return .json(
+                table(
+                    resource: resource, version: version, objects: items.map { present($0.1.json, resource, version) },
+                    listMeta: .object(listMeta), request: request))
         }
         var out: [UInt8] = []
         out.reserveCapacity(items.reduce(128) { $0 + $1.1.bytes.count + 1 })
-        out.append(contentsOf: "{\"kind\":\"\(resource.kind)List\",\"apiVersion\":\"\(resource.apiVersion(version))\",\"metadata\":".utf8)
+        out.append(
+            contentsOf:
+                "{\"kind\":\"\(resource.kind)List\",\"apiVersion\":\"\(resource.apiVersion(version))\",\"metadata\":"
+                .utf8)
         JSON.object(listMeta).write(to: &out)
         out.append(contentsOf: ",\"items\":[".utf8)
         for (i, item) in items.enumerated() {
@@ -138,9 +159,10 @@ extension APIHandler {
     // MARK: Body decoding
 
     func decodeBody(_ request: APIRequest) throws(Status) -> JSON {
-        let contentType = (request.headers["content-type"] ?? "application/json").split(separator: ";").first.map {
-            $0.trimmed()
-        } ?? "application/json"
+        let contentType =
+            (request.headers["content-type"] ?? "application/json").split(separator: ";").first.map {
+                $0.trimmed()
+            } ?? "application/json"
         switch contentType {
         case "application/json", "application/merge-patch+json", "application/json-patch+json",
             "application/strategic-merge-patch+json", "":
@@ -173,10 +195,13 @@ extension APIHandler {
         }
         let expected = resource.apiVersion(version)
         if let apiVersion = object["apiVersion"]?.stringValue, apiVersion != expected {
-            throw .badRequest("the API version in the data (\(apiVersion)) does not match the expected API version (\(expected))")
+            throw .badRequest(
+                "the API version in the data (\(apiVersion)) does not match the expected API version (\(expected))")
         }
         if let kind = object["kind"]?.stringValue, kind != resource.kind {
-            throw .badRequest("\(resource.kind) in version \"\(version)\" cannot be handled as a \(resource.kind): the kind in the data (\(kind)) does not match the expected kind (\(resource.kind))")
+            throw .badRequest(
+                "\(resource.kind) in version \"\(version)\" cannot be handled as a \(resource.kind): the kind in the data (\(kind)) does not match the expected kind (\(resource.kind))"
+            )
         }
         object["apiVersion"] = .string(resource.apiVersion(resource.storageVersion))
         object["kind"] = .string(resource.kind)
@@ -184,13 +209,16 @@ extension APIHandler {
 
     // MARK: Create
 
-    private func create(_ request: APIRequest, resource: ResourceType, version: String, namespace: String) async throws(Status) -> APIResponse {
+    private func create(_ request: APIRequest, resource: ResourceType, version: String, namespace: String)
+        async throws(Status) -> APIResponse
+    {
         var object = try decodeBody(request)
         try checkTypeMeta(&object, resource: resource, version: version)
         var warnings: [String] = []
         if resource.namespaced {
             if let ns = object["metadata"]?["namespace"]?.stringValue, !ns.isEmpty, ns != namespace {
-                throw .badRequest("the namespace of the provided object does not match the namespace sent on the request")
+                throw .badRequest(
+                    "the namespace of the provided object does not match the namespace sent on the request")
             }
             object[path: ["metadata", "namespace"]] = .string(namespace)
             try requireNamespace(namespace)
@@ -206,9 +234,13 @@ extension APIHandler {
             object[path: ["metadata", "name"]] = .string(name)
         }
         if name.isEmpty {
-            throw .invalid(group: resource.group, kind: resource.kind, name: "", causes: [
-                .init(type: "FieldValueRequired", message: "Required value: name or generateName is required", field: "metadata.name"),
-            ])
+            throw .invalid(
+                group: resource.group, kind: resource.kind, name: "",
+                causes: [
+                    .init(
+                        type: "FieldValueRequired", message: "Required value: name or generateName is required",
+                        field: "metadata.name")
+                ])
         }
         object[path: ["metadata", "uid"]] = .string(UUIDGenerator.v4())
         object[path: ["metadata", "creationTimestamp"]] = .string(now())
@@ -249,29 +281,38 @@ extension APIHandler {
             throw .notFound(group: "", resource: "namespaces", name: namespace)
         }
         if ns.json["metadata"]?["deletionTimestamp"] != nil {
-            throw Status(code: 403, reason: "Forbidden", message: "unable to create new content in namespace \(namespace) because it is being terminated", details: ["name": .string(namespace), "kind": "namespaces"])
+            throw Status(
+                code: 403, reason: "Forbidden",
+                message: "unable to create new content in namespace \(namespace) because it is being terminated",
+                details: ["name": .string(namespace), "kind": "namespaces"])
         }
     }
 
     // MARK: Update and patch
 
-    private func update(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey, status: Bool) async throws(Status) -> APIResponse {
+    private func update(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey, status: Bool)
+        async throws(Status) -> APIResponse
+    {
         var object = try decodeBody(request)
         try checkTypeMeta(&object, resource: resource, version: version)
         if let name = object["metadata"]?["name"]?.stringValue, name != key.name {
             throw .badRequest("the name of the object (\(name)) does not match the name on the URL (\(key.name))")
         }
         var warnings: [String] = []
-        let incoming = try validateCustom(object, resource: resource, version: version, request: request, warnings: &warnings)
+        let incoming = try validateCustom(
+            object, resource: resource, version: version, request: request, warnings: &warnings)
         let result = try await storage.write(key) { current throws(Status) in
             guard let current else { throw .notFound(group: resource.group, resource: resource.plural, name: key.name) }
-            return try self.decideUpdate(current: current, proposed: incoming, resource: resource, key: key, status: status)
+            return try self.decideUpdate(
+                current: current, proposed: incoming, resource: resource, key: key, status: status)
         }
         await afterWrite(resource: resource, object: result.object, kind: result.kind)
         return withWarnings(.json(present(result.object, resource, version)), warnings)
     }
 
-    private func patch(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey, status: Bool) async throws(Status) -> APIResponse {
+    private func patch(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey, status: Bool)
+        async throws(Status) -> APIResponse
+    {
         let contentType = (request.headers["content-type"] ?? "").split(separator: ";").first.map { $0.trimmed() } ?? ""
         let patchKind: String
         switch contentType {
@@ -289,21 +330,31 @@ extension APIHandler {
                 switch patchKind {
                 case "application/json-patch+json": patched = try JSONPatch.apply(patchDocument, to: original)
                 case "application/merge-patch+json":
-                    guard case .object = patchDocument else { throw PatchError("json: cannot unmarshal \(patchDocument.typeName) into Go value of type map[string]interface {}") }
+                    guard case .object = patchDocument else {
+                        throw PatchError(
+                            "json: cannot unmarshal \(patchDocument.typeName) into Go value of type map[string]interface {}"
+                        )
+                    }
                     patched = JSONMergePatch.apply(patchDocument, to: original)
-                default: patched = try StrategicMergePatch.apply(patchDocument, to: original, schema: resource.patchSchema ?? .atomic)
+                default:
+                    patched = try StrategicMergePatch.apply(
+                        patchDocument, to: original, schema: resource.patchSchema ?? .atomic)
                 }
             } catch {
                 throw .badRequest(error.message)
             }
             try self.checkTypeMeta(&patched, resource: resource, version: version)
             if patched["metadata"]?["name"]?.stringValue != key.name {
-                throw .badRequest("the name of the object (\(patched["metadata"]?["name"]?.stringValue ?? "")) does not match the name on the URL (\(key.name))")
+                throw .badRequest(
+                    "the name of the object (\(patched["metadata"]?["name"]?.stringValue ?? "")) does not match the name on the URL (\(key.name))"
+                )
             }
             var requestWarnings: [String] = []
-            patched = try self.validateCustom(patched, resource: resource, version: version, request: request, warnings: &requestWarnings)
+            patched = try self.validateCustom(
+                patched, resource: resource, version: version, request: request, warnings: &requestWarnings)
             warnings = requestWarnings
-            return try self.decideUpdate(current: current, proposed: patched, resource: resource, key: key, status: status)
+            return try self.decideUpdate(
+                current: current, proposed: patched, resource: resource, key: key, status: status)
         }
         await afterWrite(resource: resource, object: result.object, kind: result.kind)
         return withWarnings(.json(present(result.object, resource, version)), warnings)
@@ -311,14 +362,24 @@ extension APIHandler {
 
     /// The shared tail of update and patch: optimistic concurrency, immutable metadata, status split, generation,
     /// kind-specific rules, and finalizer-driven deletion.
-    func decideUpdate(current: JSON, proposed: JSON, resource: ResourceType, key: ObjectKey, status: Bool) throws(Status) -> Storage.Decision {
+    func decideUpdate(current: JSON, proposed: JSON, resource: ResourceType, key: ObjectKey, status: Bool)
+        throws(Status) -> Storage.Decision
+    {
         var next = proposed
         let currentRV = current["metadata"]?["resourceVersion"]?.stringValue ?? ""
         if let rv = next["metadata"]?["resourceVersion"]?.stringValue, !rv.isEmpty, rv != currentRV {
-            throw .conflict(group: resource.group, resource: resource.plural, name: key.name, message: "the object has been modified; please apply your changes to the latest version and try again")
+            throw .conflict(
+                group: resource.group, resource: resource.plural, name: key.name,
+                message: "the object has been modified; please apply your changes to the latest version and try again")
         }
-        if let uid = next["metadata"]?["uid"]?.stringValue, !uid.isEmpty, uid != current["metadata"]?["uid"]?.stringValue {
-            throw .conflict(group: resource.group, resource: resource.plural, name: key.name, message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")")
+        if let uid = next["metadata"]?["uid"]?.stringValue, !uid.isEmpty,
+            uid != current["metadata"]?["uid"]?.stringValue
+        {
+            throw .conflict(
+                group: resource.group, resource: resource.plural, name: key.name,
+                message:
+                    "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")"
+            )
         }
         if status {
             // Only status changes through the status subresource.
@@ -328,7 +389,9 @@ extension APIHandler {
         } else if resource.hasStatus {
             next["status"] = current["status"]
         }
-        for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "generation"] {
+        for field in [
+            "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "generation",
+        ] {
             next[path: ["metadata", field]] = current["metadata"]?[field]
         }
         next[path: ["metadata", "managedFields"]] = nil
@@ -353,29 +416,46 @@ extension APIHandler {
 
     // MARK: Delete
 
-    private func delete(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey) async throws(Status) -> APIResponse {
+    private func delete(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey)
+        async throws(Status) -> APIResponse
+    {
         let options = request.body.isEmpty ? JSON.object([:]) : try decodeBody(request)
         let result = try await deleteObject(key, resource: resource, preconditions: options["preconditions"])
         // kube-apiserver answers a deletion with the deleted object for Services and Pods, with a Status otherwise.
         if result.kind == .deleted, resource.behaviour != .service, resource.behaviour != .pod {
             return .json([
                 "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Success",
-                "details": ["name": .string(key.name), "group": .string(resource.group), "kind": .string(resource.plural), "uid": result.object["metadata"]?["uid"] ?? .null],
+                "details": [
+                    "name": .string(key.name), "group": .string(resource.group), "kind": .string(resource.plural),
+                    "uid": result.object["metadata"]?["uid"] ?? .null,
+                ],
             ])
         }
         return .json(present(result.object, resource, version), status: 200)
     }
 
     /// Deletes one object, or marks it for deletion when it has finalizers.
-    func deleteObject(_ key: ObjectKey, resource: ResourceType, preconditions: JSON? = nil) async throws(Status) -> Storage.WriteResult {
+    func deleteObject(_ key: ObjectKey, resource: ResourceType, preconditions: JSON? = nil) async throws(Status)
+        -> Storage.WriteResult
+    {
         let timestamp = now()
         let result = try await storage.write(key) { current throws(Status) in
             guard var current else { throw .notFound(group: resource.group, resource: resource.plural, name: key.name) }
             if let uid = preconditions?["uid"]?.stringValue, uid != current["metadata"]?["uid"]?.stringValue {
-                throw .conflict(group: resource.group, resource: resource.plural, name: key.name, message: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")")
+                throw .conflict(
+                    group: resource.group, resource: resource.plural, name: key.name,
+                    message:
+                        "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")"
+                )
             }
-            if let rv = preconditions?["resourceVersion"]?.stringValue, rv != current["metadata"]?["resourceVersion"]?.stringValue {
-                throw .conflict(group: resource.group, resource: resource.plural, name: key.name, message: "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(current["metadata"]?["resourceVersion"]?.stringValue ?? "")")
+            if let rv = preconditions?["resourceVersion"]?.stringValue,
+                rv != current["metadata"]?["resourceVersion"]?.stringValue
+            {
+                throw .conflict(
+                    group: resource.group, resource: resource.plural, name: key.name,
+                    message:
+                        "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(current["metadata"]?["resourceVersion"]?.stringValue ?? "")"
+                )
             }
             var finalizers = current["metadata"]?["finalizers"]?.arrayValue ?? []
             if resource.behaviour == .namespace {
@@ -392,22 +472,26 @@ extension APIHandler {
         return result
     }
 
-    private func deleteCollection(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?) async throws(Status) -> APIResponse {
+    private func deleteCollection(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?)
+        async throws(Status) -> APIResponse
+    {
         let selection = try filter(request, resource: resource, namespace: namespace)
         let (items, revision) = storage.list(selection)
         var deleted: [JSON] = []
         for (itemKey, _) in items {
             do throws(Status) {
                 deleted.append(present(try await deleteObject(itemKey, resource: resource).object, resource, version))
-            } catch where error.code == 404 {
+            } catch  where error.code == 404 {
                 continue  // deleted concurrently
             }
         }
-        return .json(["kind": .string(resource.kind + "List"), "apiVersion": .string(resource.apiVersion(version)), "metadata": ["resourceVersion": .string(String(revision))], "items": .array(deleted)])
+        return .json([
+            "kind": .string(resource.kind + "List"), "apiVersion": .string(resource.apiVersion(version)),
+            "metadata": ["resourceVersion": .string(String(revision))], "items": .array(deleted),
+        ])
     }
 
     func wantsTable(_ request: APIRequest) -> Bool {
         (request.headers["accept"] ?? "").contains("as=Table")
     }
 }
-

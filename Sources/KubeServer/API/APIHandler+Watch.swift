@@ -6,7 +6,9 @@ extension APIHandler {
 
     /// Streams watch events as newline-delimited JSON until `timeoutSeconds`, the client leaving, or the watcher
     /// falling too far behind.
-    func watch(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?) throws(Status) -> APIResponse {
+    func watch(_ request: APIRequest, resource: ResourceType, version: String, namespace: String?) throws(Status)
+        -> APIResponse
+    {
         var selection = try filter(request, resource: resource, namespace: namespace)
         let rvText = request.query["resourceVersion"] ?? ""
         let from: Int64?
@@ -42,7 +44,10 @@ extension APIHandler {
                             let revision = storage.currentRevision
                             let bookmark: JSON = [
                                 "type": "BOOKMARK",
-                                "object": ["kind": .string(resource.kind), "apiVersion": .string(resource.apiVersion(version)), "metadata": ["resourceVersion": .string(String(revision))]],
+                                "object": [
+                                    "kind": .string(resource.kind), "apiVersion": .string(resource.apiVersion(version)),
+                                    "metadata": ["resourceVersion": .string(String(revision))],
+                                ],
                             ]
                             var line = bookmark.serialized()
                             line.append(0x0A)
@@ -56,7 +61,11 @@ extension APIHandler {
                         var line: [UInt8] = []
                         line.append(contentsOf: "{\"type\":\"\(event.kind.wireName)\",\"object\":".utf8)
                         if asTable {
-                            let rowTable = self.table(resource: resource, version: version, objects: [self.present(event.object.json, resource, version)], listMeta: ["resourceVersion": .string(String(event.object.revision))], request: request, includeColumns: firstTable)
+                            let rowTable = self.table(
+                                resource: resource, version: version,
+                                objects: [self.present(event.object.json, resource, version)],
+                                listMeta: ["resourceVersion": .string(String(event.object.revision))], request: request,
+                                includeColumns: firstTable)
                             firstTable = false
                             rowTable.write(to: &line)
                         } else if version == resource.storageVersion {

@@ -68,7 +68,8 @@ public final class APIHandler: Sendable {
     }
 
     private func route(_ request: APIRequest) async throws(Status) -> APIResponse {
-        let path = request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
+        let path =
+            request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
         switch path {
         case "/api": return .json(discoveryCoreVersions())
         case "/apis": return .json(discoveryGroups())

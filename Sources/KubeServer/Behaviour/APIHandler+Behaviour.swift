@@ -32,7 +32,9 @@ extension APIHandler {
         var o = new
         let causes = NameValidation.labelCauses(o)
         if !causes.isEmpty {
-            throw .invalid(group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "", causes: causes)
+            throw .invalid(
+                group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "",
+                causes: causes)
         }
         switch resource.behaviour {
         case .service:
@@ -43,11 +45,21 @@ extension APIHandler {
         case .customResourceDefinition:
             let crdCauses = crdCauses(o)
             if !crdCauses.isEmpty {
-                throw .invalid(group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "", causes: crdCauses)
+                throw .invalid(
+                    group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "",
+                    causes: crdCauses)
             }
             if old["spec"]?["names"] != o["spec"]?["names"] || old["spec"]?["group"] != o["spec"]?["group"] {
                 if old["spec"]?["group"] != o["spec"]?["group"] {
-                    throw .invalid(group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "", causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(o["spec"]?["group"]?.stringValue ?? "")\": field is immutable", field: "spec.group")])
+                    throw .invalid(
+                        group: resource.group, kind: resource.kind, name: o["metadata"]?["name"]?.stringValue ?? "",
+                        causes: [
+                            .init(
+                                type: "FieldValueInvalid",
+                                message:
+                                    "Invalid value: \"\(o["spec"]?["group"]?.stringValue ?? "")\": field is immutable",
+                                field: "spec.group")
+                        ])
                 }
             }
             o["status"] = crdStatus(o)
@@ -67,7 +79,9 @@ extension APIHandler {
     }
 
     /// Validates and prunes a custom object against its CRD schema, honouring `fieldValidation`.
-    func validateCustom(_ object: JSON, resource: ResourceType, version: String, request: APIRequest, warnings: inout [String]) throws(Status) -> JSON {
+    func validateCustom(
+        _ object: JSON, resource: ResourceType, version: String, request: APIRequest, warnings: inout [String]
+    ) throws(Status) -> JSON {
         guard resource.behaviour == .custom, let schema = resource.version(version)?.schema else { return object }
         let outcome = SchemaValidator(schema: schema).validate(object)
         let mode = request.query["fieldValidation"] ?? "Warn"
@@ -85,7 +99,9 @@ extension APIHandler {
             }
         }
         if !outcome.causes.isEmpty {
-            throw .invalid(group: resource.group, kind: resource.kind, name: object["metadata"]?["name"]?.stringValue ?? "", causes: outcome.causes)
+            throw .invalid(
+                group: resource.group, kind: resource.kind, name: object["metadata"]?["name"]?.stringValue ?? "",
+                causes: outcome.causes)
         }
         var result = outcome.object
         result["apiVersion"] = .string(resource.apiVersion(resource.storageVersion))
@@ -142,10 +158,15 @@ extension APIHandler {
                 _ = try? await deleteObject(key, resource: resource)
             }
         }
-        let stillThere = registry.all.filter(\.namespaced).reduce(0) { $0 + storage.count(prefix: $1.storagePrefix, namespace: namespace) }
+        let stillThere = registry.all.filter(\.namespaced).reduce(0) {
+            $0 + storage.count(prefix: $1.storagePrefix, namespace: namespace)
+        }
         guard remaining == 0 || stillThere == 0 else { return }
-        _ = try? await storage.write(ObjectKey(prefix: "/namespaces", namespace: "", name: namespace)) { current throws(Status) in
-            guard let current, current["metadata"]?["deletionTimestamp"] != nil else { return current == nil ? .unchanged : .unchanged }
+        _ = try? await storage.write(ObjectKey(prefix: "/namespaces", namespace: "", name: namespace)) {
+            current throws(Status) in
+            guard let current, current["metadata"]?["deletionTimestamp"] != nil else {
+                return current == nil ? .unchanged : .unchanged
+            }
             return .delete
         }
     }
@@ -157,27 +178,52 @@ extension APIHandler {
         let spec = crd["spec"]
         let group = spec?["group"]?.stringValue ?? ""
         let plural = spec?["names"]?["plural"]?.stringValue ?? ""
-        if group.isEmpty { causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.group")) }
-        if plural.isEmpty { causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.names.plural")) }
+        if group.isEmpty {
+            causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.group"))
+        }
+        if plural.isEmpty {
+            causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.names.plural"))
+        }
         if (spec?["names"]?["kind"]?.stringValue ?? "").isEmpty {
             causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.names.kind"))
         }
         let name = crd["metadata"]?["name"]?.stringValue ?? ""
         if !group.isEmpty, !plural.isEmpty, name != "\(plural).\(group)" {
-            causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": must be spec.names.plural+\".\"+spec.group", field: "metadata.name"))
+            causes.append(
+                .init(
+                    type: "FieldValueInvalid",
+                    message: "Invalid value: \"\(name)\": must be spec.names.plural+\".\"+spec.group",
+                    field: "metadata.name"))
         }
         if !["Namespaced", "Cluster"].contains(spec?["scope"]?.stringValue ?? "") {
-            causes.append(.init(type: "FieldValueNotSupported", message: "Unsupported value: \"\(spec?["scope"]?.stringValue ?? "")\": supported values: \"Cluster\", \"Namespaced\"", field: "spec.scope"))
+            causes.append(
+                .init(
+                    type: "FieldValueNotSupported",
+                    message:
+                        "Unsupported value: \"\(spec?["scope"]?.stringValue ?? "")\": supported values: \"Cluster\", \"Namespaced\"",
+                    field: "spec.scope"))
         }
         let versions = spec?["versions"]?.arrayValue ?? []
         if versions.isEmpty {
-            causes.append(.init(type: "FieldValueRequired", message: "Required value: must have exactly one version marked as storage version", field: "spec.versions"))
+            causes.append(
+                .init(
+                    type: "FieldValueRequired",
+                    message: "Required value: must have exactly one version marked as storage version",
+                    field: "spec.versions"))
         } else if versions.filter({ $0["storage"]?.boolValue == true }).count != 1 {
-            causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: must have exactly one version marked as storage version", field: "spec.versions"))
+            causes.append(
+                .init(
+                    type: "FieldValueInvalid",
+                    message: "Invalid value: must have exactly one version marked as storage version",
+                    field: "spec.versions"))
         }
         for (i, v) in versions.enumerated() {
             if let schema = v["schema"]?["openAPIV3Schema"], schema["type"]?.stringValue != "object" {
-                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \"\(schema["type"]?.stringValue ?? "")\": must be object at the root", field: "spec.versions[\(i)].schema.openAPIV3Schema.type"))
+                causes.append(
+                    .init(
+                        type: "FieldValueInvalid",
+                        message: "Invalid value: \"\(schema["type"]?.stringValue ?? "")\": must be object at the root",
+                        field: "spec.versions[\(i)].schema.openAPIV3Schema.type"))
             }
         }
         return causes
@@ -185,12 +231,19 @@ extension APIHandler {
 
     private func crdStatus(_ crd: JSON) -> JSON {
         let time = JSON.string(now())
-        let storageVersion = (crd["spec"]?["versions"]?.arrayValue ?? []).first { $0["storage"]?.boolValue == true }?["name"] ?? .null
+        let storageVersion =
+            (crd["spec"]?["versions"]?.arrayValue ?? []).first { $0["storage"]?.boolValue == true }?["name"] ?? .null
         return [
             "acceptedNames": crd["spec"]?["names"] ?? [:],
             "conditions": [
-                ["type": "NamesAccepted", "status": "True", "lastTransitionTime": time, "reason": "NoConflicts", "message": "no conflicts found"],
-                ["type": "Established", "status": "True", "lastTransitionTime": time, "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"],
+                [
+                    "type": "NamesAccepted", "status": "True", "lastTransitionTime": time, "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                ],
+                [
+                    "type": "Established", "status": "True", "lastTransitionTime": time,
+                    "reason": "InitialNamesAccepted", "message": "the initial names have been accepted",
+                ],
             ],
             "storedVersions": [storageVersion],
         ]

@@ -12,7 +12,10 @@ extension APIHandler {
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let key = ObjectKey(prefix: namespaces.storagePrefix, namespace: "", name: name)
             guard storage.get(key) == nil else { continue }
-            var ns: JSON = ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name), "labels": ["kubernetes.io/metadata.name": .string(name)]]]
+            var ns: JSON = [
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": ["name": .string(name), "labels": ["kubernetes.io/metadata.name": .string(name)]],
+            ]
             ns[path: ["metadata", "uid"]] = .string(UUIDGenerator.v4())
             ns[path: ["metadata", "creationTimestamp"]] = .string(now())
             let prepared = try prepareForCreate(ns, resource: namespaces)
@@ -23,8 +26,14 @@ extension APIHandler {
         if storage.get(key) == nil {
             var svc: JSON = [
                 "apiVersion": "v1", "kind": "Service",
-                "metadata": ["name": "kubernetes", "namespace": "default", "labels": ["component": "apiserver", "provider": "kubernetes"]],
-                "spec": ["type": "ClusterIP", "clusterIP": .string(clusterIPs.first.description), "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]]],
+                "metadata": [
+                    "name": "kubernetes", "namespace": "default",
+                    "labels": ["component": "apiserver", "provider": "kubernetes"],
+                ],
+                "spec": [
+                    "type": "ClusterIP", "clusterIP": .string(clusterIPs.first.description),
+                    "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]],
+                ],
             ]
             svc[path: ["metadata", "uid"]] = .string(UUIDGenerator.v4())
             svc[path: ["metadata", "creationTimestamp"]] = .string(now())

@@ -12,7 +12,15 @@ extension APIHandler {
         let type = spec["type"]?.stringValue ?? "ClusterIP"
         spec["type"] = .string(type)
         guard ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(type) else {
-            throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueNotSupported", message: "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"", field: "spec.type")])
+            throw .invalid(
+                group: "", kind: "Service", name: name,
+                causes: [
+                    .init(
+                        type: "FieldValueNotSupported",
+                        message:
+                            "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"",
+                        field: "spec.type")
+                ])
         }
         if spec["sessionAffinity"] == nil { spec["sessionAffinity"] = "None" }
 
@@ -28,21 +36,38 @@ extension APIHandler {
             let proto = p["protocol"]?.stringValue ?? "TCP"
             p["protocol"] = .string(proto)
             if !["TCP", "UDP", "SCTP"].contains(proto) {
-                causes.append(.init(type: "FieldValueNotSupported", message: "Unsupported value: \"\(proto)\": supported values: \"SCTP\", \"TCP\", \"UDP\"", field: "spec.ports[\(i)].protocol"))
+                causes.append(
+                    .init(
+                        type: "FieldValueNotSupported",
+                        message: "Unsupported value: \"\(proto)\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                        field: "spec.ports[\(i)].protocol"))
             }
             guard let port = p["port"]?.intValue, (1...65535).contains(port) else {
-                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \(p["port"]?.text() ?? "0"): must be between 1 and 65535, inclusive", field: "spec.ports[\(i)].port"))
+                causes.append(
+                    .init(
+                        type: "FieldValueInvalid",
+                        message: "Invalid value: \(p["port"]?.text() ?? "0"): must be between 1 and 65535, inclusive",
+                        field: "spec.ports[\(i)].port"))
                 continue
             }
             if p["targetPort"] == nil { p["targetPort"] = .int(port) }
             let portName = p["name"]?.stringValue ?? ""
             if ports.count > 1, portName.isEmpty {
-                causes.append(.init(type: "FieldValueRequired", message: "Required value", field: "spec.ports[\(i)].name"))
+                causes.append(
+                    .init(type: "FieldValueRequired", message: "Required value", field: "spec.ports[\(i)].name"))
             } else if !portName.isEmpty, !seenNames.insert(portName).inserted {
-                causes.append(.init(type: "FieldValueDuplicate", message: "Duplicate value: \"\(portName)\"", field: "spec.ports[\(i)].name"))
+                causes.append(
+                    .init(
+                        type: "FieldValueDuplicate", message: "Duplicate value: \"\(portName)\"",
+                        field: "spec.ports[\(i)].name"))
             }
             if !seenPorts.insert("\(port)/\(proto)").inserted {
-                causes.append(.init(type: "FieldValueDuplicate", message: "Duplicate value: core.ServicePort{Name:\"\(portName)\", Protocol:\"\(proto)\", Port:\(port)}", field: "spec.ports[\(i)]"))
+                causes.append(
+                    .init(
+                        type: "FieldValueDuplicate",
+                        message:
+                            "Duplicate value: core.ServicePort{Name:\"\(portName)\", Protocol:\"\(proto)\", Port:\(port)}",
+                        field: "spec.ports[\(i)]"))
             }
             ports[i] = p
         }
@@ -51,10 +76,25 @@ extension APIHandler {
         // IP families.
         let family = clusterIPs.network.family
         if let policy = spec["ipFamilyPolicy"]?.stringValue, policy == "RequireDualStack" {
-            throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services", field: "spec.ipFamilyPolicy")])
+            throw .invalid(
+                group: "", kind: "Service", name: name,
+                causes: [
+                    .init(
+                        type: "FieldValueInvalid",
+                        message:
+                            "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services",
+                        field: "spec.ipFamilyPolicy")
+                ])
         }
         for f in spec["ipFamilies"]?.arrayValue ?? [] where f.stringValue != family.rawValue {
-            throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(f.stringValue ?? "")\": not configured on this cluster", field: "spec.ipFamilies[0]")])
+            throw .invalid(
+                group: "", kind: "Service", name: name,
+                causes: [
+                    .init(
+                        type: "FieldValueInvalid",
+                        message: "Invalid value: \"\(f.stringValue ?? "")\": not configured on this cluster",
+                        field: "spec.ipFamilies[0]")
+                ])
         }
 
         // Cluster IP.
@@ -69,7 +109,13 @@ extension APIHandler {
             var requested = spec["clusterIP"]?.stringValue ?? spec["clusterIPs"]?.arrayValue?.first?.stringValue ?? ""
             if requested.isEmpty, let oldIP { requested = oldIP }
             if let oldIP, oldIP != requested {
-                throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": field is immutable", field: "spec.clusterIPs[0]")])
+                throw .invalid(
+                    group: "", kind: "Service", name: name,
+                    causes: [
+                        .init(
+                            type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": field is immutable",
+                            field: "spec.clusterIPs[0]")
+                    ])
             }
             if requested == "None" {
                 spec["clusterIP"] = "None"
@@ -82,10 +128,26 @@ extension APIHandler {
                 spec["clusterIPs"] = [.string(ip.description)]
             } else if oldIP == nil {
                 guard let ip = IPAddress(requested) else {
-                    throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)", field: "spec.clusterIPs[0]")])
+                    throw .invalid(
+                        group: "", kind: "Service", name: name,
+                        causes: [
+                            .init(
+                                type: "FieldValueInvalid",
+                                message:
+                                    "Invalid value: \"\(requested)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                                field: "spec.clusterIPs[0]")
+                        ])
                 }
                 if let error = clusterIPs.reserve(ip) {
-                    throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": failed to allocate IP \(requested): \(error)", field: "spec.clusterIPs")])
+                    throw .invalid(
+                        group: "", kind: "Service", name: name,
+                        causes: [
+                            .init(
+                                type: "FieldValueInvalid",
+                                message:
+                                    "Invalid value: \"\(requested)\": failed to allocate IP \(requested): \(error)",
+                                field: "spec.clusterIPs")
+                        ])
                 }
                 spec["clusterIP"] = .string(ip.description)
                 spec["clusterIPs"] = [.string(ip.description)]
@@ -101,8 +163,11 @@ extension APIHandler {
         }
 
         // Node ports.
-        let wantsNodePorts = type == "NodePort" || (type == "LoadBalancer" && spec["allocateLoadBalancerNodePorts"]?.boolValue != false)
-        if type == "LoadBalancer", spec["allocateLoadBalancerNodePorts"] == nil { spec["allocateLoadBalancerNodePorts"] = true }
+        let wantsNodePorts =
+            type == "NodePort" || (type == "LoadBalancer" && spec["allocateLoadBalancerNodePorts"]?.boolValue != false)
+        if type == "LoadBalancer", spec["allocateLoadBalancerNodePorts"] == nil {
+            spec["allocateLoadBalancerNodePorts"] = true
+        }
         if type == "NodePort" || type == "LoadBalancer" {
             if spec["externalTrafficPolicy"] == nil { spec["externalTrafficPolicy"] = "Cluster" }
         } else {
@@ -118,14 +183,26 @@ extension APIHandler {
                 ports[i]["nodePort"] = nil
                 continue
             }
-            let previous = oldPorts.first { $0["port"] == ports[i]["port"] && ($0["protocol"]?.stringValue ?? "TCP") == proto }?["nodePort"]?.intValue.map(Int.init)
-            let oldHolds = { (n: Int) in oldPorts.contains { $0["nodePort"]?.intValue == Int64(n) && ($0["protocol"]?.stringValue ?? "TCP") == proto } }
+            let previous = oldPorts.first {
+                $0["port"] == ports[i]["port"] && ($0["protocol"]?.stringValue ?? "TCP") == proto
+            }?["nodePort"]?.intValue.map(Int.init)
+            let oldHolds = { (n: Int) in
+                oldPorts.contains {
+                    $0["nodePort"]?.intValue == Int64(n) && ($0["protocol"]?.stringValue ?? "TCP") == proto
+                }
+            }
             if let requested {
                 if oldHolds(requested) {
                     keptOld.insert("\(requested)/\(proto)")
                 } else if let error = nodePorts.reserve(requested, protocol: proto) {
                     for (p, pr) in newlyReserved { nodePorts.release(p, protocol: pr) }
-                    throw .invalid(group: "", kind: "Service", name: name, causes: [.init(type: "FieldValueInvalid", message: "Invalid value: \(requested): \(error)", field: "spec.ports[\(i)].nodePort")])
+                    throw .invalid(
+                        group: "", kind: "Service", name: name,
+                        causes: [
+                            .init(
+                                type: "FieldValueInvalid", message: "Invalid value: \(requested): \(error)",
+                                field: "spec.ports[\(i)].nodePort")
+                        ])
                 } else {
                     newlyReserved.append((requested, proto))
                 }
@@ -154,7 +231,9 @@ extension APIHandler {
     func releaseService(_ object: JSON) {
         if let ip = object["spec"]?["clusterIP"]?.stringValue.flatMap(IPAddress.init) { clusterIPs.release(ip) }
         for p in object["spec"]?["ports"]?.arrayValue ?? [] {
-            if let n = p["nodePort"]?.intValue { nodePorts.release(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP") }
+            if let n = p["nodePort"]?.intValue {
+                nodePorts.release(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP")
+            }
         }
     }
 
@@ -164,7 +243,9 @@ extension APIHandler {
             let o = stored.json
             if let ip = o["spec"]?["clusterIP"]?.stringValue.flatMap(IPAddress.init) { clusterIPs.markUsed(ip) }
             for p in o["spec"]?["ports"]?.arrayValue ?? [] {
-                if let n = p["nodePort"]?.intValue { nodePorts.markUsed(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP") }
+                if let n = p["nodePort"]?.intValue {
+                    nodePorts.markUsed(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP")
+                }
             }
         }
     }

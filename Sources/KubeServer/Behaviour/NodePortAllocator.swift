@@ -15,7 +15,8 @@ final class NodePortAllocator: Sendable {
     /// Reserves a specific port; an error message when it is outside the range or taken.
     func reserve(_ port: Int, protocol proto: String) -> String? {
         guard range.contains(port) else {
-            return "provided port is not in the valid range. The range of valid ports is \(range.lowerBound)-\(range.upperBound)"
+            return
+                "provided port is not in the valid range. The range of valid ports is \(range.lowerBound)-\(range.upperBound)"
         }
         return used.withLock { u in
             if u.contains("\(port)/\(proto)") { return "provided port is already allocated" }

@@ -12,7 +12,11 @@ enum SelectableFields {
         if field == "metadata.name" || field == "metadata.namespace" { return true }
         switch resource.behaviour {
         case .event: return eventFields.contains(field) || field.hasPrefix("regarding.")
-        case .pod: return ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"].contains(field)
+        case .pod:
+            return [
+                "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.phase",
+                "status.podIP", "status.nominatedNodeName",
+            ].contains(field)
         case .secret: return field == "type"
         case .node: return field == "spec.unschedulable"
         case .namespace: return field == "status.phase"

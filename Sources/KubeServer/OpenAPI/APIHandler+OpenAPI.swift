@@ -29,19 +29,34 @@ extension APIHandler {
         guard !resources.isEmpty else { throw .pathNotFound() }
         var schemas = JSONObject()
         var paths = JSONObject()
-        let reversedGroup = group.isEmpty ? "io.k8s.api.core" : group.split(separator: ".").reversed().joined(separator: ".")
+        let reversedGroup =
+            group.isEmpty ? "io.k8s.api.core" : group.split(separator: ".").reversed().joined(separator: ".")
         for r in resources {
             let gvk: JSON = ["group": .string(r.group), "version": .string(version), "kind": .string(r.kind)]
             let schemaName = "\(reversedGroup).\(version).\(r.kind)"
-            var schema = r.version(version)?.schema ?? ["type": "object", "description": .string("\(r.kind) (Pylon serves this built-in kind without a detailed schema).")]
+            var schema =
+                r.version(version)?.schema ?? [
+                    "type": "object",
+                    "description": .string("\(r.kind) (Pylon serves this built-in kind without a detailed schema)."),
+                ]
             var properties = schema["properties"]?.objectValue ?? [:]
-            properties["apiVersion"] = ["type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."]
-            properties["kind"] = ["type": "string", "description": "Kind is a string value representing the REST resource this object represents."]
-            properties["metadata"] = ["type": "object", "description": "Standard object's metadata.", "x-kubernetes-preserve-unknown-fields": true]
+            properties["apiVersion"] = [
+                "type": "string",
+                "description": "APIVersion defines the versioned schema of this representation of an object.",
+            ]
+            properties["kind"] = [
+                "type": "string",
+                "description": "Kind is a string value representing the REST resource this object represents.",
+            ]
+            properties["metadata"] = [
+                "type": "object", "description": "Standard object's metadata.",
+                "x-kubernetes-preserve-unknown-fields": true,
+            ]
             schema["properties"] = .object(properties)
             schema["x-kubernetes-group-version-kind"] = [gvk]
             schemas[schemaName] = schema
-            let base = (group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)")
+            let base =
+                (group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)")
                 + (r.namespaced ? "/namespaces/{namespace}" : "") + "/\(r.plural)/{name}"
             var patchContent: JSONObject = [
                 "application/json-patch+json": ["schema": ["type": "object"]],
@@ -55,9 +70,19 @@ extension APIHandler {
             ]
             let ref: JSON = ["$ref": .string("#/components/schemas/\(schemaName)")]
             paths[base] = [
-                "get": ["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get", "responses": ["200": ["description": "OK", "content": ["application/json": ["schema": ref]]]]],
-                "put": ["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "put", "parameters": parameters, "requestBody": ["content": ["application/json": ["schema": ref]]], "responses": ["200": ["description": "OK"]]],
-                "patch": ["x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch", "parameters": parameters, "requestBody": ["content": .object(patchContent)], "responses": ["200": ["description": "OK"]]],
+                "get": [
+                    "x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get",
+                    "responses": ["200": ["description": "OK", "content": ["application/json": ["schema": ref]]]],
+                ],
+                "put": [
+                    "x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "put", "parameters": parameters,
+                    "requestBody": ["content": ["application/json": ["schema": ref]]],
+                    "responses": ["200": ["description": "OK"]],
+                ],
+                "patch": [
+                    "x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch", "parameters": parameters,
+                    "requestBody": ["content": .object(patchContent)], "responses": ["200": ["description": "OK"]],
+                ],
             ]
         }
         return .json([

@@ -7,7 +7,9 @@ enum ProtoDecoder {
     static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
 
     static func decodeEnvelope(_ bytes: [UInt8]) throws(Status) -> JSON {
-        guard bytes.count >= 4, Array(bytes[0..<4]) == magic else { throw .badRequest("provided protobuf is missing the k8s envelope") }
+        guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
+            throw .badRequest("provided protobuf is missing the k8s envelope")
+        }
         var reader = Reader(bytes: bytes[4...])
         var apiVersion = ""
         var kind = ""
@@ -17,9 +19,13 @@ enum ProtoDecoder {
             case (1, 2):
                 var typeMeta = Reader(bytes: try reader.lengthDelimited())
                 while let (f, w) = try typeMeta.tag() {
-                    if f == 1, w == 2 { apiVersion = String(decoding: try typeMeta.lengthDelimited(), as: UTF8.self) }
-                    else if f == 2, w == 2 { kind = String(decoding: try typeMeta.lengthDelimited(), as: UTF8.self) }
-                    else { try typeMeta.skip(w) }
+                    if f == 1, w == 2 {
+                        apiVersion = String(decoding: try typeMeta.lengthDelimited(), as: UTF8.self)
+                    } else if f == 2, w == 2 {
+                        kind = String(decoding: try typeMeta.lengthDelimited(), as: UTF8.self)
+                    } else {
+                        try typeMeta.skip(w)
+                    }
                 }
             case (2, 2): raw = try reader.lengthDelimited()
             default: try reader.skip(wire)
@@ -55,9 +61,13 @@ enum ProtoDecoder {
                 var key = ""
                 var value = JSON.null
                 while let (f, w) = try entry.tag() {
-                    if f == 1 { key = String(decoding: try entry.lengthDelimited(), as: UTF8.self) }
-                    else if f == 2 { value = try scalar(&entry, w, valueType) }
-                    else { try entry.skip(w) }
+                    if f == 1 {
+                        key = String(decoding: try entry.lengthDelimited(), as: UTF8.self)
+                    } else if f == 2 {
+                        value = try scalar(&entry, w, valueType)
+                    } else {
+                        try entry.skip(w)
+                    }
                 }
                 var map = object[name]?.objectValue ?? [:]
                 map[key] = value.isNull ? .string("") : value

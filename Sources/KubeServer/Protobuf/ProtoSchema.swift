@@ -33,10 +33,14 @@ enum ProtoSchema {
                 3: ("status", .message([1: ("phase", .string)])),
             ])
         case "ConfigMap":
-            return .message([1: ("metadata", objectMeta), 2: ("data", .map(.string)), 3: ("binaryData", .map(.bytes)), 4: ("immutable", .bool)])
+            return .message([
+                1: ("metadata", objectMeta), 2: ("data", .map(.string)), 3: ("binaryData", .map(.bytes)),
+                4: ("immutable", .bool),
+            ])
         case "Secret":
             return .message([
-                1: ("metadata", objectMeta), 2: ("data", .map(.bytes)), 3: ("type", .string), 4: ("stringData", .map(.string)),
+                1: ("metadata", objectMeta), 2: ("data", .map(.bytes)), 3: ("type", .string),
+                4: ("stringData", .map(.string)),
                 5: ("immutable", .bool),
             ])
         case "Service":

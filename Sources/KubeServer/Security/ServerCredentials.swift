@@ -17,7 +17,9 @@ public struct ServerCredentials: Sendable {
 
     /// Loads or creates the credentials in `directory` for the given SANs.
     /// - Throws: when files cannot be written or the certificates cannot be built.
-    public static func loadOrCreate(directory: String, addresses: [String], hostnames: [String]) async throws -> ServerCredentials {
+    public static func loadOrCreate(directory: String, addresses: [String], hostnames: [String]) async throws
+        -> ServerCredentials
+    {
         try FileIO.makeDirectory(directory)
         let caKeyPath = directory + "/ca.key"
         let caCertPath = directory + "/ca.crt"
@@ -52,14 +54,18 @@ public struct ServerCredentials: Sendable {
         let sanPath = directory + "/server.sans"
         var serverKeyPEM: String
         var serverCertPEM: String
-        if let k = FileIO.read(serverKeyPath), let c = FileIO.read(serverCertPath), FileIO.read(sanPath) == Array(sanText.utf8) {
+        if let k = FileIO.read(serverKeyPath), let c = FileIO.read(serverCertPath),
+            FileIO.read(sanPath) == Array(sanText.utf8)
+        {
             serverKeyPEM = String(decoding: k, as: UTF8.self)
             serverCertPEM = String(decoding: c, as: UTF8.self)
         } else {
             let serverKey = P256.Signing.PrivateKey()
             var names: [GeneralName] = hostnames.map { .dnsName($0) }
             for a in addresses {
-                if let ip = IPAddress(a)?.bytes { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(ip)))) }
+                if let ip = IPAddress(a)?.bytes {
+                    names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(ip))))
+                }
             }
             let now = Date()
             let cert = try Certificate(
@@ -129,4 +135,3 @@ extension String {
         self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
     }
 }
-

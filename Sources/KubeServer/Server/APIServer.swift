@@ -1,8 +1,8 @@
 import Hummingbird
 import KubeAPI
 import Logging
-import NetCore
 import NIOSSL
+import NetCore
 import ServiceLifecycle
 
 /// `pylon server`: the embedded Kubernetes API server as a `Service` — storage, credentials, kubeconfig and the
@@ -37,7 +37,9 @@ public struct APIServer: Service {
     private let onReady: @Sendable (Int) async -> Void
 
     /// - Parameter onReady: called with the bound port once the server accepts connections.
-    public init(configuration: Configuration, logger: Logger, onReady: @escaping @Sendable (Int) async -> Void = { _ in }) {
+    public init(
+        configuration: Configuration, logger: Logger, onReady: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
         self.configuration = configuration
         self.logger = logger
         self.onReady = onReady
@@ -46,8 +48,12 @@ public struct APIServer: Service {
     public func run() async throws {
         let c = configuration
         try FileIO.makeDirectory(c.dataDirectory)
-        let addresses = Array(Set(["127.0.0.1", "::1"] + c.advertiseAddresses + (["0.0.0.0", "::"].contains(c.bindAddress) ? [] : [c.bindAddress])))
-        let credentials = try await ServerCredentials.loadOrCreate(directory: c.dataDirectory, addresses: addresses, hostnames: ["localhost"])
+        let addresses = Array(
+            Set(
+                ["127.0.0.1", "::1"] + c.advertiseAddresses
+                    + (["0.0.0.0", "::"].contains(c.bindAddress) ? [] : [c.bindAddress])))
+        let credentials = try await ServerCredentials.loadOrCreate(
+            directory: c.dataDirectory, addresses: addresses, hostnames: ["localhost"])
         let storage = try Storage(directory: c.dataDirectory, historyLimit: c.historyLimit, logger: logger)
         let handler = APIHandler(
             registry: ResourceRegistry(), storage: storage, token: credentials.token, serviceCIDR: c.serviceCIDR,
@@ -55,12 +61,15 @@ public struct APIServer: Service {
         try await handler.bootstrap()
 
         var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(credentials.certificatePEM.utf8)).map { .certificate($0) },
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(credentials.certificatePEM.utf8)).map {
+                .certificate($0)
+            },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(credentials.keyPEM.utf8), format: .pem)))
         tls.applicationProtocols = ["http/1.1"]
         tls.minimumTLSVersion = .tlsv12
         let kubeconfigPath = c.dataDirectory + "/kubeconfig.yaml"
-        let advertised = c.advertiseAddresses.first ?? (["0.0.0.0", "::"].contains(c.bindAddress) ? "127.0.0.1" : c.bindAddress)
+        let advertised =
+            c.advertiseAddresses.first ?? (["0.0.0.0", "::"].contains(c.bindAddress) ? "127.0.0.1" : c.bindAddress)
         let logger = self.logger
         let onReady = self.onReady
         let app = Application(
@@ -73,9 +82,12 @@ public struct APIServer: Service {
                 do {
                     try credentials.writeKubeconfig(to: kubeconfigPath, server: "https://\(host):\(port)")
                 } catch {
-                    logger.error("cannot write kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
+                    logger.error(
+                        "cannot write kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
                 }
-                logger.info("pylon server ready", metadata: ["address": "\(c.bindAddress):\(port)", "kubeconfig": "\(kubeconfigPath)"])
+                logger.info(
+                    "pylon server ready",
+                    metadata: ["address": "\(c.bindAddress):\(port)", "kubeconfig": "\(kubeconfigPath)"])
                 await onReady(port)
             },
             logger: logger)

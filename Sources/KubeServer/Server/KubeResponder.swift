@@ -17,7 +17,11 @@ struct KubeResponder: HTTPResponder {
         do {
             buffer = try await request.body.collect(upTo: Self.maximumBody)
         } catch {
-            return Self.response(.failure(Status(code: 413, reason: "RequestEntityTooLarge", message: "Request entity too large: limit is \(Self.maximumBody)")))
+            return Self.response(
+                .failure(
+                    Status(
+                        code: 413, reason: "RequestEntityTooLarge",
+                        message: "Request entity too large: limit is \(Self.maximumBody)")))
         }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
@@ -38,7 +42,8 @@ struct KubeResponder: HTTPResponder {
         case .bytes(let bytes):
             return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         case .stream(let stream):
-            return Response(status: status, headers: headers, body: .init(asyncSequence: stream.map { ByteBuffer(bytes: $0) }))
+            return Response(
+                status: status, headers: headers, body: .init(asyncSequence: stream.map { ByteBuffer(bytes: $0) }))
         }
     }
 }

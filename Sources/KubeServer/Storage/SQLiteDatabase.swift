@@ -63,7 +63,9 @@ final class SQLiteDatabase {
 
         func bind(_ index: Int32, _ value: [UInt8]) {
             let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-            _ = value.withUnsafeBytes { sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient) }
+            _ = value.withUnsafeBytes {
+                sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), transient)
+            }
         }
 
         /// Advances; `true` when a row is available.

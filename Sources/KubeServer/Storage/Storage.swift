@@ -139,7 +139,8 @@ public final class Storage: Sendable {
         for (local, object) in table {
             let slash = local.firstIndex(of: "/")!
             let key = ObjectKey(
-                prefix: filter.prefix, namespace: String(local[..<slash]), name: String(local[local.index(after: slash)...]))
+                prefix: filter.prefix, namespace: String(local[..<slash]),
+                name: String(local[local.index(after: slash)...]))
             if filter.selects(key, object) { items.append((key, object)) }
         }
         items.sort { ($0.0.namespace, $0.0.name) < ($1.0.namespace, $1.0.name) }
@@ -161,7 +162,9 @@ public final class Storage: Sendable {
     /// write, and commits it. `decide` runs while writes are serialised: keep it short and free of I/O.
     /// - Returns: the object as stored, or the last state of a deleted object.
     /// - Throws: whatever `Status` `decide` throws; `InternalError` when the commit fails.
-    public func write(_ key: ObjectKey, _ decide: (JSON?) throws(Status) -> Decision) async throws(Status) -> WriteResult {
+    public func write(_ key: ObjectKey, _ decide: (JSON?) throws(Status) -> Decision) async throws(Status)
+        -> WriteResult
+    {
         enum Next {
             case answer(Result<WriteResult, Status>)
             case waitForCommit
@@ -184,7 +187,9 @@ public final class Storage: Sendable {
                 }
                 switch decision {
                 case .unchanged:
-                    guard let currentJSON else { return .answer(.failure(.internalError("no object to keep unchanged"))) }
+                    guard let currentJSON else {
+                        return .answer(.failure(.internalError("no object to keep unchanged")))
+                    }
                     return .answer(.success(WriteResult(object: currentJSON, kind: nil)))
                 case .put(let object):
                     s.revision += 1
@@ -192,7 +197,10 @@ public final class Storage: Sendable {
                     let kind: WatchEvent.Kind = current == nil ? .added : .modified
                     s.overlay[key] = (s.revision, stored)
                     let event = WatchEvent(kind: kind, key: key, object: stored, previousLabels: current?.labels)
-                    s.pending.append(Pending(event: event, result: WriteResult(object: stored.json, kind: kind), continuation: continuation))
+                    s.pending.append(
+                        Pending(
+                            event: event, result: WriteResult(object: stored.json, kind: kind),
+                            continuation: continuation))
                 case .delete:
                     guard var last = currentJSON else {
                         return .answer(.failure(.internalError("no object to delete")))
@@ -202,7 +210,10 @@ public final class Storage: Sendable {
                     let stored = StoredObject(object: last, revision: s.revision)
                     s.overlay[key] = (s.revision, nil)
                     let event = WatchEvent(kind: .deleted, key: key, object: stored, previousLabels: current?.labels)
-                    s.pending.append(Pending(event: event, result: WriteResult(object: last, kind: .deleted), continuation: continuation))
+                    s.pending.append(
+                        Pending(
+                            event: event, result: WriteResult(object: last, kind: .deleted), continuation: continuation)
+                    )
                 }
                 if s.writerRunning { return .waitForCommit }
                 s.writerRunning = true

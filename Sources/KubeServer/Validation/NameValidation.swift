@@ -2,9 +2,12 @@ import KubeAPI
 
 /// Kubernetes name rules (RFC 1123 subdomains and labels, RFC 1035 labels) with kube-apiserver's messages.
 enum NameValidation {
-    static let subdomainMessage = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-    static let labelMessage = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-    static let dns1035Message = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+    static let subdomainMessage =
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+    static let labelMessage =
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    static let dns1035Message =
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
 
     private static func isLowerAlnum(_ c: UInt8) -> Bool {
         (c >= 97 && c <= 122) || (c >= 48 && c <= 57)
@@ -30,11 +33,23 @@ enum NameValidation {
     static func nameCauses(_ name: String, rule: Rule) -> [Status.Cause] {
         switch rule {
         case .subdomain where !isSubdomain(name):
-            return [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(subdomainMessage)", field: "metadata.name")]
+            return [
+                .init(
+                    type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(subdomainMessage)",
+                    field: "metadata.name")
+            ]
         case .label where !isLabel(name):
-            return [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(labelMessage)", field: "metadata.name")]
+            return [
+                .init(
+                    type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(labelMessage)",
+                    field: "metadata.name")
+            ]
         case .dns1035 where !isDNS1035(name):
-            return [.init(type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(dns1035Message)", field: "metadata.name")]
+            return [
+                .init(
+                    type: "FieldValueInvalid", message: "Invalid value: \"\(name)\": \(dns1035Message)",
+                    field: "metadata.name")
+            ]
         default:
             return []
         }
@@ -45,14 +60,27 @@ enum NameValidation {
         var causes: [Status.Cause] = []
         for (k, v) in object["metadata"]?["labels"]?.objectValue ?? [:] {
             if !LabelSelector.isQualifiedName(k) {
-                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \"\(k)\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", field: "metadata.labels"))
+                causes.append(
+                    .init(
+                        type: "FieldValueInvalid",
+                        message:
+                            "Invalid value: \"\(k)\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                        field: "metadata.labels"))
             }
             guard let s = v.stringValue else {
-                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: label values must be strings", field: "metadata.labels"))
+                causes.append(
+                    .init(
+                        type: "FieldValueInvalid", message: "Invalid value: label values must be strings",
+                        field: "metadata.labels"))
                 continue
             }
             if !s.isEmpty, !(s.utf8.count <= 63 && isLabelValue(s)) {
-                causes.append(.init(type: "FieldValueInvalid", message: "Invalid value: \"\(s)\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", field: "metadata.labels"))
+                causes.append(
+                    .init(
+                        type: "FieldValueInvalid",
+                        message:
+                            "Invalid value: \"\(s)\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+                        field: "metadata.labels"))
             }
         }
         return causes

@@ -72,16 +72,23 @@ struct SchemaValidator {
             let actual = value.typeName
             let ok = type == actual || (type == "number" && actual == "integer")
             if !ok {
-                fail(&outcome, path, "FieldValueTypeInvalid", "Invalid value: \"\(actual)\": \(path) in body must be of type \(type): \"\(actual)\"")
+                fail(
+                    &outcome, path, "FieldValueTypeInvalid",
+                    "Invalid value: \"\(actual)\": \(path) in body must be of type \(type): \"\(actual)\"")
                 return
             }
         } else if intOrString, value.stringValue == nil, value.intValue == nil {
-            fail(&outcome, path, "FieldValueTypeInvalid", "Invalid value: \"\(value.typeName)\": \(path) in body must be of type integer-or-string: \"\(value.typeName)\"")
+            fail(
+                &outcome, path, "FieldValueTypeInvalid",
+                "Invalid value: \"\(value.typeName)\": \(path) in body must be of type integer-or-string: \"\(value.typeName)\""
+            )
             return
         }
         if let options = schema["enum"]?.arrayValue, !options.contains(value) {
             let list = options.map { $0.text() }.joined(separator: ", ")
-            fail(&outcome, path, "FieldValueNotSupported", "Unsupported value: \(value.text()): supported values: \(list)")
+            fail(
+                &outcome, path, "FieldValueNotSupported",
+                "Unsupported value: \(value.text()): supported values: \(list)")
         }
         switch value {
         case .object(var object):
@@ -89,7 +96,9 @@ struct SchemaValidator {
             value = .object(object)
         case .array(var array):
             if let min = schema["minItems"]?.intValue, array.count < min {
-                fail(&outcome, path, "FieldValueInvalid", "Invalid value: \(array.count): \(path) in body should have at least \(min) items")
+                fail(
+                    &outcome, path, "FieldValueInvalid",
+                    "Invalid value: \(array.count): \(path) in body should have at least \(min) items")
             }
             if let max = schema["maxItems"]?.intValue, array.count > max {
                 fail(&outcome, path, "FieldValueTooMany", "Too many: \(array.count): must have at most \(max) items")
@@ -104,26 +113,38 @@ struct SchemaValidator {
         case .string(let s):
             let length = s.count
             if let min = schema["minLength"]?.intValue, length < min {
-                fail(&outcome, path, "FieldValueInvalid", "Invalid value: \"\(s)\": \(path) in body should be at least \(min) chars long")
+                fail(
+                    &outcome, path, "FieldValueInvalid",
+                    "Invalid value: \"\(s)\": \(path) in body should be at least \(min) chars long")
             }
             if let max = schema["maxLength"]?.intValue, length > max {
                 fail(&outcome, path, "FieldValueTooLong", "Too long: may not be more than \(max) bytes")
             }
-            if let pattern = schema["pattern"]?.stringValue, let regex = try? Regex(pattern), (try? regex.firstMatch(in: s)) == nil {
-                fail(&outcome, path, "FieldValueInvalid", "Invalid value: \"\(s)\": \(path) in body should match '\(pattern)'")
+            if let pattern = schema["pattern"]?.stringValue, let regex = try? Regex(pattern),
+                (try? regex.firstMatch(in: s)) == nil
+            {
+                fail(
+                    &outcome, path, "FieldValueInvalid",
+                    "Invalid value: \"\(s)\": \(path) in body should match '\(pattern)'")
             }
         case .int, .double:
             let d = value.doubleValue!
             if let min = schema["minimum"]?.doubleValue {
                 let exclusive = schema["exclusiveMinimum"]?.boolValue == true
                 if exclusive ? d <= min : d < min {
-                    fail(&outcome, path, "FieldValueInvalid", "Invalid value: \(value.text()): \(path) in body should be greater than \(exclusive ? "" : "or equal to ")\(schema["minimum"]!.text())")
+                    fail(
+                        &outcome, path, "FieldValueInvalid",
+                        "Invalid value: \(value.text()): \(path) in body should be greater than \(exclusive ? "" : "or equal to ")\(schema["minimum"]!.text())"
+                    )
                 }
             }
             if let max = schema["maximum"]?.doubleValue {
                 let exclusive = schema["exclusiveMaximum"]?.boolValue == true
                 if exclusive ? d >= max : d > max {
-                    fail(&outcome, path, "FieldValueInvalid", "Invalid value: \(value.text()): \(path) in body should be less than \(exclusive ? "" : "or equal to ")\(schema["maximum"]!.text())")
+                    fail(
+                        &outcome, path, "FieldValueInvalid",
+                        "Invalid value: \(value.text()): \(path) in body should be less than \(exclusive ? "" : "or equal to ")\(schema["maximum"]!.text())"
+                    )
                 }
             }
         default:
