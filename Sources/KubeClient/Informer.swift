@@ -33,6 +33,7 @@ public final class Informer: Service, Sendable {
         var lastResourceVersion = ""
         var lists = 0
         var watchRestarts = 0
+        var watches = 0
     }
 
     public let resource: Resource
@@ -107,6 +108,9 @@ public final class Informer: Service, Sendable {
 
     /// How many watches ended in an error (broken connection, server gone, 410) and were restarted.
     public var watchRestartCount: Int { state.withLock { $0.watchRestarts } }
+
+    /// How many watch requests were started (each one resumes from the last version seen).
+    public var watchCount: Int { state.withLock { $0.watches } }
 
     /// The resourceVersion of the newest event applied.
     public var lastResourceVersion: String { state.withLock { $0.lastResourceVersion } }
@@ -198,7 +202,10 @@ public final class Informer: Service, Sendable {
     }
 
     private func watchOnce() async throws {
-        let from = lastResourceVersion
+        let from = state.withLock { s in
+            s.watches += 1
+            return s.lastResourceVersion
+        }
         let events = client.watch(
             resource, namespace: namespace, resourceVersion: from, labelSelector: labelSelector,
             fieldSelector: fieldSelector, allowBookmarks: true, timeoutSeconds: watchTimeout)
