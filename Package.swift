@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "pylon", targets: ["pylon"]),
         .library(name: "NetCore", targets: ["NetCore"]),
         .library(name: "KubeAPI", targets: ["KubeAPI"]),
+        .library(name: "LoadBalancerConfig", targets: ["LoadBalancerConfig"]),
+        .library(name: "Allocator", targets: ["Allocator"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeServer", targets: ["KubeServer"]),
         .library(name: "PylonTestSupport", targets: ["PylonTestSupport"]),
@@ -46,6 +48,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+
+        .target(name: "LoadBalancerConfig", dependencies: ["KubeAPI", "NetCore"], swiftSettings: swiftSettings),
+        .target(name: "Allocator", dependencies: ["LoadBalancerConfig", "NetCore"], swiftSettings: swiftSettings),
 
         // MARK: I/O
         .target(
@@ -119,6 +124,12 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LoadBalancerConfigTests", dependencies: ["LoadBalancerConfig", "KubeAPI", "NetCore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AllocatorTests", dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",

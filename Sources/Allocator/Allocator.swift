@@ -1,0 +1,315 @@
+import LoadBalancerConfig
+import NetCore
+
+/// Hands out load balancer addresses from the configured pools: MetalLB's allocation rules as a pure value type.
+///
+/// No I/O and no clock: the controller feeds it Services and configurations and writes the results. Allocation
+/// is deterministic (pools in priority order, the lowest free address first) and stable (a Service that holds a
+/// valid assignment keeps it), so a restarted controller that `restore`s every Service's status changes nothing.
+/// An address is never given to two Services unless both carry the same `metallb.io/allow-shared-ip` key, use
+/// no port twice, and select the same backends.
+public struct Allocator: Sendable {
+    private struct Held: Sendable {
+        var assignment: Assignment
+        var request: ServiceRequest
+    }
+
+    public private(set) var configuration: Configuration
+    private var held: [String: Held] = [:]
+    private var users: [IPAddress: Set<String>] = [:]
+    /// Per pool range (`pool#index`): offsets below it are all in use, so searches start there.
+    private var cursors: [String: UInt128] = [:]
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// The Service's current assignment, if any.
+    public func assignment(of key: String) -> Assignment? {
+        held[key]?.assignment
+    }
+
+    /// Services holding `ip`, sorted.
+    public func users(of ip: IPAddress) -> [String] {
+        (users[ip] ?? []).sorted()
+    }
+
+    /// Number of Services holding an assignment.
+    public var assignedCount: Int { held.count }
+
+    /// Distinct addresses of `family` in use from `pool`.
+    public func inUse(pool: String, family: IPFamily) -> Int {
+        guard let p = configuration.pool(named: pool) else { return 0 }
+        return users.keys.filter { $0.family == family && p.contains($0) }.count
+    }
+
+    // MARK: Assigning
+
+    /// Gives the Service addresses, or keeps the ones it holds when they still satisfy the request.
+    public mutating func assign(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
+        if let current = held[request.key] {
+            if validate(current.assignment.ips, pool: current.assignment.pool, for: request, ignoring: request.key)
+                == nil
+            {
+                held[request.key]?.request = request
+                return .success(current.assignment)
+            }
+            release(request.key)
+        }
+        let result = request.requestedIPs.isEmpty ? allocateFromPools(request) : allocateRequested(request)
+        if case .success(let assignment) = result { record(assignment, request) }
+        return result
+    }
+
+    /// Takes over an assignment found in a Service's status (controller start): kept when still valid.
+    /// - Returns: the failure that makes it invalid; the caller then calls `assign` for a new one.
+    public mutating func restore(_ request: ServiceRequest, ips: [IPAddress]) -> Result<Assignment, AllocationFailure> {
+        guard let first = ips.first, let pool = configuration.pool(containing: first) else {
+            return .failure(.requestedIPOutsidePools(ips.first ?? .v4(0)))
+        }
+        if let failure = validate(ips, pool: pool.name, for: request, ignoring: request.key) {
+            return .failure(failure)
+        }
+        release(request.key)
+        let assignment = Assignment(pool: pool.name, ips: ips)
+        record(assignment, request)
+        return .success(assignment)
+    }
+
+    /// Frees the Service's addresses.
+    public mutating func release(_ key: String) {
+        guard let h = held.removeValue(forKey: key) else { return }
+        for ip in h.assignment.ips {
+            users[ip]?.remove(key)
+            if users[ip]?.isEmpty == true {
+                users[ip] = nil
+                lowerCursor(for: ip, pool: h.assignment.pool)
+            }
+        }
+    }
+
+    /// Switches to a new configuration and releases exactly the assignments it invalidates (pool gone, address
+    /// no longer in its pool, Service no longer admitted).
+    /// - Returns: the keys of the Services released, sorted; the caller reassigns them.
+    public mutating func reconfigure(_ configuration: Configuration) -> [String] {
+        self.configuration = configuration
+        cursors = [:]
+        var invalid: [String] = []
+        for (key, h) in held
+        where validate(h.assignment.ips, pool: h.assignment.pool, for: h.request, ignoring: key) != nil {
+            invalid.append(key)
+        }
+        for key in invalid { release(key) }
+        return invalid.sorted()
+    }
+
+    private mutating func record(_ assignment: Assignment, _ request: ServiceRequest) {
+        held[request.key] = Held(assignment: assignment, request: request)
+        for ip in assignment.ips { users[ip, default: []].insert(request.key) }
+    }
+
+    // MARK: Validation
+
+    /// Why `ips` from `pool` cannot serve `request` (other holders than `ignoring` considered), or `nil`.
+    func validate(_ ips: [IPAddress], pool poolName: String, for request: ServiceRequest, ignoring: String)
+        -> AllocationFailure?
+    {
+        guard let pool = configuration.pool(named: poolName) else { return .unknownPool(poolName) }
+        if let requested = request.requestedPool, requested != poolName { return .unknownPool(requested) }
+        if !pool.allocation.admits(
+            namespace: request.namespace, namespaceLabels: request.namespaceLabels, serviceLabels: request.labels)
+        {
+            return .noPoolMatches([.init(pool: poolName, reason: "the service is not admitted by serviceAllocation")])
+        }
+        if !request.requestedIPs.isEmpty, Set(request.requestedIPs) != Set(ips) {
+            return .invalidRequest("assignment differs from the requested addresses")
+        }
+        if request.requestedIPs.isEmpty, !pool.autoAssign, request.requestedPool == nil {
+            return .noPoolMatches([.init(pool: poolName, reason: "autoAssign is false")])
+        }
+        let families = ips.map(\.family)
+        switch request.families {
+        case .single(let f):
+            if families != [f] { return .familyUnavailable(f) }
+        case .requireDual(let primary):
+            if families.count != 2 || families.first != primary || Set(families).count != 2 {
+                return .familyUnavailable(primary == .ipv4 ? .ipv6 : .ipv4)
+            }
+        case .preferDual(let primary):
+            if families.first != primary || Set(families).count != families.count { return .familyUnavailable(primary) }
+            let other: IPFamily = primary == .ipv4 ? .ipv6 : .ipv4
+            if families.count == 1, pool.has(other) { return .familyUnavailable(other) }
+        }
+        for ip in ips {
+            guard pool.offers(ip) else { return .requestedIPOutsidePools(ip) }
+            if let failure = sharingFailure(ip, for: request, ignoring: ignoring) { return failure }
+        }
+        return nil
+    }
+
+    /// Why `request` may not use `ip` alongside its current holders, or `nil`.
+    private func sharingFailure(_ ip: IPAddress, for request: ServiceRequest, ignoring: String) -> AllocationFailure? {
+        for other in (users[ip] ?? []).sorted() where other != ignoring {
+            guard let h = held[other] else { continue }
+            guard let key = request.sharingKey, !key.isEmpty, h.request.sharingKey == key else {
+                if request.sharingKey == nil || h.request.sharingKey == nil {
+                    return .requestedIPTaken(ip, by: other)
+                }
+                return .sharingKeyMismatch(ip, with: other)
+            }
+            if h.request.backendKey != request.backendKey { return .backendMismatch(ip, with: other) }
+            if let port = request.ports.first(where: { h.request.ports.contains($0) }) {
+                return .sharingConflict(ip, port: port, with: other)
+            }
+        }
+        return nil
+    }
+
+    // MARK: Allocation
+
+    private func wantedFamilies(_ request: ServiceRequest, pool: AddressPool) -> [IPFamily]? {
+        switch request.families {
+        case .single(let f): return pool.has(f) ? [f] : nil
+        case .requireDual(let p):
+            let o: IPFamily = p == .ipv4 ? .ipv6 : .ipv4
+            return pool.has(p) && pool.has(o) ? [p, o] : nil
+        case .preferDual(let p):
+            let o: IPFamily = p == .ipv4 ? .ipv6 : .ipv4
+            if pool.has(p) && pool.has(o) { return [p, o] }
+            return pool.has(p) ? [p] : nil
+        }
+    }
+
+    private func allocateRequested(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
+        let ips = request.requestedIPs
+        guard ips.count <= 2, Set(ips.map(\.family)).count == ips.count else {
+            return .failure(.invalidRequest("at most one requested address per IP family may be given"))
+        }
+        guard let pool = configuration.pool(containing: ips[0]) else {
+            return .failure(.requestedIPOutsidePools(ips[0]))
+        }
+        if let requested = request.requestedPool, requested != pool.name {
+            guard configuration.pool(named: requested) != nil else { return .failure(.unknownPool(requested)) }
+            return .failure(.requestedIPNotInRequestedPool(ips[0], pool: requested))
+        }
+        for ip in ips.dropFirst() where !pool.contains(ip) {
+            return .failure(
+                configuration.pool(containing: ip) == nil
+                    ? .requestedIPOutsidePools(ip)
+                    : .invalidRequest("requested addresses \(ips[0]) and \(ip) are in different pools"))
+        }
+        if !pool.allocation.admits(
+            namespace: request.namespace, namespaceLabels: request.namespaceLabels, serviceLabels: request.labels)
+        {
+            return .failure(
+                .noPoolMatches([.init(pool: pool.name, reason: "the service is not admitted by serviceAllocation")]))
+        }
+        for ip in ips {
+            if !pool.offers(ip) {
+                return .failure(
+                    .invalidRequest("requested IP \(ip) is skipped by avoidBuggyIPs of pool \"\(pool.name)\""))
+            }
+            if let failure = sharingFailure(ip, for: request, ignoring: request.key) { return .failure(failure) }
+        }
+        switch request.families {
+        case .single(let f) where ips.map(\.family) != [f]:
+            return .failure(.invalidRequest("requested addresses do not match the service's IP family \(f.rawValue)"))
+        case .requireDual where ips.count != 2:
+            return .failure(.invalidRequest("RequireDualStack needs one requested address per family"))
+        default:
+            break
+        }
+        return .success(Assignment(pool: pool.name, ips: ips))
+    }
+
+    private mutating func allocateFromPools(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
+        var candidates: [AddressPool]
+        if let name = request.requestedPool {
+            guard let pool = configuration.pool(named: name) else { return .failure(.unknownPool(name)) }
+            candidates = [pool]
+        } else {
+            candidates = configuration.pools
+        }
+        var rejections: [AllocationFailure.PoolRejection] = []
+        var exhausted: [String] = []
+        var familyMissing: IPFamily?
+        for pool in candidates {
+            if request.requestedPool == nil, !pool.autoAssign {
+                rejections.append(.init(pool: pool.name, reason: "autoAssign is false"))
+                continue
+            }
+            guard
+                pool.allocation.admits(
+                    namespace: request.namespace, namespaceLabels: request.namespaceLabels,
+                    serviceLabels: request.labels)
+            else {
+                rejections.append(.init(pool: pool.name, reason: "the service is not admitted by serviceAllocation"))
+                continue
+            }
+            guard let families = wantedFamilies(request, pool: pool) else {
+                switch request.families {
+                case .single(let f): familyMissing = f
+                case .requireDual(let p), .preferDual(let p):
+                    familyMissing = pool.has(p) ? (p == .ipv4 ? .ipv6 : .ipv4) : p
+                }
+                rejections.append(.init(pool: pool.name, reason: "no addresses of the family the service needs"))
+                continue
+            }
+            var ips: [IPAddress] = []
+            for family in families {
+                guard
+                    let ip = shareable(request, pool: pool, family: family)
+                        ?? free(pool, family: family, excluding: ips)
+                else { break }
+                ips.append(ip)
+            }
+            if ips.count == families.count { return .success(Assignment(pool: pool.name, ips: ips)) }
+            exhausted.append(pool.name)
+        }
+        if !exhausted.isEmpty { return .failure(.poolsExhausted(exhausted)) }
+        // A pool admitted the Service but lacks the family: that is the actionable cause.
+        if let familyMissing { return .failure(.familyUnavailable(familyMissing)) }
+        return .failure(.noPoolMatches(rejections))
+    }
+
+    /// An address already used with the same sharing key that this Service may join.
+    private func shareable(_ request: ServiceRequest, pool: AddressPool, family: IPFamily) -> IPAddress? {
+        guard let key = request.sharingKey, !key.isEmpty else { return nil }
+        let candidates = users.keys.filter { ip in
+            ip.family == family && pool.offers(ip)
+                && (users[ip] ?? []).contains { held[$0]?.request.sharingKey == key }
+        }
+        return candidates.sorted().first { sharingFailure($0, for: request, ignoring: request.key) == nil }
+    }
+
+    /// The lowest unused address of `family` in `pool`.
+    private mutating func free(_ pool: AddressPool, family: IPFamily, excluding: [IPAddress]) -> IPAddress? {
+        for (index, range) in pool.ranges.enumerated() where range.family == family {
+            let cursorKey = "\(pool.name)#\(index)"
+            var offset = cursors[cursorKey] ?? 0
+            var advancing = true
+            while offset < range.count {
+                let ip = range.address(at: offset)!
+                let taken = users[ip] != nil || (pool.avoidBuggyIPs && AddressPool.isBuggy(ip))
+                if taken {
+                    if advancing { cursors[cursorKey] = offset + 1 }
+                } else if !excluding.contains(ip) {
+                    return ip
+                } else {
+                    advancing = false
+                }
+                offset += 1
+            }
+        }
+        return nil
+    }
+
+    private mutating func lowerCursor(for ip: IPAddress, pool: String) {
+        guard let p = configuration.pool(named: pool) else { return }
+        for (index, range) in p.ranges.enumerated() where range.contains(ip) {
+            let key = "\(pool)#\(index)"
+            let offset = ip.numeric - range.first.numeric
+            if let c = cursors[key], c > offset { cursors[key] = offset }
+        }
+    }
+}
