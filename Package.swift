@@ -68,6 +68,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Controller",
+            dependencies: [
+                "Allocator", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KubeServer",
             dependencies: [
                 "KubeAPI", "NetCore", "CSQLite",
@@ -91,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "pylon",
             dependencies: [
-                "KubeServer", "NetCore",
+                "KubeServer", "KubeClient", "Controller", "NetCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,6 +139,11 @@ let package = Package(
         .testTarget(
             name: "AllocatorTests", dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: ["Controller", "Allocator", "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",

@@ -1,0 +1,257 @@
+import Allocator
+import KubeAPI
+import KubeClient
+import LoadBalancerConfig
+import Logging
+import NetCore
+import ServiceLifecycle
+
+/// `pylon controller`'s core: watches Services, namespaces and the `metallb.io` configuration, and gives
+/// LoadBalancer Services addresses (`status.loadBalancer.ingress` and the `metallb.io/ip-allocated-from-pool`
+/// annotation), with an Event for every assignment and failure.
+///
+/// All decisions happen on one task that owns the `Allocator` value, in the order changes arrive. Before the first
+/// decision every existing assignment is restored from the Services' status, so a restart writes nothing that
+/// is already right. An invalid configuration is reported and ignored: the last valid one stays in force.
+public final class LoadBalancerController: Service, Sendable {
+    public struct Options: Sendable {
+        /// Namespace holding IPAddressPools and L2Advertisements.
+        public var namespace: String
+        /// `--lb-class`: only Services with this `spec.loadBalancerClass`; class-less ones when `nil`.
+        public var loadBalancerClass: String?
+
+        public init(namespace: String = "pylon-system", loadBalancerClass: String? = nil) {
+            self.namespace = namespace
+            self.loadBalancerClass = loadBalancerClass
+        }
+    }
+
+    static let pools = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool", namespaced: true)
+    static let l2Advertisements = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "l2advertisements", kind: "L2Advertisement", namespaced: true)
+
+    private enum Work: Sendable {
+        case service(namespace: String, name: String)
+        case configuration
+    }
+
+    private let client: KubeClient
+    private let options: Options
+    private let recorder: EventRecorder
+    private let logger: Logger
+    private let services: Informer
+    private let namespaces: Informer
+    private let poolInformer: Informer
+    private let l2Informer: Informer
+
+    public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "pylon.controller")) {
+        self.client = client
+        self.options = options
+        self.logger = logger
+        self.recorder = EventRecorder(client: client, component: "pylon-controller", logger: logger)
+        self.services = Informer(client: client, resource: .services, logger: logger)
+        self.namespaces = Informer(client: client, resource: .namespaces, logger: logger)
+        self.poolInformer = Informer(client: client, resource: Self.pools, namespace: options.namespace, logger: logger)
+        self.l2Informer = Informer(
+            client: client, resource: Self.l2Advertisements, namespace: options.namespace, logger: logger)
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.runLoop()
+        }
+    }
+
+    /// Runs until cancelled (used directly under leader election).
+    public func runLoop() async {
+        let (queue, continuation) = AsyncStream<Work>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            for informer in [services, namespaces, poolInformer, l2Informer] {
+                group.addTask { try? await informer.run() }
+            }
+            group.addTask {
+                await self.services.addHandler { change in
+                    let object: JSON
+                    switch change {
+                    case .added(let o), .deleted(let o): object = o
+                    case .updated(_, let o): object = o
+                    }
+                    continuation.yield(
+                        .service(
+                            namespace: object["metadata"]?["namespace"]?.stringValue ?? "",
+                            name: object["metadata"]?["name"]?.stringValue ?? ""))
+                }
+                for informer in [self.poolInformer, self.l2Informer] {
+                    await informer.addHandler { _ in continuation.yield(.configuration) }
+                }
+                await self.namespaces.addHandler { change in
+                    if case .updated(let old, let new) = change,
+                        old["metadata"]?["labels"] != new["metadata"]?["labels"]
+                    {
+                        continuation.yield(.configuration)
+                    }
+                }
+                for informer in [self.services, self.namespaces, self.poolInformer, self.l2Informer] {
+                    await informer.waitForSync()
+                }
+                await self.process(queue)
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        continuation.finish()
+    }
+
+    // MARK: The decision loop
+
+    private func process(_ queue: AsyncStream<Work>) async {
+        var allocator = Allocator()
+        var current: Configuration? = nil
+        if case .success(let config) = parseConfiguration() {
+            current = config
+            _ = allocator.reconfigure(config)
+        }
+        // Restore what Services already hold, oldest first, before deciding anything.
+        let existing = services.list().sorted { creationOrder($0) < creationOrder($1) }
+        for service in existing {
+            let ips = ServiceReading.statusIPs(service)
+            guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
+            _ = allocator.restore(request, ips: ips)
+        }
+        for service in existing { await reconcile(service, &allocator) }
+        logger.info(
+            "controller synced", metadata: ["services": "\(existing.count)", "assigned": "\(allocator.assignedCount)"])
+
+        for await work in queue {
+            switch work {
+            case .service(let namespace, let name):
+                if let service = services.get(namespace: namespace, name: name) {
+                    await reconcile(service, &allocator)
+                } else {
+                    allocator.release("\(namespace)/\(name)")
+                }
+            case .configuration:
+                switch parseConfiguration() {
+                case .success(let config):
+                    guard config != current else { continue }
+                    current = config
+                    let released = allocator.reconfigure(config)
+                    logger.info(
+                        "configuration applied",
+                        metadata: ["pools": "\(config.pools.map(\.name))", "moved": "\(released)"])
+                    for service in services.list().sorted(by: { creationOrder($0) < creationOrder($1) }) {
+                        await reconcile(service, &allocator)
+                    }
+                case .failure(let errors):
+                    logger.error(
+                        "invalid configuration ignored; the last valid one stays in force",
+                        metadata: ["errors": "\(errors)"])
+                    if let first = errors.errors.first, let object = configurationObject(first) {
+                        await recorder.record(
+                            object, type: "Warning", reason: "InvalidConfiguration", message: errors.description)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creation time, then resourceVersion (creation order within a second for objects not updated since), then
+    /// key: the order in which pending Services get addresses.
+    private func creationOrder(_ object: JSON) -> (String, Int64, String) {
+        let meta = object["metadata"]
+        return (
+            meta?["creationTimestamp"]?.stringValue ?? "", Int64(meta?["resourceVersion"]?.stringValue ?? "") ?? 0,
+            key(of: object)
+        )
+    }
+
+    private func key(of object: JSON) -> String {
+        "\(object["metadata"]?["namespace"]?.stringValue ?? "")/\(object["metadata"]?["name"]?.stringValue ?? "")"
+    }
+
+    private func read(_ service: JSON) -> ServiceReading.Outcome {
+        let namespace = service["metadata"]?["namespace"]?.stringValue ?? ""
+        var labels: [String: String] = [:]
+        for (k, v) in namespaces.get(name: namespace)?["metadata"]?["labels"]?.objectValue ?? [:] {
+            labels[k] = v.stringValue ?? ""
+        }
+        return ServiceReading.read(service, namespaceLabels: labels, loadBalancerClass: options.loadBalancerClass)
+    }
+
+    private func parseConfiguration() -> Result<Configuration, ConfigurationErrors> {
+        Configuration.parse(pools: poolInformer.list(), l2Advertisements: l2Informer.list())
+    }
+
+    private func configurationObject(_ error: LoadBalancerConfig.ConfigurationError) -> JSON? {
+        let informer = error.kind == "IPAddressPool" ? poolInformer : l2Informer
+        return informer.get(namespace: options.namespace, name: error.name)
+    }
+
+    /// Brings one Service's status in line with the allocator's decision; writes only what differs.
+    private func reconcile(_ service: JSON, _ allocator: inout Allocator) async {
+        let serviceKey = key(of: service)
+        let held = ServiceReading.statusIPs(service)
+        let ourAnnotation = service["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue
+        switch read(service) {
+        case .notOurs:
+            allocator.release(serviceKey)
+            if ourAnnotation != nil {
+                await write(service, ips: [], pool: nil)
+                await recorder.record(
+                    service, type: "Normal", reason: "ClearAssignment",
+                    message: "the service is no longer a LoadBalancer of this controller's class")
+            }
+        case .invalid(let message):
+            allocator.release(serviceKey)
+            if !held.isEmpty, ourAnnotation != nil { await write(service, ips: [], pool: nil) }
+            await recorder.record(service, type: "Warning", reason: "AllocationFailed", message: message)
+        case .request(let request, let deprecated):
+            for annotation in deprecated {
+                await recorder.record(
+                    service, type: "Warning", reason: "DeprecatedAnnotation",
+                    message:
+                        "\(annotation) is deprecated, use metallb.io/\(annotation.dropFirst(ServiceReading.legacyPrefix.count))"
+                )
+            }
+            switch allocator.assign(request) {
+            case .success(let assignment):
+                guard held != assignment.ips || ourAnnotation != assignment.pool else { return }
+                await write(service, ips: assignment.ips, pool: assignment.pool)
+                let list = assignment.ips.map { "\"\($0)\"" }.joined(separator: ",")
+                await recorder.record(
+                    service, type: "Normal", reason: "IPAllocated",
+                    message: "Assigned IP [\(list)] from pool \(assignment.pool)")
+            case .failure(let failure):
+                if !held.isEmpty, ourAnnotation != nil {
+                    await write(service, ips: [], pool: nil)
+                    await recorder.record(
+                        service, type: "Normal", reason: "ClearAssignment",
+                        message: "addresses \(held.map(\.description).joined(separator: ",")) withdrawn: \(failure)")
+                }
+                await recorder.record(
+                    service, type: "Warning", reason: "AllocationFailed",
+                    message: "Failed to allocate IP for \"\(serviceKey)\": \(failure)")
+            }
+        }
+    }
+
+    /// Writes the pool annotation and the status ingress (empty `ips` clears both).
+    private func write(_ service: JSON, ips: [IPAddress], pool: String?) async {
+        let namespace = service["metadata"]?["namespace"]?.stringValue ?? ""
+        let name = service["metadata"]?["name"]?.stringValue ?? ""
+        do {
+            if service["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue != pool {
+                _ = try await client.patch(
+                    .services, namespace: namespace, name: name,
+                    ["metadata": ["annotations": [ServiceReading.allocatedFromPool: pool.map(JSON.string) ?? .null]]])
+            }
+            let ingress: [JSON] = ips.map { ["ip": .string($0.description), "ipMode": "VIP"] }
+            _ = try await client.patch(
+                .services, namespace: namespace, name: name, ["status": ["loadBalancer": ["ingress": .array(ingress)]]],
+                subresource: "status")
+        } catch {
+            logger.error("cannot update service", metadata: ["service": "\(namespace)/\(name)", "error": "\(error)"])
+        }
+    }
+}

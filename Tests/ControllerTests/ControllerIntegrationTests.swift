@@ -1,0 +1,149 @@
+import Controller
+import Foundation
+import KubeAPI
+import KubeClient
+import PylonTestSupport
+import Testing
+
+/// The controller against the embedded API server, configured and inspected with kubectl.
+@Suite(.timeLimit(.minutes(5))) struct ControllerIntegrationTests {
+    static func path(_ relative: String) -> String { PylonBinary.packageRoot + "/" + relative }
+
+    static func loadBalancer(
+        _ name: String, namespace: String = "default", annotations: String = "", extra: String = ""
+    ) -> String {
+        """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: \(name)
+          namespace: \(namespace)
+          annotations: {\(annotations)}
+        spec:
+          type: LoadBalancer
+          ports:
+          - {name: http, port: 80}
+        \(extra)
+        """
+    }
+
+    static func externalIP(_ server: TestAPIServer, _ name: String, namespace: String = "default") async throws
+        -> String
+    {
+        try await server.kubectl(
+            "get", "svc", name, "-n", namespace, "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"
+        ).stdout
+    }
+
+    @Test func seedWalkthroughAssignsAndRestartsWithoutWrites() async throws {
+        try await TestAPIServer.with { server, client in
+            #expect(try await server.kubectl("apply", "-f", Self.path("deploy/crds/")).status == 0)
+            #expect(try await server.kubectl("create", "namespace", "metallb-system").status == 0)
+            #expect(try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml")).status == 0)
+            #expect(try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml")).status == 0)
+            #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("second")).status == 0)
+            let pending = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system")
+            #expect(pending.stdout.contains("<pending>"))
+
+            var controller = Task {
+                await LoadBalancerController(client: client, options: .init(namespace: "metallb-system")).runLoop()
+            }
+            do {
+                try await eventually("traefik gets the first address") {
+                    try await Self.externalIP(server, "traefik", namespace: "kube-system") == "10.0.0.100"
+                }
+                try await eventually("the second Service gets the next one") {
+                    try await Self.externalIP(server, "second") == "10.0.0.101"
+                }
+                let table = try await server.kubectl("get", "services", "--all-namespaces")
+                let traefik = try #require(table.stdout.split(separator: "\n").first { $0.contains("traefik") })
+                #expect(traefik.contains("10.0.0.100"))
+                let annotation = try await server.kubectl(
+                    "get", "svc", "second", "-o", "jsonpath={.metadata.annotations.metallb\\.io/ip-allocated-from-pool}"
+                )
+                #expect(annotation.stdout == "picluster-pool")
+                let describe = try await server.kubectl("describe", "svc", "second")
+                #expect(describe.stdout.contains("IPAllocated"), "\(describe.stdout)")
+
+                // A request outside every pool stays pending, with the reason.
+                #expect(
+                    try await server.kubectl(
+                        "apply", "-f", "-",
+                        input: Self.loadBalancer("outside", annotations: "metallb.io/loadBalancerIPs: 192.0.2.7")
+                    ).status == 0)
+                try await eventually("AllocationFailed names the cause") {
+                    try await server.kubectl("describe", "svc", "outside").stdout.contains(
+                        "requested IP 192.0.2.7 is not in any pool")
+                }
+                #expect(try await Self.externalIP(server, "outside") == "")
+
+                // Restart: nothing already right is written again.
+                controller.cancel()
+                await controller.value
+                let before = try await client.listAll(.services).items.map {
+                    ($0["metadata"]?["name"]?.stringValue ?? "", $0["metadata"]?["resourceVersion"]?.stringValue ?? "")
+                }
+                controller = Task {
+                    await LoadBalancerController(client: client, options: .init(namespace: "metallb-system")).runLoop()
+                }
+                #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("third")).status == 0)
+                try await eventually("the restarted controller serves new Services") {
+                    try await Self.externalIP(server, "third") == "10.0.0.102"
+                }
+                let after = try await client.listAll(.services).items.map {
+                    ($0["metadata"]?["name"]?.stringValue ?? "", $0["metadata"]?["resourceVersion"]?.stringValue ?? "")
+                }
+                let unchanged = Dictionary(uniqueKeysWithValues: after)
+                for (name, rv) in before { #expect(unchanged[name] == rv, "\(name) was rewritten by the restart") }
+
+                // Deleting a Service frees its address for the next one.
+                #expect(try await server.kubectl("delete", "svc", "second").status == 0)
+                #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("fourth")).status == 0)
+                try await eventually("the freed address is reused") {
+                    try await Self.externalIP(server, "fourth") == "10.0.0.101"
+                }
+            } catch {
+                controller.cancel()
+                throw error
+            }
+            controller.cancel()
+            await controller.value
+        }
+    }
+
+    @Test func invalidConfigurationKeepsTheLastValidOne() async throws {
+        try await TestAPIServer.with { server, client in
+            _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            _ = try await server.kubectl("create", "namespace", "metallb-system")
+            _ = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
+            let controller = Task {
+                await LoadBalancerController(client: client, options: .init(namespace: "metallb-system")).runLoop()
+            }
+            do {
+                #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("web")).status == 0)
+                try await eventually("web assigned") { try await Self.externalIP(server, "web") == "10.0.0.100" }
+                let overlapping = """
+                    apiVersion: metallb.io/v1beta1
+                    kind: IPAddressPool
+                    metadata: {name: overlap, namespace: metallb-system}
+                    spec: {addresses: [10.0.0.150/32]}
+                    """
+                #expect(try await server.kubectl("apply", "-f", "-", input: overlapping).status == 0)
+                try await eventually("the invalid configuration is reported") {
+                    try await server.kubectl("get", "events", "-n", "metallb-system").stdout.contains(
+                        "InvalidConfiguration")
+                }
+                #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("next")).status == 0)
+                try await eventually("the last valid configuration still assigns") {
+                    try await Self.externalIP(server, "next") == "10.0.0.101"
+                }
+                #expect(try await Self.externalIP(server, "web") == "10.0.0.100", "a typo never revokes a working IP")
+            } catch {
+                controller.cancel()
+                throw error
+            }
+            controller.cancel()
+            await controller.value
+        }
+    }
+}
