@@ -147,3 +147,56 @@ import Testing
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(5))) struct ControllerReplicaTests {
+    @Test func twoReplicasOneLeaderNoDoubleAssignment() async throws {
+        try await TestAPIServer.with { server, client in
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("create", "namespace", "metallb-system")
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            let timing = LeaderElector.Timing(leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
+            func replica(_ name: String) -> LeaderElector {
+                let controller = LoadBalancerController(client: client, options: .init(namespace: "metallb-system"))
+                return LeaderElector(client: client, namespace: "metallb-system", name: "pylon-controller", identity: name, timing: timing) {
+                    await controller.runLoop()
+                }
+            }
+            let a = replica("a")
+            let b = replica("b")
+            let runA = Task { try await a.run() }
+            let runB = Task { try await b.run() }
+            do {
+                try await eventually("one leader") { a.isLeader != b.isLeader }
+                let (leader, leaderTask, follower) = a.isLeader ? (a, runA, b) : (b, runB, a)
+                for i in 0..<5 {
+                    _ = try await server.kubectl("apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("before-\(i)"))
+                }
+                try await eventually("the leader assigned all") {
+                    try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count == 5
+                }
+                #expect(!follower.isLeader)
+                leaderTask.cancel()
+                _ = try? await leaderTask.value
+                #expect(!leader.isLeader)
+                try await eventually("the follower takes over", timeout: .seconds(10)) { follower.isLeader }
+                for i in 0..<5 {
+                    _ = try await server.kubectl("apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("after-\(i)"))
+                }
+                try await eventually("the new leader assigned the rest") {
+                    try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count == 10
+                }
+                let ips = try await client.listAll(.services).items.flatMap { ServiceReading.statusIPs($0) }
+                #expect(ips.count == 10)
+                #expect(Set(ips).count == 10, "no address handed out twice: \(ips)")
+            } catch {
+                runA.cancel()
+                runB.cancel()
+                throw error
+            }
+            runA.cancel()
+            runB.cancel()
+            _ = try? await runA.value
+            _ = try? await runB.value
+        }
+    }
+}
