@@ -19,6 +19,8 @@ public struct Allocator: Sendable {
     private var users: [IPAddress: Set<String>] = [:]
     /// Per pool range (`pool#index`): offsets below it are all in use, so searches start there.
     private var cursors: [String: UInt128] = [:]
+    /// Distinct addresses in use per pool and family, kept as assignments come and go.
+    private var usage: [String: [IPFamily: Int]] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -39,8 +41,7 @@ public struct Allocator: Sendable {
 
     /// Distinct addresses of `family` in use from `pool`.
     public func inUse(pool: String, family: IPFamily) -> Int {
-        guard let p = configuration.pool(named: pool) else { return 0 }
-        return users.keys.filter { $0.family == family && p.contains($0) }.count
+        usage[pool]?[family] ?? 0
     }
 
     // MARK: Assigning
@@ -83,6 +84,7 @@ public struct Allocator: Sendable {
             users[ip]?.remove(key)
             if users[ip]?.isEmpty == true {
                 users[ip] = nil
+                usage[h.assignment.pool, default: [:]][ip.family, default: 0] -= 1
                 lowerCursor(for: ip, pool: h.assignment.pool)
             }
         }
@@ -105,7 +107,10 @@ public struct Allocator: Sendable {
 
     private mutating func record(_ assignment: Assignment, _ request: ServiceRequest) {
         held[request.key] = Held(assignment: assignment, request: request)
-        for ip in assignment.ips { users[ip, default: []].insert(request.key) }
+        for ip in assignment.ips {
+            if users[ip] == nil { usage[assignment.pool, default: [:]][ip.family, default: 0] += 1 }
+            users[ip, default: []].insert(request.key)
+        }
     }
 
     // MARK: Validation

@@ -34,7 +34,12 @@ public final class LoadBalancerController: Service, Sendable {
     private enum Work: Sendable {
         case service(namespace: String, name: String)
         case configuration
+        /// Write pool usage counts if they changed (at most once a second).
+        case poolStatus
     }
+
+    /// How often IPAddressPool status is brought up to date.
+    static let poolStatusInterval: Duration = .seconds(1)
 
     private let client: KubeClient
     private let options: Options
@@ -97,6 +102,12 @@ public final class LoadBalancerController: Service, Sendable {
                 }
                 await self.process(queue)
             }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.poolStatusInterval)
+                    continuation.yield(.poolStatus)
+                }
+            }
             await group.next()
             group.cancelAll()
         }
@@ -123,8 +134,12 @@ public final class LoadBalancerController: Service, Sendable {
         logger.info(
             "controller synced", metadata: ["services": "\(existing.count)", "assigned": "\(allocator.assignedCount)"])
 
+        var writtenPoolStatus: [String: JSON] = [:]
         for await work in queue {
             switch work {
+            case .poolStatus:
+                guard let current else { continue }
+                await writePoolStatus(current, allocator, &writtenPoolStatus)
             case .service(let namespace, let name):
                 if let service = services.get(namespace: namespace, name: name) {
                     await reconcile(service, &allocator)
@@ -232,6 +247,37 @@ public final class LoadBalancerController: Service, Sendable {
                 await recorder.record(
                     service, type: "Warning", reason: "AllocationFailed",
                     message: "Failed to allocate IP for \"\(serviceKey)\": \(failure)")
+            }
+        }
+    }
+
+    /// Patches each pool's `status` (assigned/available per family) when it differs from what was last written.
+    private func writePoolStatus(
+        _ configuration: Configuration, _ allocator: Allocator, _ written: inout [String: JSON]
+    ) async {
+        for pool in configuration.pools {
+            let v4 = allocator.inUse(pool: pool.name, family: .ipv4)
+            let v6 = allocator.inUse(pool: pool.name, family: .ipv6)
+            func clamp(_ n: UInt128) -> Int64 { n > UInt128(Int64.max) ? Int64.max : Int64(n) }
+            let status: JSON = [
+                "assignedIPv4": .int(Int64(v4)), "assignedIPv6": .int(Int64(v6)),
+                "availableIPv4": .int(clamp(pool.capacity(.ipv4)) - Int64(v4)),
+                "availableIPv6": .int(clamp(pool.capacity(.ipv6)) - Int64(v6)),
+            ]
+            if written[pool.name] == status { continue }
+            if written[pool.name] == nil,
+                poolInformer.get(namespace: options.namespace, name: pool.name)?["status"] == status
+            {
+                written[pool.name] = status
+                continue
+            }
+            do {
+                _ = try await client.patch(
+                    Self.pools, namespace: options.namespace, name: pool.name, ["status": status], subresource: "status"
+                )
+                written[pool.name] = status
+            } catch {
+                logger.warning("cannot update pool status", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
             }
         }
     }

@@ -98,6 +98,7 @@ import Testing
             namespace: "d", name: "dns-udp", requestedIPs: [shared], sharingKey: "dns", ports: [.init(53, "UDP")])
         #expect(try a.assign(udp).get().ips == [shared])
         #expect(a.users(of: shared) == ["d/dns-tcp", "d/dns-udp"])
+        #expect(a.inUse(pool: "picluster-pool", family: .ipv4) == 1, "a shared address counts once")
         let clash = ServiceRequest(
             namespace: "d", name: "clash", requestedIPs: [shared], sharingKey: "dns", ports: [.init(53, "UDP")])
         #expect(
@@ -117,6 +118,7 @@ import Testing
         a.release("d/dns-udp")
         a.release("d/metrics")
         #expect(a.users(of: shared).isEmpty)
+        #expect(a.inUse(pool: "picluster-pool", family: .ipv4) == 0)
     }
 
     @Test func dualStack() throws {

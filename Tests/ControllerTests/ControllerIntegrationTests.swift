@@ -64,6 +64,12 @@ import Testing
                 #expect(annotation.stdout == "picluster-pool")
                 let describe = try await server.kubectl("describe", "svc", "second")
                 #expect(describe.stdout.contains("IPAllocated"), "\(describe.stdout)")
+                try await eventually("pool status counts the two addresses") {
+                    try await server.kubectl(
+                        "get", "ipaddresspool", "picluster-pool", "-n", "metallb-system", "-o",
+                        "jsonpath={.status.assignedIPv4}/{.status.availableIPv4}"
+                    ).stdout == "2/99"
+                }
 
                 // A request outside every pool stays pending, with the reason.
                 #expect(
@@ -154,10 +160,14 @@ import Testing
             _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
-            let timing = LeaderElector.Timing(leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
+            let timing = LeaderElector.Timing(
+                leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
             func replica(_ name: String) -> LeaderElector {
                 let controller = LoadBalancerController(client: client, options: .init(namespace: "metallb-system"))
-                return LeaderElector(client: client, namespace: "metallb-system", name: "pylon-controller", identity: name, timing: timing) {
+                return LeaderElector(
+                    client: client, namespace: "metallb-system", name: "pylon-controller", identity: name,
+                    timing: timing
+                ) {
                     await controller.runLoop()
                 }
             }
@@ -169,10 +179,12 @@ import Testing
                 try await eventually("one leader") { a.isLeader != b.isLeader }
                 let (leader, leaderTask, follower) = a.isLeader ? (a, runA, b) : (b, runB, a)
                 for i in 0..<5 {
-                    _ = try await server.kubectl("apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("before-\(i)"))
+                    _ = try await server.kubectl(
+                        "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("before-\(i)"))
                 }
                 try await eventually("the leader assigned all") {
-                    try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count == 5
+                    try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count
+                        == 5
                 }
                 #expect(!follower.isLeader)
                 leaderTask.cancel()
@@ -180,10 +192,12 @@ import Testing
                 #expect(!leader.isLeader)
                 try await eventually("the follower takes over", timeout: .seconds(10)) { follower.isLeader }
                 for i in 0..<5 {
-                    _ = try await server.kubectl("apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("after-\(i)"))
+                    _ = try await server.kubectl(
+                        "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("after-\(i)"))
                 }
                 try await eventually("the new leader assigned the rest") {
-                    try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count == 10
+                    try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count
+                        == 10
                 }
                 let ips = try await client.listAll(.services).items.flatMap { ServiceReading.statusIPs($0) }
                 #expect(ips.count == 10)

@@ -263,17 +263,26 @@ import Testing
         try await TestAPIServer.with { server, _ in
             let crds = try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/"))
             #expect(crds.status == 0, "\(crds.stderr)")
-            for kind in ["ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles", "servicel2statuses", "servicebgpstatuses", "configurationstates"] {
+            for kind in [
+                "ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles",
+                "servicel2statuses", "servicebgpstatuses", "configurationstates",
+            ] {
                 #expect(crds.stdout.contains("\(kind).metallb.io created"), "\(kind)")
             }
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             let applied = try await server.kubectl("apply", "-f", KubectlTests.path("testdata/metallb-all-kinds.yaml"))
             #expect(applied.status == 0, "\(applied.stderr)")
-            let peers = try await server.kubectl("get", "bgppeers.v1beta1.metallb.io", "-n", "metallb-system", "-o", "jsonpath={.items[*].apiVersion}")
+            let peers = try await server.kubectl(
+                "get", "bgppeers.v1beta1.metallb.io", "-n", "metallb-system", "-o", "jsonpath={.items[*].apiVersion}")
             #expect(peers.stdout == "metallb.io/v1beta1 metallb.io/v1beta1", "v1beta1 still served")
-            let port = try await server.kubectl("get", "bgppeer", "router", "-n", "metallb-system", "-o", "jsonpath={.spec.peerPort}")
+            let port = try await server.kubectl(
+                "get", "bgppeer", "router", "-n", "metallb-system", "-o", "jsonpath={.spec.peerPort}")
             #expect(port.stdout == "179", "default peer port")
-            let bad = try await server.kubectl("apply", "-f", "-", input: "apiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {name: bad, namespace: metallb-system}\nspec: {detectMultiplier: 1}\n")
+            let bad = try await server.kubectl(
+                "apply", "-f", "-",
+                input:
+                    "apiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {name: bad, namespace: metallb-system}\nspec: {detectMultiplier: 1}\n"
+            )
             #expect(bad.stderr.contains("spec.detectMultiplier"), "\(bad.stderr)")
         }
     }
