@@ -28,6 +28,9 @@ public final class LoadBalancerController: Service, Sendable {
 
     static let pools = Resource(
         group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool", namespaced: true)
+    static let configurationStates = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "configurationstates", kind: "ConfigurationState",
+        namespaced: true)
     static let l2Advertisements = Resource(
         group: "metallb.io", version: "v1beta1", plural: "l2advertisements", kind: "L2Advertisement", namespaced: true)
 
@@ -119,9 +122,17 @@ public final class LoadBalancerController: Service, Sendable {
     private func process(_ queue: AsyncStream<Work>) async {
         var allocator = Allocator()
         var current: Configuration? = nil
-        if case .success(let config) = parseConfiguration() {
+        var reported: JSON? = nil
+        switch parseConfiguration() {
+        case .success(let config):
             current = config
             _ = allocator.reconfigure(config)
+            await reportConfiguration(nil, &reported)
+        case .failure(let errors):
+            logger.error(
+                "invalid configuration at start; no pool is in force until it is fixed",
+                metadata: ["errors": "\(errors)"])
+            await reportConfiguration(errors, &reported)
         }
         // Restore what Services already hold, oldest first, before deciding anything.
         let existing = services.list().sorted { creationOrder($0) < creationOrder($1) }
@@ -149,6 +160,7 @@ public final class LoadBalancerController: Service, Sendable {
             case .configuration:
                 switch parseConfiguration() {
                 case .success(let config):
+                    await reportConfiguration(nil, &reported)
                     guard config != current else { continue }
                     current = config
                     let released = allocator.reconfigure(config)
@@ -248,6 +260,35 @@ public final class LoadBalancerController: Service, Sendable {
                     service, type: "Warning", reason: "AllocationFailed",
                     message: "Failed to allocate IP for \"\(serviceKey)\": \(failure)")
             }
+        }
+    }
+
+    /// Keeps the ConfigurationState object `controller` in the configuration namespace in line with the latest
+    /// validation (`Valid`, or `Invalid` with every error in `errorSummary`).
+    private func reportConfiguration(_ errors: ConfigurationErrors?, _ reported: inout JSON?) async {
+        let status: JSON =
+            errors.map { ["result": "Invalid", "errorSummary": .string($0.description)] } ?? [
+                "result": "Valid", "errorSummary": "",
+            ]
+        guard status != reported else { return }
+        do {
+            do {
+                _ = try await client.patch(
+                    Self.configurationStates, namespace: options.namespace, name: "controller", ["status": status],
+                    subresource: "status")
+            } catch let missing as Status where missing.code == 404 {
+                let object: JSON = [
+                    "apiVersion": "metallb.io/v1beta1", "kind": "ConfigurationState",
+                    "metadata": ["name": "controller", "namespace": .string(options.namespace)],
+                ]
+                _ = try await client.create(Self.configurationStates, namespace: options.namespace, object)
+                _ = try await client.patch(
+                    Self.configurationStates, namespace: options.namespace, name: "controller", ["status": status],
+                    subresource: "status")
+            }
+            reported = status
+        } catch {
+            logger.warning("cannot write ConfigurationState", metadata: ["error": "\(error)"])
         }
     }
 

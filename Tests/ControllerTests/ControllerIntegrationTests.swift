@@ -144,6 +144,14 @@ import Testing
                     try await Self.externalIP(server, "next") == "10.0.0.101"
                 }
                 #expect(try await Self.externalIP(server, "web") == "10.0.0.100", "a typo never revokes a working IP")
+                #expect(
+                    try await server.kubectl("delete", "ipaddresspool", "overlap", "-n", "metallb-system").status == 0)
+                try await eventually("ConfigurationState is Valid again") {
+                    try await server.kubectl(
+                        "get", "configurationstate", "controller", "-n", "metallb-system", "-o",
+                        "jsonpath={.status.result}"
+                    ).stdout == "Valid"
+                }
             } catch {
                 controller.cancel()
                 throw error
