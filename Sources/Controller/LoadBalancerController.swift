@@ -3,8 +3,10 @@ import KubeAPI
 import KubeClient
 import LoadBalancerConfig
 import Logging
+import Metrics
 import NetCore
 import ServiceLifecycle
+import Synchronization
 
 /// `pylon controller`'s core: watches Services, namespaces and the `metallb.io` configuration, and gives
 /// LoadBalancer Services addresses (`status.loadBalancer.ingress` and the `metallb.io/ip-allocated-from-pool`
@@ -52,6 +54,10 @@ public final class LoadBalancerController: Service, Sendable {
     private let namespaces: Informer
     private let poolInformer: Informer
     private let l2Informer: Informer
+    private let synced = Mutex(false)
+
+    /// Whether the first full pass over existing Services is done (readiness).
+    public var isSynced: Bool { synced.withLock { $0 } }
 
     public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "pylon.controller")) {
         self.client = client
@@ -127,11 +133,13 @@ public final class LoadBalancerController: Service, Sendable {
         case .success(let config):
             current = config
             _ = allocator.reconfigure(config)
+            Gauge(label: "pylon_config_valid").record(1)
             await reportConfiguration(nil, &reported)
         case .failure(let errors):
             logger.error(
                 "invalid configuration at start; no pool is in force until it is fixed",
                 metadata: ["errors": "\(errors)"])
+            Gauge(label: "pylon_config_valid").record(0)
             await reportConfiguration(errors, &reported)
         }
         // Restore what Services already hold, oldest first, before deciding anything.
@@ -142,6 +150,7 @@ public final class LoadBalancerController: Service, Sendable {
             _ = allocator.restore(request, ips: ips)
         }
         for service in existing { await reconcile(service, &allocator) }
+        synced.withLock { $0 = true }
         logger.info(
             "controller synced", metadata: ["services": "\(existing.count)", "assigned": "\(allocator.assignedCount)"])
 
@@ -160,6 +169,8 @@ public final class LoadBalancerController: Service, Sendable {
             case .configuration:
                 switch parseConfiguration() {
                 case .success(let config):
+                    Gauge(label: "pylon_config_valid").record(1)
+                    Gauge(label: "pylon_config_stale").record(0)
                     await reportConfiguration(nil, &reported)
                     guard config != current else { continue }
                     current = config
@@ -174,6 +185,9 @@ public final class LoadBalancerController: Service, Sendable {
                     logger.error(
                         "invalid configuration ignored; the last valid one stays in force",
                         metadata: ["errors": "\(errors)"])
+                    Gauge(label: "pylon_config_valid").record(0)
+                    Gauge(label: "pylon_config_stale").record(current == nil ? 0 : 1)
+                    await reportConfiguration(errors, &reported)
                     if let first = errors.errors.first, let object = configurationObject(first) {
                         await recorder.record(
                             object, type: "Warning", reason: "InvalidConfiguration", message: errors.description)
@@ -245,11 +259,14 @@ public final class LoadBalancerController: Service, Sendable {
             case .success(let assignment):
                 guard held != assignment.ips || ourAnnotation != assignment.pool else { return }
                 await write(service, ips: assignment.ips, pool: assignment.pool)
+                Counter(label: "pylon_allocator_allocations_total").increment()
                 let list = assignment.ips.map { "\"\($0)\"" }.joined(separator: ",")
                 await recorder.record(
                     service, type: "Normal", reason: "IPAllocated",
                     message: "Assigned IP [\(list)] from pool \(assignment.pool)")
             case .failure(let failure):
+                Counter(label: "pylon_allocator_allocation_failures_total", dimensions: [("reason", failure.reason)])
+                    .increment()
                 if !held.isEmpty, ourAnnotation != nil {
                     await write(service, ips: [], pool: nil)
                     await recorder.record(
@@ -300,6 +317,12 @@ public final class LoadBalancerController: Service, Sendable {
             let v4 = allocator.inUse(pool: pool.name, family: .ipv4)
             let v6 = allocator.inUse(pool: pool.name, family: .ipv6)
             func clamp(_ n: UInt128) -> Int64 { n > UInt128(Int64.max) ? Int64.max : Int64(n) }
+            for (family, used) in [(IPFamily.ipv4, v4), (.ipv6, v6)] {
+                let labels = [("pool", pool.name), ("family", family == .ipv4 ? "ipv4" : "ipv6")]
+                Gauge(label: "pylon_allocator_addresses_total", dimensions: labels).record(
+                    Double(clamp(pool.capacity(family))))
+                Gauge(label: "pylon_allocator_addresses_in_use_total", dimensions: labels).record(Double(used))
+            }
             let status: JSON = [
                 "assignedIPv4": .int(Int64(v4)), "assignedIPv6": .int(Int64(v6)),
                 "availableIPv4": .int(clamp(pool.capacity(.ipv4)) - Int64(v4)),

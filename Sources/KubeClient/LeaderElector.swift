@@ -73,9 +73,10 @@ public final class LeaderElector: Service, Sendable {
                     _ = await group.next()
                     group.cancelAll()
                 }
+                // Still the holder when shutting down: `run` releases the lease.
+                if Task.isCancelled { return }
                 leading.withLock { $0 = false }
                 logger.info("stopped leading", metadata: ["lease": "\(namespace)/\(name)"])
-                if Task.isCancelled { return }
             }
             try? await Task.sleep(for: timing.retryPeriod)
         }

@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import Logging
 import ServiceLifecycle
+import Telemetry
 
 /// `pylon controller`: MetalLB-compatible address management for LoadBalancer Services.
 struct ControllerCommand: AsyncParsableCommand {
@@ -24,30 +25,51 @@ struct ControllerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Use a Lease so that only one replica assigns addresses.")
     var leaderElect = true
 
+    @Option(name: .customLong("metrics-address"), help: "Address of the /metrics, /healthz and /readyz endpoint.")
+    var metricsAddress = "127.0.0.1"
+
+    @Option(name: .customLong("metrics-port"), help: "Port of the /metrics, /healthz and /readyz endpoint.")
+    var metricsPort = 7472
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func run() async throws {
+        let registry = MetricsServer.bootstrap()
         var logger = Logger(label: "pylon.controller")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
         let controller = LoadBalancerController(
             client: kube, options: .init(namespace: namespace, loadBalancerClass: loadBalancerClass), logger: logger)
         let service: any Service
+        var elector: LeaderElector?
         if leaderElect {
             let identity = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8).lowercased())"
-            service = LeaderElector(
+            let e = LeaderElector(
                 client: kube, namespace: namespace, name: "pylon-controller", identity: identity, logger: logger
             ) {
                 await controller.runLoop()
             }
+            elector = e
+            service = e
         } else {
             service = controller
         }
+        let standby = elector
+        // Ready once the first pass over Services is done; a standby replica is ready while it waits.
+        let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
+            controller.isSynced || (standby.map { !$0.isLeader } ?? false)
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+                services: [.init(service: metrics), .init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await kube.shutdown()
+            throw error
+        }
         try await kube.shutdown()
     }
 }

@@ -139,6 +139,14 @@ import Testing
                     try await server.kubectl("get", "events", "-n", "metallb-system").stdout.contains(
                         "InvalidConfiguration")
                 }
+                try await eventually("ConfigurationState says Invalid") {
+                    let state = try await server.kubectl(
+                        "get", "configurationstate", "controller", "-n", "metallb-system", "-o",
+                        "jsonpath={.status.result}: {.status.errorSummary}"
+                    ).stdout
+                    return state.hasPrefix(
+                        "Invalid: IPAddressPool \"overlap\": spec.addresses: 10.0.0.150-10.0.0.150 overlaps")
+                }
                 #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("next")).status == 0)
                 try await eventually("the last valid configuration still assigns") {
                     try await Self.externalIP(server, "next") == "10.0.0.101"
@@ -219,6 +227,56 @@ import Testing
             runB.cancel()
             _ = try? await runA.value
             _ = try? await runB.value
+        }
+    }
+}
+
+@Suite(.timeLimit(.minutes(5))) struct ControllerBinaryTests {
+    @Test func binaryServesMetricsAndHealthAndReleasesTheLease() async throws {
+        try await TestAPIServer.with { server, client in
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("create", "namespace", "metallb-system")
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            let port = try await PylonBinary.freePort()
+            let controller = try BackgroundProcess(
+                PylonBinary.path,
+                [
+                    "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
+                    String(port), "--log-level", "warning",
+                ])
+            do {
+                try await eventually("/readyz answers ok") {
+                    try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/readyz"]).stdout == "ok"
+                }
+                #expect(try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"]).stdout == "ok")
+                _ = try await server.kubectl(
+                    "apply", "-f", ControllerIntegrationTests.path("testdata/traefik-service.yaml"))
+                try await eventually("traefik assigned") {
+                    try await ControllerIntegrationTests.externalIP(server, "traefik", namespace: "kube-system")
+                        == "10.0.0.100"
+                }
+                try await eventually("metrics show the allocation and the pool") {
+                    let metrics = try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).stdout
+                    return metrics.contains("pylon_allocator_allocations_total 1")
+                        && metrics.contains(
+                            #"pylon_allocator_addresses_in_use_total{pool="picluster-pool",family="ipv4"} 1"#)
+                        && metrics.contains(
+                            #"pylon_allocator_addresses_total{pool="picluster-pool",family="ipv4"} 101"#)
+                        && metrics.contains("pylon_config_valid 1")
+                }
+                let lease = try await client.get(.leases, namespace: "metallb-system", name: "pylon-controller")
+                let holder = lease["spec"]?["holderIdentity"]?.stringValue ?? ""
+                #expect(holder.isEmpty == false)
+                await controller.stop()
+                #expect(!controller.isRunning)
+                let released = try await client.get(.leases, namespace: "metallb-system", name: "pylon-controller")
+                #expect(
+                    released["spec"]?["holderIdentity"]?.stringValue == "",
+                    "SIGTERM releases the lease for the next replica")
+            } catch {
+                controller.kill()
+                throw error
+            }
         }
     }
 }

@@ -94,7 +94,7 @@ public struct APIServer: Service {
         do {
             // Long-running watches would hold a graceful shutdown open until they time out; end them first.
             try await withGracefulShutdownHandler {
-                try await app.runService()
+                try await app.runService(gracefulShutdownSignals: [])
             } onGracefulShutdown: {
                 storage.finishAllWatches()
             }
