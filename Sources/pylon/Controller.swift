@@ -31,13 +31,11 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("metrics-port"), help: "Port of the /metrics, /healthz and /readyz endpoint.")
     var metricsPort = 7472
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var log: LogOptions
 
     func run() async throws {
         let registry = MetricsServer.bootstrap()
-        var logger = Logger(label: "pylon.controller")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = log.logger("pylon.controller")
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
         let controller = LoadBalancerController(
             client: kube, options: .init(namespace: namespace, loadBalancerClass: loadBalancerClass), logger: logger)

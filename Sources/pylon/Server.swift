@@ -29,8 +29,7 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("watch-history"), help: "Number of past changes a watch can resume from.")
     var watchHistory = 10_000
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
+    @OptionGroup var log: LogOptions
 
     func validate() throws {
         guard IPNetwork(serviceCIDR) != nil else {
@@ -44,8 +43,7 @@ struct Server: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "pylon.server")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let logger = log.logger("pylon.server")
         let server = APIServer(
             configuration: .init(
                 dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,

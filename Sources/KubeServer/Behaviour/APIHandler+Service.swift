@@ -8,19 +8,18 @@ extension APIHandler {
         var o = new
         var spec = o["spec"] ?? [:]
         let name = o["metadata"]?["name"]?.stringValue ?? ""
+        func invalid(_ type: String, _ message: String, _ field: String) -> Status {
+            .invalid(
+                group: "", kind: "Service", name: name, causes: [.init(type: type, message: message, field: field)])
+        }
         var causes: [Status.Cause] = []
         let type = spec["type"]?.stringValue ?? "ClusterIP"
         spec["type"] = .string(type)
         guard ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(type) else {
-            throw .invalid(
-                group: "", kind: "Service", name: name,
-                causes: [
-                    .init(
-                        type: "FieldValueNotSupported",
-                        message:
-                            "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"",
-                        field: "spec.type")
-                ])
+            throw invalid(
+                "FieldValueNotSupported",
+                "Unsupported value: \"\(type)\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"",
+                "spec.type")
         }
         if spec["sessionAffinity"] == nil { spec["sessionAffinity"] = "None" }
 
@@ -76,25 +75,15 @@ extension APIHandler {
         // IP families.
         let family = clusterIPs.network.family
         if let policy = spec["ipFamilyPolicy"]?.stringValue, policy == "RequireDualStack" {
-            throw .invalid(
-                group: "", kind: "Service", name: name,
-                causes: [
-                    .init(
-                        type: "FieldValueInvalid",
-                        message:
-                            "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services",
-                        field: "spec.ipFamilyPolicy")
-                ])
+            throw invalid(
+                "FieldValueInvalid",
+                "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services",
+                "spec.ipFamilyPolicy")
         }
         for f in spec["ipFamilies"]?.arrayValue ?? [] where f.stringValue != family.rawValue {
-            throw .invalid(
-                group: "", kind: "Service", name: name,
-                causes: [
-                    .init(
-                        type: "FieldValueInvalid",
-                        message: "Invalid value: \"\(f.stringValue ?? "")\": not configured on this cluster",
-                        field: "spec.ipFamilies[0]")
-                ])
+            throw invalid(
+                "FieldValueInvalid", "Invalid value: \"\(f.stringValue ?? "")\": not configured on this cluster",
+                "spec.ipFamilies[0]")
         }
 
         // Cluster IP.
@@ -109,13 +98,8 @@ extension APIHandler {
             var requested = spec["clusterIP"]?.stringValue ?? spec["clusterIPs"]?.arrayValue?.first?.stringValue ?? ""
             if requested.isEmpty, let oldIP { requested = oldIP }
             if let oldIP, oldIP != requested {
-                throw .invalid(
-                    group: "", kind: "Service", name: name,
-                    causes: [
-                        .init(
-                            type: "FieldValueInvalid", message: "Invalid value: \"\(requested)\": field is immutable",
-                            field: "spec.clusterIPs[0]")
-                    ])
+                throw invalid(
+                    "FieldValueInvalid", "Invalid value: \"\(requested)\": field is immutable", "spec.clusterIPs[0]")
             }
             if requested == "None" {
                 spec["clusterIP"] = "None"
@@ -128,26 +112,16 @@ extension APIHandler {
                 spec["clusterIPs"] = [.string(ip.description)]
             } else if oldIP == nil {
                 guard let ip = IPAddress(requested) else {
-                    throw .invalid(
-                        group: "", kind: "Service", name: name,
-                        causes: [
-                            .init(
-                                type: "FieldValueInvalid",
-                                message:
-                                    "Invalid value: \"\(requested)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                                field: "spec.clusterIPs[0]")
-                        ])
+                    throw invalid(
+                        "FieldValueInvalid",
+                        "Invalid value: \"\(requested)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                        "spec.clusterIPs[0]")
                 }
                 if let error = clusterIPs.reserve(ip) {
-                    throw .invalid(
-                        group: "", kind: "Service", name: name,
-                        causes: [
-                            .init(
-                                type: "FieldValueInvalid",
-                                message:
-                                    "Invalid value: \"\(requested)\": failed to allocate IP \(requested): \(error)",
-                                field: "spec.clusterIPs")
-                        ])
+                    throw invalid(
+                        "FieldValueInvalid",
+                        "Invalid value: \"\(requested)\": failed to allocate IP \(requested): \(error)",
+                        "spec.clusterIPs")
                 }
                 spec["clusterIP"] = .string(ip.description)
                 spec["clusterIPs"] = [.string(ip.description)]
@@ -196,13 +170,8 @@ extension APIHandler {
                     keptOld.insert("\(requested)/\(proto)")
                 } else if let error = nodePorts.reserve(requested, protocol: proto) {
                     for (p, pr) in newlyReserved { nodePorts.release(p, protocol: pr) }
-                    throw .invalid(
-                        group: "", kind: "Service", name: name,
-                        causes: [
-                            .init(
-                                type: "FieldValueInvalid", message: "Invalid value: \(requested): \(error)",
-                                field: "spec.ports[\(i)].nodePort")
-                        ])
+                    throw invalid(
+                        "FieldValueInvalid", "Invalid value: \(requested): \(error)", "spec.ports[\(i)].nodePort")
                 } else {
                     newlyReserved.append((requested, proto))
                 }
