@@ -188,3 +188,37 @@ final class Mirror: Sendable {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(2))) struct InformerIndexTests {
+    @Test func indexesFollowChanges() async throws {
+        try await TestAPIServer.with { _, client in
+            let informer = Informer(
+                client: client, resource: .configMaps, namespace: "default",
+                indexers: ["team": { [$0["metadata"]?["labels"]?["team"]?.stringValue ?? ""] }])
+            #expect(!informer.hasSynced)
+            let running = Task { try await informer.run() }
+            await informer.waitForSync()
+            #expect(informer.hasSynced)
+            for (name, team) in [("a", "red"), ("b", "red"), ("c", "blue")] {
+                _ = try await client.create(
+                    .configMaps, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": ["name": .string(name), "labels": ["team": .string(team)]],
+                    ])
+            }
+            try await eventually("indexed") {
+                informer.byIndex("team", "red").count == 2 && informer.byIndex("team", "blue").count == 1
+            }
+            _ = try await client.patch(
+                .configMaps, namespace: "default", name: "b", ["metadata": ["labels": ["team": "blue"]]])
+            try await client.delete(.configMaps, namespace: "default", name: "c")
+            try await eventually("index updated") {
+                informer.byIndex("team", "red").compactMap { $0["metadata"]?["name"]?.stringValue } == ["a"]
+                    && informer.byIndex("team", "blue").compactMap { $0["metadata"]?["name"]?.stringValue } == ["b"]
+            }
+            running.cancel()
+            _ = try? await running.value
+        }
+    }
+}

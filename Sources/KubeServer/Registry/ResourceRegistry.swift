@@ -37,11 +37,6 @@ public final class ResourceRegistry: Sendable {
         table.withLock { $0.byKey["\(group)/\(plural)"] }
     }
 
-    /// Whether any resource is served in `group` at `version`.
-    public func serves(group: String, version: String) -> Bool {
-        all.contains { $0.group == group && $0.version(version) != nil }
-    }
-
     /// Adds or replaces a custom resource.
     func install(_ resource: ResourceType) {
         table.withLock {

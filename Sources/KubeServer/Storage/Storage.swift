@@ -346,7 +346,4 @@ public final class Storage: Sendable {
         }
         for w in watchers { w.continuation.finish() }
     }
-
-    /// Number of open watches.
-    public var watcherCount: Int { state.withLock { $0.watchers.count } }
 }
