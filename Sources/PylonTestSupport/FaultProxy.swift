@@ -98,12 +98,13 @@ public final class FaultProxy: Sendable {
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var buffer = unwrapInboundIn(data)
+            let received = unwrapInboundIn(data)
             let peer = self.peer
             let pair = self.pair
             if counting {
                 // Server-to-client bytes: count on the client channel's loop, where `remaining` lives.
                 pair.client.eventLoop.execute {
+                    var buffer = received
                     guard let remaining = pair.remaining else {
                         peer.writeAndFlush(buffer, promise: nil)
                         return
@@ -121,7 +122,7 @@ public final class FaultProxy: Sendable {
                     }
                 }
             } else {
-                peer.writeAndFlush(buffer, promise: nil)
+                peer.writeAndFlush(received, promise: nil)
             }
         }
     }
