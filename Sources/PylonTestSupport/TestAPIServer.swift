@@ -31,6 +31,7 @@ public final class TestAPIServer: Sendable {
     public static func start(
         dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, timeout: Duration = .seconds(30)
     ) async throws -> TestAPIServer {
+        sweepLeftovers()
         let directory =
             dataDirectory
             ?? FileManager.default.temporaryDirectory
@@ -62,6 +63,22 @@ public final class TestAPIServer: Sendable {
             throw TestFailure("server did not become ready within \(timeout)")
         }
         return TestAPIServer(dataDirectory: directory, port: port, task: task, group: group)
+    }
+
+    /// Removes data directories of earlier test runs that crashed before cleaning up (older than an hour, so
+    /// concurrent runs are left alone).
+    static func sweepLeftovers() {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory
+        guard let entries = try? fm.contentsOfDirectory(atPath: root.path) else { return }
+        for entry in entries where entry.hasPrefix("pylon-test-") {
+            let path = root.appendingPathComponent(entry).path
+            if let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                modified.timeIntervalSinceNow < -3600
+            {
+                try? fm.removeItem(atPath: path)
+            }
+        }
     }
 
     /// Stops the server and waits for it to finish; removes the data directory unless `keepData`.

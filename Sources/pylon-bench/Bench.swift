@@ -8,7 +8,23 @@ import NIOCore
 /// etcd as the reference in the same run. Every loop is bounded by N; everything runs on loopback.
 @main
 struct Bench {
-    static func main() async throws {
+    /// Processes started by the benchmark, stopped even when it fails.
+    nonisolated(unsafe) static var children: [Process] = []
+
+    static func main() async {
+        do {
+            try await run()
+        } catch {
+            for child in children where child.isRunning {
+                child.terminate()
+                child.waitUntilExit()
+            }
+            print("benchmark failed: \(error)")
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
         guard let binary = args.first else {
             print("usage: pylon-bench PYLON_BINARY [--services N] [--etcd]")
@@ -96,6 +112,7 @@ struct Bench {
         process.arguments = ["server", "--data-dir", directory, "--port", String(port), "--log-level", "warning"]
         let start = ContinuousClock.now
         try process.run()
+        children.append(process)
         for _ in 0..<3000 {
             if FileManager.default.fileExists(atPath: directory + "/kubeconfig.yaml"),
                 let config = try? KubeConfigLoader(environment: [:]).load(kubeconfig: directory + "/kubeconfig.yaml"),
@@ -209,6 +226,7 @@ struct Bench {
         etcd.standardOutput = FileHandle.nullDevice
         etcd.standardError = FileHandle.nullDevice
         try etcd.run()
+        children.append(etcd)
         defer {
             etcd.terminate()
             etcd.waitUntilExit()
