@@ -129,21 +129,9 @@ public final class LoadBalancerController: Service, Sendable {
         var allocator = Allocator()
         var current: Configuration? = nil
         var reported: JSON? = nil
-        switch parseConfiguration() {
-        case .success(let config):
-            current = config
-            _ = allocator.reconfigure(config)
-            Gauge(label: "pylon_config_valid").record(1)
-            await reportConfiguration(nil, &reported)
-        case .failure(let errors):
-            logger.error(
-                "invalid configuration at start; no pool is in force until it is fixed",
-                metadata: ["errors": "\(errors)"])
-            Gauge(label: "pylon_config_valid").record(0)
-            await reportConfiguration(errors, &reported)
-        }
+        _ = await applyConfiguration(&current, &allocator, &reported)
         // Restore what Services already hold, oldest first, before deciding anything.
-        let existing = services.list().sorted { creationOrder($0) < creationOrder($1) }
+        let existing = services.list().sorted { $0.creationOrder < $1.creationOrder }
         for service in existing {
             let ips = ServiceReading.statusIPs(service)
             guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
@@ -167,48 +155,46 @@ public final class LoadBalancerController: Service, Sendable {
                     allocator.release("\(namespace)/\(name)")
                 }
             case .configuration:
-                switch parseConfiguration() {
-                case .success(let config):
-                    Gauge(label: "pylon_config_valid").record(1)
-                    Gauge(label: "pylon_config_stale").record(0)
-                    await reportConfiguration(nil, &reported)
-                    guard config != current else { continue }
-                    current = config
-                    let released = allocator.reconfigure(config)
-                    logger.info(
-                        "configuration applied",
-                        metadata: ["pools": "\(config.pools.map(\.name))", "moved": "\(released)"])
-                    for service in services.list().sorted(by: { creationOrder($0) < creationOrder($1) }) {
-                        await reconcile(service, &allocator)
-                    }
-                case .failure(let errors):
-                    logger.error(
-                        "invalid configuration ignored; the last valid one stays in force",
-                        metadata: ["errors": "\(errors)"])
-                    Gauge(label: "pylon_config_valid").record(0)
-                    Gauge(label: "pylon_config_stale").record(current == nil ? 0 : 1)
-                    await reportConfiguration(errors, &reported)
-                    if let first = errors.errors.first, let object = configurationObject(first) {
-                        await recorder.record(
-                            object, type: "Warning", reason: "InvalidConfiguration", message: errors.description)
-                    }
+                guard await applyConfiguration(&current, &allocator, &reported) else { continue }
+                for service in services.list().sorted(by: { $0.creationOrder < $1.creationOrder }) {
+                    await reconcile(service, &allocator)
                 }
             }
         }
     }
 
-    /// Creation time, then resourceVersion (creation order within a second for objects not updated since), then
-    /// key: the order in which pending Services get addresses.
-    private func creationOrder(_ object: JSON) -> (String, Int64, String) {
-        let meta = object["metadata"]
-        return (
-            meta?["creationTimestamp"]?.stringValue ?? "", Int64(meta?["resourceVersion"]?.stringValue ?? "") ?? 0,
-            key(of: object)
-        )
-    }
-
-    private func key(of object: JSON) -> String {
-        "\(object["metadata"]?["namespace"]?.stringValue ?? "")/\(object["metadata"]?["name"]?.stringValue ?? "")"
+    /// Validates the configuration objects; a valid configuration that differs from `current` replaces it (the
+    /// allocator releases what it invalidates), an invalid one is reported and ignored.
+    /// - Returns: whether the configuration in force changed (Services must then be reconciled).
+    private func applyConfiguration(
+        _ current: inout Configuration?, _ allocator: inout Allocator, _ reported: inout JSON?
+    ) async -> Bool {
+        switch parseConfiguration() {
+        case .success(let config):
+            Gauge(label: "pylon_config_valid").record(1)
+            Gauge(label: "pylon_config_stale").record(0)
+            await reportConfiguration(nil, &reported)
+            guard config != current else { return false }
+            current = config
+            let released = allocator.reconfigure(config)
+            logger.info(
+                "configuration applied", metadata: ["pools": "\(config.pools.map(\.name))", "moved": "\(released)"])
+            return true
+        case .failure(let errors):
+            logger.error(
+                current == nil
+                    ? "invalid configuration; no pool is in force until it is fixed"
+                    : "invalid configuration ignored; the last valid one stays in force",
+                metadata: ["errors": "\(errors)"])
+            Gauge(label: "pylon_config_valid").record(0)
+            Gauge(label: "pylon_config_stale").record(current == nil ? 0 : 1)
+            await reportConfiguration(errors, &reported)
+            if let first = errors.errors.first, let object = configurationObject(first) {
+                await recorder.record(
+                    object, type: "Warning", reason: "InvalidConfiguration", message: errors.description)
+            }
+            return false
+        }
     }
 
     private func read(_ service: JSON) -> ServiceReading.Outcome {
@@ -231,7 +217,7 @@ public final class LoadBalancerController: Service, Sendable {
 
     /// Brings one Service's status in line with the allocator's decision; writes only what differs.
     private func reconcile(_ service: JSON, _ allocator: inout Allocator) async {
-        let serviceKey = key(of: service)
+        let serviceKey = service.namespacedName
         let held = ServiceReading.statusIPs(service)
         let ourAnnotation = service["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue
         switch read(service) {

@@ -117,10 +117,6 @@ public final class Informer: Service, Sendable {
 
     static func key(_ namespace: String, _ name: String) -> String { "\(namespace)/\(name)" }
 
-    static func key(of object: JSON) -> String {
-        key(object["metadata"]?["namespace"]?.stringValue ?? "", object["metadata"]?["name"]?.stringValue ?? "")
-    }
-
     // MARK: Running
 
     public func run() async throws {
@@ -174,7 +170,7 @@ public final class Informer: Service, Sendable {
         var changes: [Change] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
             var fresh: [String: JSON] = [:]
-            for item in items { fresh[Self.key(of: item)] = item }
+            for item in items { fresh[item.namespacedName] = item }
             for (key, old) in s.objects where fresh[key] == nil {
                 changes.append(.deleted(old))
                 remove(key, from: &s)
@@ -212,7 +208,7 @@ public final class Informer: Service, Sendable {
         for try await event in events {
             let change: Change? = state.withLock { s in
                 if let rv = event.resourceVersion { s.lastResourceVersion = rv }
-                let key = Self.key(of: event.object)
+                let key = event.object.namespacedName
                 switch event.kind {
                 case .bookmark:
                     return nil

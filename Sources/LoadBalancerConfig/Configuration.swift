@@ -42,7 +42,7 @@ public struct Configuration: Sendable, Equatable {
         var pools: [AddressPool] = []
         var seen = Set<String>()
         // Oldest first, so that a conflict is reported on the object that introduced it.
-        for object in poolObjects.sorted(by: { creationOrder($0) < creationOrder($1) }) {
+        for object in poolObjects.sorted(by: { $0.creationOrder < $1.creationOrder }) {
             let name = object["metadata"]?["name"]?.stringValue ?? ""
             func fail(_ field: String, _ message: String) {
                 errors.append(ConfigurationError(kind: "IPAddressPool", name: name, field: field, message: message))
@@ -131,15 +131,6 @@ public struct Configuration: Sendable, Equatable {
         }
         if !errors.isEmpty { return .failure(ConfigurationErrors(errors: errors)) }
         return .success(Configuration(pools: pools, l2Advertisements: advertisements))
-    }
-
-    /// Creation time, then resourceVersion (creation order within one second), then name.
-    static func creationOrder(_ object: JSON) -> (String, Int64, String) {
-        let meta = object["metadata"]
-        return (
-            meta?["creationTimestamp"]?.stringValue ?? "", Int64(meta?["resourceVersion"]?.stringValue ?? "") ?? 0,
-            meta?["name"]?.stringValue ?? ""
-        )
     }
 
     private static func selectors(_ json: JSON?, _ field: String, _ fail: (String, String) -> Void) -> [LabelSelector] {
