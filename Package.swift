@@ -136,7 +136,7 @@ let package = Package(
         .target(
             name: "PylonTestSupport",
             dependencies: [
-                "KubeServer", "KubeAPI", "KubeClient",
+                "KubeServer", "KubeAPI", "KubeClient", "NetCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",
-            dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport"],
+            dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeServer
 import Logging
+import NetCore
 import ServiceLifecycle
 
 /// An embedded API server running inside the test process on a free loopback port, in its own temporary data
@@ -28,8 +29,10 @@ public final class TestAPIServer: Sendable {
     /// - Parameters:
     ///   - port: a fixed port (restarts on the same address); a free one when 0.
     ///   - historyLimit: how many changes watches may resume from (small values force 410 Gone).
+    ///   - serviceCIDRs: dual-stack by default (K3s' IPv4 range and an IPv6 documentation range).
     public static func start(
-        dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, timeout: Duration = .seconds(30)
+        dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000,
+        serviceCIDRs: [IPNetwork] = dualStackServiceCIDRs, timeout: Duration = .seconds(30)
     ) async throws -> TestAPIServer {
         sweepLeftovers()
         let directory =
@@ -40,7 +43,9 @@ public final class TestAPIServer: Sendable {
         var logger = Logger(label: "test.server")
         logger.logLevel = .warning
         let server = APIServer(
-            configuration: .init(dataDirectory: directory, port: port, historyLimit: historyLimit), logger: logger,
+            configuration: .init(
+                dataDirectory: directory, port: port, serviceCIDRs: serviceCIDRs, historyLimit: historyLimit),
+            logger: logger,
             onReady: { port in ready.continuation.yield(port) })
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
         let task = Task { try await group.run() }
@@ -64,6 +69,9 @@ public final class TestAPIServer: Sendable {
         }
         return TestAPIServer(dataDirectory: directory, port: port, task: task, group: group)
     }
+
+    /// The test servers' default service CIDRs.
+    public static let dualStackServiceCIDRs = [IPNetwork("10.43.0.0/16")!, IPNetwork("2001:db8:43::/112")!]
 
     /// Removes data directories of earlier test runs that crashed before cleaning up (older than an hour, so
     /// concurrent runs are left alone).

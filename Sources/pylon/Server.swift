@@ -23,7 +23,9 @@ struct Server: AsyncParsableCommand {
         help: "Address clients use to reach the server (repeatable; added to the certificate).")
     var advertiseAddresses: [String] = []
 
-    @Option(name: .customLong("service-cidr"), help: "Network for Service cluster IPs.")
+    @Option(
+        name: .customLong("service-cidr"),
+        help: "Network for Service cluster IPs; two comma-separated CIDRs (IPv4 and IPv6) for dual-stack.")
     var serviceCIDR = "10.43.0.0/16"
 
     @Option(name: .customLong("watch-history"), help: "Number of past changes a watch can resume from.")
@@ -32,8 +34,10 @@ struct Server: AsyncParsableCommand {
     @OptionGroup var log: LogOptions
 
     func validate() throws {
-        guard IPNetwork(serviceCIDR) != nil else {
-            throw ValidationError("--service-cidr: \"\(serviceCIDR)\" is not a CIDR")
+        do {
+            _ = try APIServer.Configuration.parseServiceCIDRs(serviceCIDR)
+        } catch {
+            throw ValidationError("--service-cidr: \(error)")
         }
         for a in advertiseAddresses where IPAddress(a) == nil {
             throw ValidationError("--advertise-address: \"\(a)\" is not an IP address")
@@ -47,7 +51,7 @@ struct Server: AsyncParsableCommand {
         let server = APIServer(
             configuration: .init(
                 dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,
-                serviceCIDR: IPNetwork(serviceCIDR)!, historyLimit: watchHistory),
+                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), historyLimit: watchHistory),
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -10,7 +10,7 @@ public final class APIHandler: Sendable {
     let registry: ResourceRegistry
     let storage: Storage
     let token: String?
-    let clusterIPs: ClusterIPAllocator
+    let clusterIPs: ServiceNetworks
     let nodePorts: NodePortAllocator
     let clock: @Sendable () -> Int64
     let logger: Logger
@@ -20,13 +20,13 @@ public final class APIHandler: Sendable {
     ///   - token: the bearer token every non-public request must carry; `nil` disables authentication (tests).
     ///   - clock: microseconds since the Unix epoch.
     public init(
-        registry: ResourceRegistry, storage: Storage, token: String?, serviceCIDR: IPNetwork,
+        registry: ResourceRegistry, storage: Storage, token: String?, serviceCIDRs: [IPNetwork],
         clock: @escaping @Sendable () -> Int64, logger: Logger
     ) {
         self.registry = registry
         self.storage = storage
         self.token = token
-        self.clusterIPs = ClusterIPAllocator(network: serviceCIDR)
+        self.clusterIPs = ServiceNetworks(serviceCIDRs)
         self.nodePorts = NodePortAllocator(range: 30000...32767)
         self.clock = clock
         self.logger = logger

@@ -31,7 +31,7 @@ extension APIHandler {
                     "labels": ["component": "apiserver", "provider": "kubernetes"],
                 ],
                 "spec": [
-                    "type": "ClusterIP", "clusterIP": .string(clusterIPs.first.description),
+                    "type": "ClusterIP", "clusterIP": .string(clusterIPs.apiServerIP.description),
                     "ports": [["name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443]],
                 ],
             ]

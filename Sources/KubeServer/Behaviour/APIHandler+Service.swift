@@ -72,67 +72,15 @@ extension APIHandler {
         }
         if !causes.isEmpty { throw .invalid(group: "", kind: "Service", name: name, causes: causes) }
 
-        // IP families.
-        let family = clusterIPs.network.family
-        if let policy = spec["ipFamilyPolicy"]?.stringValue, policy == "RequireDualStack" {
-            throw invalid(
-                "FieldValueInvalid",
-                "Invalid value: \"RequireDualStack\": this cluster is not configured for dual-stack services",
-                "spec.ipFamilyPolicy")
-        }
-        for f in spec["ipFamilies"]?.arrayValue ?? [] where f.stringValue != family.rawValue {
-            throw invalid(
-                "FieldValueInvalid", "Invalid value: \"\(f.stringValue ?? "")\": not configured on this cluster",
-                "spec.ipFamilies[0]")
-        }
-
-        // Cluster IP.
+        // IP families and cluster IPs.
         if type == "ExternalName" {
             spec["clusterIP"] = nil
             spec["clusterIPs"] = nil
             spec["ipFamilies"] = nil
             spec["ipFamilyPolicy"] = nil
-            if let oldIP = old?["spec"]?["clusterIP"]?.stringValue, let ip = IPAddress(oldIP) { clusterIPs.release(ip) }
+            releaseClusterIPs(of: old)
         } else {
-            let oldIP = old?["spec"]?["clusterIP"]?.stringValue
-            var requested = spec["clusterIP"]?.stringValue ?? spec["clusterIPs"]?.arrayValue?.first?.stringValue ?? ""
-            if requested.isEmpty, let oldIP { requested = oldIP }
-            if let oldIP, oldIP != requested {
-                throw invalid(
-                    "FieldValueInvalid", "Invalid value: \"\(requested)\": field is immutable", "spec.clusterIPs[0]")
-            }
-            if requested == "None" {
-                spec["clusterIP"] = "None"
-                spec["clusterIPs"] = ["None"]
-            } else if requested.isEmpty {
-                guard let ip = clusterIPs.allocate() else {
-                    throw .internalError("failed to allocate a serviceIP: range is full")
-                }
-                spec["clusterIP"] = .string(ip.description)
-                spec["clusterIPs"] = [.string(ip.description)]
-            } else if oldIP == nil {
-                guard let ip = IPAddress(requested) else {
-                    throw invalid(
-                        "FieldValueInvalid",
-                        "Invalid value: \"\(requested)\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-                        "spec.clusterIPs[0]")
-                }
-                if let error = clusterIPs.reserve(ip) {
-                    throw invalid(
-                        "FieldValueInvalid",
-                        "Invalid value: \"\(requested)\": failed to allocate IP \(requested): \(error)",
-                        "spec.clusterIPs")
-                }
-                spec["clusterIP"] = .string(ip.description)
-                spec["clusterIPs"] = [.string(ip.description)]
-            } else {
-                spec["clusterIP"] = .string(requested)
-                spec["clusterIPs"] = [.string(requested)]
-            }
-            if spec["ipFamilies"] == nil || spec["ipFamilies"]?.arrayValue?.isEmpty == true {
-                spec["ipFamilies"] = [.string(family.rawValue)]
-            }
-            if spec["ipFamilyPolicy"] == nil { spec["ipFamilyPolicy"] = "SingleStack" }
+            try assignClusterIPs(old: old, spec: &spec, invalid: invalid)
             if spec["internalTrafficPolicy"] == nil { spec["internalTrafficPolicy"] = "Cluster" }
         }
 
@@ -198,7 +146,7 @@ extension APIHandler {
     }
 
     func releaseService(_ object: JSON) {
-        if let ip = object["spec"]?["clusterIP"]?.stringValue.flatMap(IPAddress.init) { clusterIPs.release(ip) }
+        releaseClusterIPs(of: object)
         for p in object["spec"]?["ports"]?.arrayValue ?? [] {
             if let n = p["nodePort"]?.intValue {
                 nodePorts.release(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP")
@@ -210,7 +158,7 @@ extension APIHandler {
     func rebuildAllocations() {
         for (_, stored) in storage.list(WatchFilter(prefix: "/services")).items {
             let o = stored.json
-            if let ip = o["spec"]?["clusterIP"]?.stringValue.flatMap(IPAddress.init) { clusterIPs.markUsed(ip) }
+            for ip in Self.clusterIPs(of: o) { clusterIPs.allocator(for: ip.family)?.markUsed(ip) }
             for p in o["spec"]?["ports"]?.arrayValue ?? [] {
                 if let n = p["nodePort"]?.intValue {
                     nodePorts.markUsed(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP")

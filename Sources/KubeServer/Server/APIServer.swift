@@ -15,21 +15,46 @@ public struct APIServer: Service {
         public var bindAddress: String
         public var port: Int
         public var advertiseAddresses: [String]
-        public var serviceCIDR: IPNetwork
+        /// Service CIDRs: one, or two of different families for dual-stack (the first is primary).
+        public var serviceCIDRs: [IPNetwork]
         public var historyLimit: Int
+
+        /// Parses `--service-cidr`: one CIDR, or two of different families separated by a comma.
+        ///
+        /// - Throws: `InvalidServiceCIDRs` naming the offending part.
+        public static func parseServiceCIDRs(_ text: String) throws(InvalidServiceCIDRs) -> [IPNetwork] {
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            var networks: [IPNetwork] = []
+            for part in parts {
+                guard let network = IPNetwork(part) else {
+                    throw InvalidServiceCIDRs(description: "\"\(part)\" is not a CIDR")
+                }
+                networks.append(network)
+            }
+            guard networks.count <= 2, Set(networks.map(\.family)).count == networks.count else {
+                throw InvalidServiceCIDRs(
+                    description: "\"\(text)\": give one CIDR, or one IPv4 and one IPv6 CIDR for dual-stack")
+            }
+            return networks
+        }
 
         public init(
             dataDirectory: String, bindAddress: String = "127.0.0.1", port: Int = 6443,
-            advertiseAddresses: [String] = [], serviceCIDR: IPNetwork = IPNetwork("10.43.0.0/16")!,
+            advertiseAddresses: [String] = [], serviceCIDRs: [IPNetwork] = [IPNetwork("10.43.0.0/16")!],
             historyLimit: Int = 10_000
         ) {
             self.dataDirectory = dataDirectory
             self.bindAddress = bindAddress
             self.port = port
             self.advertiseAddresses = advertiseAddresses
-            self.serviceCIDR = serviceCIDR
+            self.serviceCIDRs = serviceCIDRs
             self.historyLimit = historyLimit
         }
+    }
+
+    /// A `--service-cidr` value that is not one CIDR or a dual-stack pair.
+    public struct InvalidServiceCIDRs: Error, CustomStringConvertible {
+        public let description: String
     }
 
     public let configuration: Configuration
@@ -56,7 +81,7 @@ public struct APIServer: Service {
             directory: c.dataDirectory, addresses: addresses, hostnames: ["localhost"])
         let storage = try Storage(directory: c.dataDirectory, historyLimit: c.historyLimit, logger: logger)
         let handler = APIHandler(
-            registry: ResourceRegistry(), storage: storage, token: credentials.token, serviceCIDR: c.serviceCIDR,
+            registry: ResourceRegistry(), storage: storage, token: credentials.token, serviceCIDRs: c.serviceCIDRs,
             clock: { Clock.microsecondsSinceEpoch() }, logger: logger)
         try await handler.bootstrap()
 
