@@ -55,9 +55,18 @@ public final class LoadBalancerController: Service, Sendable {
     private let poolInformer: Informer
     private let l2Informer: Informer
     private let synced = Mutex(false)
+    private let writer = Mutex<ServiceWriter?>(nil)
+    /// How many Service writes run at once.
+    static let writers = 16
 
     /// Whether the first full pass over existing Services is done (readiness).
     public var isSynced: Bool { synced.withLock { $0 } }
+
+    /// Whether the controller is synced and every decision so far is written.
+    public func isIdle() async -> Bool {
+        guard isSynced, let writer = writer.withLock({ $0 }) else { return false }
+        return await writer.isIdle
+    }
 
     public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "pylon.controller")) {
         self.client = client
@@ -80,10 +89,13 @@ public final class LoadBalancerController: Service, Sendable {
     /// Runs until cancelled (used directly under leader election).
     public func runLoop() async {
         let (queue, continuation) = AsyncStream<Work>.makeStream()
+        let writer = ServiceWriter(client: client, recorder: recorder, logger: logger)
+        self.writer.withLock { $0 = writer }
         await withTaskGroup(of: Void.self) { group in
             for informer in [services, namespaces, poolInformer, l2Informer] {
                 group.addTask { try? await informer.run() }
             }
+            group.addTask { await writer.run(workers: Self.writers) }
             group.addTask {
                 await self.services.addHandler { change in
                     let object: JSON
@@ -109,7 +121,7 @@ public final class LoadBalancerController: Service, Sendable {
                 for informer in [self.services, self.namespaces, self.poolInformer, self.l2Informer] {
                     await informer.waitForSync()
                 }
-                await self.process(queue)
+                await self.process(queue, writer)
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -121,11 +133,12 @@ public final class LoadBalancerController: Service, Sendable {
             group.cancelAll()
         }
         continuation.finish()
+        synced.withLock { $0 = false }
     }
 
     // MARK: The decision loop
 
-    private func process(_ queue: AsyncStream<Work>) async {
+    private func process(_ queue: AsyncStream<Work>, _ writer: ServiceWriter) async {
         var allocator = Allocator()
         var current: Configuration? = nil
         var reported: JSON? = nil
@@ -137,7 +150,7 @@ public final class LoadBalancerController: Service, Sendable {
             guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
             _ = allocator.restore(request, ips: ips)
         }
-        for service in existing { await reconcile(service, &allocator) }
+        for service in existing { await reconcile(service, &allocator, writer) }
         synced.withLock { $0 = true }
         logger.info(
             "controller synced", metadata: ["services": "\(existing.count)", "assigned": "\(allocator.assignedCount)"])
@@ -150,14 +163,15 @@ public final class LoadBalancerController: Service, Sendable {
                 await writePoolStatus(current, allocator, &writtenPoolStatus)
             case .service(let namespace, let name):
                 if let service = services.get(namespace: namespace, name: name) {
-                    await reconcile(service, &allocator)
+                    await reconcile(service, &allocator, writer)
                 } else {
                     allocator.release("\(namespace)/\(name)")
+                    await writer.forget("\(namespace)/\(name)")
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }
                 for service in services.list().sorted(by: { $0.creationOrder < $1.creationOrder }) {
-                    await reconcile(service, &allocator)
+                    await reconcile(service, &allocator, writer)
                 }
             }
         }
@@ -215,55 +229,77 @@ public final class LoadBalancerController: Service, Sendable {
         return informer.get(namespace: options.namespace, name: error.name)
     }
 
-    /// Brings one Service's status in line with the allocator's decision; writes only what differs.
-    private func reconcile(_ service: JSON, _ allocator: inout Allocator) async {
+    /// Decides one Service's addresses and hands what must change (status, Events) to the writer; submits
+    /// nothing when the Service already shows the decision and no earlier write for it is pending.
+    private func reconcile(_ service: JSON, _ allocator: inout Allocator, _ writer: ServiceWriter) async {
         let serviceKey = service.namespacedName
         let held = ServiceReading.statusIPs(service)
         let ourAnnotation = service["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue
+        let pending = await writer.hasWork(for: serviceKey)
+        // What the Service shows, or will show once this controller's own writes are visible.
+        let shows =
+            await writer.expected(
+                for: serviceKey, resourceVersion: service["metadata"]?["resourceVersion"]?.stringValue)
+            ?? WriteQueue.Target(ips: held, pool: ourAnnotation)
+        // What the Service's status should show; `nil` leaves it to whoever owns it.
+        var desired: WriteQueue.Target? = nil
+        var notes: [WriteQueue.Note] = []
+        let clearIfOurs: WriteQueue.Target? = shows.pool != nil || pending ? .cleared : nil
         switch read(service) {
         case .notOurs:
             allocator.release(serviceKey)
-            if ourAnnotation != nil {
-                await write(service, ips: [], pool: nil)
-                await recorder.record(
-                    service, type: "Normal", reason: "ClearAssignment",
-                    message: "the service is no longer a LoadBalancer of this controller's class")
+            desired = clearIfOurs
+            if shows.pool != nil {
+                notes.append(
+                    .init(
+                        type: "Normal", reason: "ClearAssignment",
+                        message: "the service is no longer a LoadBalancer of this controller's class"))
             }
         case .invalid(let message):
             allocator.release(serviceKey)
-            if !held.isEmpty, ourAnnotation != nil { await write(service, ips: [], pool: nil) }
-            await recorder.record(service, type: "Warning", reason: "AllocationFailed", message: message)
+            desired = clearIfOurs
+            notes.append(.init(type: "Warning", reason: "AllocationFailed", message: message))
         case .request(let request, let deprecated):
             for annotation in deprecated {
-                await recorder.record(
-                    service, type: "Warning", reason: "DeprecatedAnnotation",
-                    message:
-                        "\(annotation) is deprecated, use metallb.io/\(annotation.dropFirst(ServiceReading.legacyPrefix.count))"
-                )
+                notes.append(
+                    .init(
+                        type: "Warning", reason: "DeprecatedAnnotation",
+                        message:
+                            "\(annotation) is deprecated, use metallb.io/\(annotation.dropFirst(ServiceReading.legacyPrefix.count))"
+                    ))
             }
             switch allocator.assign(request) {
             case .success(let assignment):
-                guard held != assignment.ips || ourAnnotation != assignment.pool else { return }
-                await write(service, ips: assignment.ips, pool: assignment.pool)
-                Counter(label: "pylon_allocator_allocations_total").increment()
-                let list = assignment.ips.map { "\"\($0)\"" }.joined(separator: ",")
-                await recorder.record(
-                    service, type: "Normal", reason: "IPAllocated",
-                    message: "Assigned IP [\(list)] from pool \(assignment.pool)")
+                desired = .init(ips: assignment.ips, pool: assignment.pool)
+                if shows != desired {
+                    Counter(label: "pylon_allocator_allocations_total").increment()
+                    let list = assignment.ips.map { "\"\($0)\"" }.joined(separator: ",")
+                    notes.append(
+                        .init(
+                            type: "Normal", reason: "IPAllocated",
+                            message: "Assigned IP [\(list)] from pool \(assignment.pool)"))
+                }
             case .failure(let failure):
                 Counter(label: "pylon_allocator_allocation_failures_total", dimensions: [("reason", failure.reason)])
                     .increment()
-                if !held.isEmpty, ourAnnotation != nil {
-                    await write(service, ips: [], pool: nil)
-                    await recorder.record(
-                        service, type: "Normal", reason: "ClearAssignment",
-                        message: "addresses \(held.map(\.description).joined(separator: ",")) withdrawn: \(failure)")
+                desired = clearIfOurs
+                if !shows.ips.isEmpty, shows.pool != nil {
+                    notes.append(
+                        .init(
+                            type: "Normal", reason: "ClearAssignment",
+                            message:
+                                "addresses \(shows.ips.map(\.description).joined(separator: ",")) withdrawn: \(failure)"
+                        ))
                 }
-                await recorder.record(
-                    service, type: "Warning", reason: "AllocationFailed",
-                    message: "Failed to allocate IP for \"\(serviceKey)\": \(failure)")
+                notes.append(
+                    .init(
+                        type: "Warning", reason: "AllocationFailed",
+                        message: "Failed to allocate IP for \"\(serviceKey)\": \(failure)"))
             }
         }
+        let target = desired.flatMap { $0 != shows ? $0 : nil }
+        guard target != nil || !notes.isEmpty else { return }
+        await writer.submit(.init(key: serviceKey, service: service, target: target, notes: notes))
     }
 
     /// Keeps the ConfigurationState object `controller` in the configuration namespace in line with the latest
@@ -329,25 +365,6 @@ public final class LoadBalancerController: Service, Sendable {
             } catch {
                 logger.warning("cannot update pool status", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
             }
-        }
-    }
-
-    /// Writes the pool annotation and the status ingress (empty `ips` clears both).
-    private func write(_ service: JSON, ips: [IPAddress], pool: String?) async {
-        let namespace = service["metadata"]?["namespace"]?.stringValue ?? ""
-        let name = service["metadata"]?["name"]?.stringValue ?? ""
-        do {
-            if service["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue != pool {
-                _ = try await client.patch(
-                    .services, namespace: namespace, name: name,
-                    ["metadata": ["annotations": [ServiceReading.allocatedFromPool: pool.map(JSON.string) ?? .null]]])
-            }
-            let ingress: [JSON] = ips.map { ["ip": .string($0.description), "ipMode": "VIP"] }
-            _ = try await client.patch(
-                .services, namespace: namespace, name: name, ["status": ["loadBalancer": ["ingress": .array(ingress)]]],
-                subresource: "status")
-        } catch {
-            logger.error("cannot update service", metadata: ["service": "\(namespace)/\(name)", "error": "\(error)"])
         }
     }
 }

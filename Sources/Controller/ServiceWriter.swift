@@ -1,0 +1,144 @@
+import KubeAPI
+import KubeClient
+import Logging
+import Metrics
+
+/// Carries out the controller's decisions: writes Services' pool annotation and `status.loadBalancer`, then
+/// records their Events, with bounded concurrency and the ordering rules of `WriteQueue`.
+///
+/// Isolation: an actor owning the queue; the writes themselves run on the worker tasks started by `run()`.
+/// A write that fails is retried with exponential backoff (100 ms doubling to 10 s) until it succeeds, the Service
+/// is gone (404), or a newer decision supersedes it; failures are logged and counted, never dropped silently.
+actor ServiceWriter {
+    private var queue = WriteQueue()
+    private var waiting: [CheckedContinuation<WriteQueue.Job?, Never>] = []
+    private var closed = false
+    /// Status written by finished jobs, with the resourceVersion the write produced, until the informer shows it.
+    private var written: [String: (target: WriteQueue.Target, resourceVersion: UInt64)] = [:]
+    private let client: KubeClient
+    private let recorder: EventRecorder
+    private let logger: Logger
+
+    init(client: KubeClient, recorder: EventRecorder, logger: Logger) {
+        self.client = client
+        self.recorder = recorder
+        self.logger = logger
+    }
+
+    /// Whether nothing is queued or being written.
+    var isIdle: Bool { queue.isIdle }
+
+    /// Whether a write for `key` is queued or running.
+    func hasWork(for key: String) -> Bool { queue.hasWork(for: key) }
+
+    /// What `key`'s status is about to show or already shows although the cached `resourceVersion` predates it:
+    /// the pending decision's target, or a finished write the informer has not delivered yet. `nil` when the
+    /// cached object is current.
+    func expected(for key: String, resourceVersion: String?) -> WriteQueue.Target? {
+        if let target = queue.pendingTarget(for: key) { return target }
+        guard let record = written[key] else { return nil }
+        if let seen = resourceVersion.flatMap(UInt64.init), seen < record.resourceVersion { return record.target }
+        written[key] = nil
+        return nil
+    }
+
+    /// Drops what is remembered about a deleted Service.
+    func forget(_ key: String) { written[key] = nil }
+
+    func submit(_ job: WriteQueue.Job) {
+        queue.submit(job)
+        Gauge(label: "pylon_controller_pending_writes").record(queue.count)
+        dispatch()
+    }
+
+    /// Runs `workers` concurrent writers until the calling task is cancelled.
+    nonisolated func run(workers: Int) async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    while let job = await self.take() {
+                        let outcome = await self.perform(job)
+                        await self.finish(job, outcome)
+                    }
+                }
+            }
+            await withTaskCancellationHandler {
+                await group.waitForAll()
+            } onCancel: {
+                Task { await self.close() }
+            }
+        }
+    }
+
+    private func take() async -> WriteQueue.Job? {
+        if closed { return nil }
+        if let job = queue.next() { return job }
+        return await withCheckedContinuation { waiting.append($0) }
+    }
+
+    private func finish(_ job: WriteQueue.Job, _ outcome: Outcome) {
+        queue.finish(job.key, failed: outcome == .failed)
+        if case .written(let version) = outcome, let target = job.target, let version {
+            written[job.key] = (target, version)
+        }
+        Gauge(label: "pylon_controller_pending_writes").record(queue.count)
+        dispatch()
+    }
+
+    private func dispatch() {
+        while !waiting.isEmpty, let job = queue.next() { waiting.removeFirst().resume(returning: job) }
+    }
+
+    private func close() {
+        closed = true
+        for waiter in waiting { waiter.resume(returning: nil) }
+        waiting.removeAll()
+    }
+
+    private enum Outcome: Equatable {
+        /// Done; the resourceVersion the status write produced, when there was one and it is numeric.
+        case written(UInt64?)
+        /// Failed; the backoff has been waited out and the job must be queued again.
+        case failed
+    }
+
+    /// Writes one job.
+    private nonisolated func perform(_ job: WriteQueue.Job) async -> Outcome {
+        let meta = job.service["metadata"]
+        let namespace = meta?["namespace"]?.stringValue ?? ""
+        let name = meta?["name"]?.stringValue ?? ""
+        var version: UInt64? = nil
+        if let target = job.target {
+            do {
+                if meta?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue != target.pool {
+                    _ = try await client.patch(
+                        .services, namespace: namespace, name: name,
+                        [
+                            "metadata": [
+                                "annotations": [ServiceReading.allocatedFromPool: target.pool.map(JSON.string) ?? .null]
+                            ]
+                        ])
+                }
+                let ingress: [JSON] = target.ips.map { ["ip": .string($0.description), "ipMode": "VIP"] }
+                let updated = try await client.patch(
+                    .services, namespace: namespace, name: name,
+                    ["status": ["loadBalancer": ["ingress": .array(ingress)]]], subresource: "status")
+                version = updated["metadata"]?["resourceVersion"]?.stringValue.flatMap(UInt64.init)
+            } catch let gone as Status where gone.code == 404 {
+                return .written(nil)
+            } catch {
+                Counter(label: "pylon_controller_write_failures_total").increment()
+                let delay = Duration.milliseconds(min(10_000, 100 << min(job.attempts, 7)))
+                logger.error(
+                    "cannot update service; retrying",
+                    metadata: ["service": "\(job.key)", "error": "\(error)", "retryIn": "\(delay)"])
+                try? await Task.sleep(for: delay)
+                return .failed
+            }
+        }
+        for note in job.notes {
+            await recorder.record(job.service, type: note.type, reason: note.reason, message: note.message)
+        }
+        return .written(version)
+    }
+}
