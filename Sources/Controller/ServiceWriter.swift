@@ -53,6 +53,7 @@ actor ServiceWriter {
 
     /// Runs `workers` concurrent writers until the calling task is cancelled.
     nonisolated func run(workers: Int) async {
+        Gauge(label: "pylon_controller_pending_writes").record(await queue.count)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask {

@@ -4,8 +4,8 @@ import KubeAPI
 import KubeClient
 import NIOCore
 
-/// `pylon-bench PYLON_BINARY [--services N] [--etcd]`: the API server benchmarks of docs/benchmarks.md, with raw
-/// etcd as the reference in the same run. Every loop is bounded by N; everything runs on loopback.
+/// `pylon-bench PYLON_BINARY [--services N] [--etcd]`: the API server and controller benchmarks of
+/// docs/benchmarks.md, with raw etcd as the API server's reference in the same run. Every loop is bounded by N; everything runs on loopback.
 @main
 struct Bench {
     /// Processes started by the benchmark, stopped even when it fails.
@@ -78,6 +78,8 @@ struct Bench {
         server.terminate()
         server.waitUntilExit()
 
+        for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
+
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }
         }
@@ -105,11 +107,13 @@ struct Bench {
         return 0
     }
 
-    static func startServer(_ binary: String, _ directory: String, _ port: Int) async throws -> (Process, Duration) {
+    static func startServer(
+        _ binary: String, _ directory: String, _ port: Int, extra: [String] = []
+    ) async throws -> (Process, Duration) {
         try? FileManager.default.removeItem(atPath: directory + "/kubeconfig.yaml")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["server", "--data-dir", directory, "--port", String(port), "--log-level", "warning"]
+        process.arguments = ["server", "--data-dir", directory, "--port", String(port), "--log-level", "warning"] + extra
         let start = ContinuousClock.now
         try process.run()
         children.append(process)
