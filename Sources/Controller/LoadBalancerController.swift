@@ -162,11 +162,21 @@ public final class LoadBalancerController: Service, Sendable {
                 guard let current else { continue }
                 await writePoolStatus(current, allocator, &writtenPoolStatus)
             case .service(let namespace, let name):
+                let key = "\(namespace)/\(name)"
+                let before = allocator.assignment(of: key)?.ips ?? []
                 if let service = services.get(namespace: namespace, name: name) {
                     await reconcile(service, &allocator, writer)
                 } else {
-                    allocator.release("\(namespace)/\(name)")
-                    await writer.forget("\(namespace)/\(name)")
+                    allocator.release(key)
+                    await writer.forget(key)
+                }
+                // Addresses given up may serve Services still waiting, oldest first (as MetalLB reprocesses all).
+                let after = Set(allocator.assignment(of: key)?.ips ?? [])
+                if before.contains(where: { !after.contains($0) }) {
+                    for service in services.list().sorted(by: { $0.creationOrder < $1.creationOrder })
+                    where allocator.assignment(of: service.namespacedName) == nil {
+                        await reconcile(service, &allocator, writer)
+                    }
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }

@@ -9,7 +9,8 @@ extension Bench {
     /// Controller benchmarks on a fresh dual-stack server: N pending IPv6 LoadBalancer Services (a /112 pool from
     /// 2001:db8::/32 holds 65,536 addresses) assigned by a controller started afterwards; a restart counting its
     /// writes; create→status latency for single Services at a steady rate; idle CPU.
-    static func controllerBenchmarks(_ binary: String, count: Int, port: Int) async throws -> [(String, String, String)] {
+    static func controllerBenchmarks(_ binary: String, count: Int, port: Int) async throws -> [(String, String, String)]
+    {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pylon-bench-controller-\(UUID().uuidString)"
         ).path
@@ -25,7 +26,8 @@ extension Bench {
         configuration.qps = 0
         let client = try KubeClient(configuration: configuration)
         do {
-            let rows = try await controllerBenchmarks(binary, count: count, client: client, directory: directory, port: port)
+            let rows = try await controllerBenchmarks(
+                binary, count: count, client: client, directory: directory, port: port)
             try await client.shutdown()
             return rows
         } catch {
@@ -77,7 +79,8 @@ extension Bench {
         let rss = residentKilobytes(controller.processIdentifier)
         var rows = [
             (
-                "pylon controller: \(count) pending Services → all assigned", String(format: "%.2f s", seconds(allAssigned)),
+                "pylon controller: \(count) pending Services → all assigned",
+                String(format: "%.2f s", seconds(allAssigned)),
                 "from process start; 2 writes + 1 Event each (goal < 5 s)"
             ),
             ("pylon controller: RSS after assigning \(count)", "\(rss / 1024) MB", "goal < 60 MB"),
@@ -114,7 +117,8 @@ extension Bench {
         let latencies = try await steadyLatency(client, count: steady, interval: .milliseconds(25))
         rows.append(
             (
-                "pylon controller: create → status, \(steady) Services at 40/s", "p50 \(ms(percentile(latencies, 0.5)))",
+                "pylon controller: create → status, \(steady) Services at 40/s",
+                "p50 \(ms(percentile(latencies, 0.5)))",
                 "p99 \(ms(percentile(latencies, 0.99))) (goal < 100 ms)"
             ))
 
@@ -124,7 +128,8 @@ extension Bench {
         let used = Double(cpuTicks(controller.processIdentifier) - before) / Double(sysconf(Int32(_SC_CLK_TCK)))
         rows.append(
             (
-                "pylon controller: idle CPU with \(count + steady) Services", String(format: "%.2f %%", used / 10 * 100),
+                "pylon controller: idle CPU with \(count + steady) Services",
+                String(format: "%.2f %%", used / 10 * 100),
                 "of one core, over 10 s"
             ))
         controller.terminate()
@@ -137,6 +142,8 @@ extension Bench {
             "apiVersion": "v1", "kind": "Service", "metadata": ["name": .string(name)],
             "spec": [
                 "type": "LoadBalancer", "ipFamilies": ["IPv6"], "selector": ["app": .string(name)],
+                // 10,000 LoadBalancers would exhaust the 2,768 node ports.
+                "allocateLoadBalancerNodePorts": false,
                 "ports": [["name": "http", "port": 80]],
             ],
         ]

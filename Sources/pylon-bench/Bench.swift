@@ -113,7 +113,8 @@ struct Bench {
         try? FileManager.default.removeItem(atPath: directory + "/kubeconfig.yaml")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["server", "--data-dir", directory, "--port", String(port), "--log-level", "warning"] + extra
+        process.arguments =
+            ["server", "--data-dir", directory, "--port", String(port), "--log-level", "warning"] + extra
         let start = ContinuousClock.now
         try process.run()
         children.append(process)
