@@ -132,6 +132,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "Layer2", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+
         // MARK: Test support
         .target(
             name: "PylonTestSupport",
@@ -147,6 +149,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "Layer2Tests", dependencies: ["Layer2", "NetCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LoadBalancerConfigTests", dependencies: ["LoadBalancerConfig", "KubeAPI", "NetCore"],
             swiftSettings: swiftSettings),

@@ -73,7 +73,8 @@ public final class LoadBalancerController: Service, Sendable {
         self.options = options
         self.logger = logger
         self.recorder = EventRecorder(client: client, component: "pylon-controller", logger: logger)
-        self.services = Informer(client: client, resource: .services, logger: logger)
+        self.services = Informer(
+            client: client, resource: .services, transform: ServiceReading.strip, logger: logger)
         self.namespaces = Informer(client: client, resource: .namespaces, logger: logger)
         self.poolInformer = Informer(client: client, resource: Self.pools, namespace: options.namespace, logger: logger)
         self.l2Informer = Informer(

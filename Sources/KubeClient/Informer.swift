@@ -23,6 +23,8 @@ public final class Informer: Service, Sendable {
 
     public typealias Handler = @Sendable (Change) async -> Void
     public typealias IndexFunction = @Sendable (JSON) -> [String]
+    /// Reduces an object before it is cached and delivered (e.g. to the fields a component reads).
+    public typealias Transform = @Sendable (JSON) -> JSON
 
     private struct State {
         var objects: [String: JSON] = [:]
@@ -45,15 +47,19 @@ public final class Informer: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let watchTimeout: Int
+    private let transform: Transform?
 
     /// - Parameters:
     ///   - indexers: named functions giving the index keys of an object (e.g. by node name).
     ///   - watchTimeoutSeconds: how long one watch request lasts before it is renewed.
+    ///   - transform: applied to every object before it is cached; it must keep `metadata.name`, `namespace` and
+    ///     `resourceVersion`.
     public init(
         client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
         fieldSelector: String? = nil, indexers: [String: IndexFunction] = [:], watchTimeoutSeconds: Int = 300,
-        logger: Logger? = nil
+        transform: Transform? = nil, logger: Logger? = nil
     ) {
+        self.transform = transform
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -165,12 +171,14 @@ public final class Informer: Service, Sendable {
     }
 
     private func relist() async throws {
-        let (items, version) = try await client.listAll(
+        var (items, version) = try await client.listAll(
             resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+        var fresh: [String: JSON] = [:]
+        fresh.reserveCapacity(items.count)
+        for item in items { fresh[item.namespacedName] = transform?(item) ?? item }
+        items = []
         var changes: [Change] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
-            var fresh: [String: JSON] = [:]
-            for item in items { fresh[item.namespacedName] = item }
             for (key, old) in s.objects where fresh[key] == nil {
                 changes.append(.deleted(old))
                 remove(key, from: &s)
@@ -206,23 +214,24 @@ public final class Informer: Service, Sendable {
             resource, namespace: namespace, resourceVersion: from, labelSelector: labelSelector,
             fieldSelector: fieldSelector, allowBookmarks: true, timeoutSeconds: watchTimeout)
         for try await event in events {
+            let object = transform?(event.object) ?? event.object
             let change: Change? = state.withLock { s in
                 if let rv = event.resourceVersion { s.lastResourceVersion = rv }
-                let key = event.object.namespacedName
+                let key = object.namespacedName
                 switch event.kind {
                 case .bookmark:
                     return nil
                 case .added, .modified:
                     let old = s.objects[key]
-                    if let old, old["metadata"]?["resourceVersion"] == event.object["metadata"]?["resourceVersion"] {
+                    if let old, old["metadata"]?["resourceVersion"] == object["metadata"]?["resourceVersion"] {
                         return nil
                     }
-                    store(key, event.object, in: &s)
-                    return old.map { .updated(old: $0, new: event.object) } ?? .added(event.object)
+                    store(key, object, in: &s)
+                    return old.map { .updated(old: $0, new: object) } ?? .added(object)
                 case .deleted:
                     guard s.objects[key] != nil else { return nil }
                     remove(key, from: &s)
-                    return .deleted(event.object)
+                    return .deleted(object)
                 }
             }
             if let change { await deliver([change]) }
