@@ -111,19 +111,22 @@ actor ServiceWriter {
         var version: UInt64? = nil
         if let target = job.target {
             do {
-                if meta?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue != target.pool {
-                    _ = try await client.patch(
-                        .services, namespace: namespace, name: name,
-                        [
-                            "metadata": [
-                                "annotations": [ServiceReading.allocatedFromPool: target.pool.map(JSON.string) ?? .null]
-                            ]
-                        ])
-                }
+                // One write carries both: kube-apiserver's Service status strategy resets only `spec`, so the
+                // annotation travels with the status. Should a server drop it, a metadata patch follows.
                 let ingress: [JSON] = target.ips.map { ["ip": .string($0.description), "ipMode": "VIP"] }
-                let updated = try await client.patch(
-                    .services, namespace: namespace, name: name,
-                    ["status": ["loadBalancer": ["ingress": .array(ingress)]]], subresource: "status")
+                let annotation = target.pool.map(JSON.string) ?? .null
+                var patch: JSON = ["status": ["loadBalancer": ["ingress": .array(ingress)]]]
+                let annotate = meta?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue != target.pool
+                if annotate { patch["metadata"] = ["annotations": [ServiceReading.allocatedFromPool: annotation]] }
+                var updated = try await client.patch(
+                    .services, namespace: namespace, name: name, patch, subresource: "status")
+                if annotate,
+                    updated["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue != target.pool
+                {
+                    updated = try await client.patch(
+                        .services, namespace: namespace, name: name,
+                        ["metadata": ["annotations": [ServiceReading.allocatedFromPool: annotation]]])
+                }
                 version = updated["metadata"]?["resourceVersion"]?.stringValue.flatMap(UInt64.init)
             } catch let gone as Status where gone.code == 404 {
                 return .written(nil)

@@ -81,7 +81,7 @@ extension Bench {
             (
                 "pylon controller: \(count) pending Services → all assigned",
                 String(format: "%.2f s", seconds(allAssigned)),
-                "from process start; 2 writes + 1 Event each (goal < 5 s)"
+                "from process start; 1 write + 1 Event each (goal < 5 s)"
             ),
             ("pylon controller: RSS after assigning \(count)", "\(rss / 1024) MB", "goal < 60 MB"),
         ]

@@ -381,11 +381,15 @@ extension APIHandler {
                     "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")"
             )
         }
-        if status {
-            // Only status changes through the status subresource.
+        if status, resource.behaviour == .custom {
+            // Custom resources: only status changes through the status subresource (metadata included).
             var merged = current
             merged["status"] = next["status"]
             next = merged
+        } else if status {
+            // Built-in kinds reset only `spec` on status updates; labels and annotations may change with the status,
+            // as kube-apiserver's status strategies for Services, Nodes and Namespaces do.
+            next["spec"] = current["spec"]
         } else if resource.hasStatus {
             next["status"] = current["status"]
         }
