@@ -84,6 +84,7 @@ let package = Package(
             name: "Controller",
             dependencies: [
                 "Allocator", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -133,6 +134,11 @@ let package = Package(
         ),
 
         .target(name: "Layer2", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Election",
+            dependencies: ["NetCore", "LoadBalancerConfig", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Test support
         .target(
@@ -150,6 +156,14 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .testTarget(name: "Layer2Tests", dependencies: ["Layer2", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ElectionTests",
+            dependencies: [
+                "Election", "LoadBalancerConfig", "KubeAPI", "NetCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LoadBalancerConfigTests", dependencies: ["LoadBalancerConfig", "KubeAPI", "NetCore"],
             swiftSettings: swiftSettings),

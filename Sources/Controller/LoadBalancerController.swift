@@ -145,7 +145,7 @@ public final class LoadBalancerController: Service, Sendable {
         var reported: JSON? = nil
         _ = await applyConfiguration(&current, &allocator, &reported)
         // Restore what Services already hold, oldest first, before deciding anything.
-        let existing = services.list().sorted { $0.creationOrder < $1.creationOrder }
+        let existing = Self.oldestFirst(services.list())
         for service in existing {
             let ips = ServiceReading.statusIPs(service)
             guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
@@ -174,18 +174,23 @@ public final class LoadBalancerController: Service, Sendable {
                 // Addresses given up may serve Services still waiting, oldest first (as MetalLB reprocesses all).
                 let after = Set(allocator.assignment(of: key)?.ips ?? [])
                 if before.contains(where: { !after.contains($0) }) {
-                    for service in services.list().sorted(by: { $0.creationOrder < $1.creationOrder })
+                    for service in Self.oldestFirst(services.list())
                     where allocator.assignment(of: service.namespacedName) == nil {
                         await reconcile(service, &allocator, writer)
                     }
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }
-                for service in services.list().sorted(by: { $0.creationOrder < $1.creationOrder }) {
+                for service in Self.oldestFirst(services.list()) {
                     await reconcile(service, &allocator, writer)
                 }
             }
         }
+    }
+
+    /// Services in creation order (each object's sort key computed once).
+    static func oldestFirst(_ services: [JSON]) -> [JSON] {
+        services.map { ($0.creationOrder, $0) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// Validates the configuration objects; a valid configuration that differs from `current` replaces it (the

@@ -1,6 +1,6 @@
+import DequeModule
 import KubeAPI
 import NetCore
-import OrderedCollections
 
 /// Which Service writes may run now: a pure value, driven by `ServiceWriter`.
 ///
@@ -66,7 +66,11 @@ public struct WriteQueue: Sendable {
         }
     }
 
-    private var queued: OrderedDictionary<String, Job> = [:]
+    /// Queued jobs by Service, each with the sequence number of its place in `order`.
+    private var queued: [String: (sequence: Int, job: Job)] = [:]
+    /// Submission order; entries whose sequence number no longer matches `queued` are stale and skipped.
+    private var order: Deque<(sequence: Int, key: String)> = []
+    private var sequence = 0
     private var running: [String: Job] = [:]
     /// For each address given up by a queued or running job: which Services give it up (and in how many jobs).
     private var giving: [IPAddress: [String: Int]] = [:]
@@ -81,7 +85,7 @@ public struct WriteQueue: Sendable {
 
     /// The status the latest queued or running decision for `key` writes (`nil`: none pending or it leaves the
     /// status alone).
-    public func pendingTarget(for key: String) -> Target? { queued[key]?.target ?? running[key]?.target }
+    public func pendingTarget(for key: String) -> Target? { queued[key]?.job.target ?? running[key]?.target }
 
     /// Number of queued and running jobs.
     public var count: Int { queued.count + running.count }
@@ -89,24 +93,40 @@ public struct WriteQueue: Sendable {
     /// Queues a decision; merges with a queued one for the same Service (the newer target wins, notes append).
     public mutating func submit(_ job: Job) {
         var merged = job
-        if let existing = queued[job.key] {
+        if let (place, existing) = queued[job.key] {
             track(existing, -1)
             merged.target = job.target ?? existing.target
             merged.notes = existing.notes + job.notes
             merged.attempts = existing.attempts
+            queued[job.key] = (place, merged)
+        } else {
+            enqueue(merged)
         }
-        queued[job.key] = merged
         track(merged, 1)
+    }
+
+    private mutating func enqueue(_ job: Job) {
+        sequence += 1
+        queued[job.key] = (sequence, job)
+        order.append((sequence, job.key))
     }
 
     /// Takes the next job allowed to run and marks it running; `nil` when none may run now.
     public mutating func next() -> Job? {
-        let ready = queued.values.first { job in
-            running[job.key] == nil
-                && job.takes.allSatisfy { ip in (giving[ip] ?? [:]).keys.allSatisfy { $0 == job.key } }
+        while let first = order.first, queued[first.key]?.sequence != first.sequence { order.removeFirst() }
+        var oldest: Job? = nil
+        var ready: Job? = nil
+        for entry in order {
+            guard let (place, job) = queued[entry.key], place == entry.sequence else { continue }
+            if oldest == nil { oldest = job }
+            if running[job.key] == nil,
+                job.takes.allSatisfy({ ip in (giving[ip] ?? [:]).keys.allSatisfy { $0 == job.key } })
+            {
+                ready = job
+                break
+            }
         }
-        let chosen = ready ?? (running.isEmpty ? queued.values.first : nil)
-        guard let chosen else { return nil }
+        guard let chosen = ready ?? (running.isEmpty ? oldest : nil) else { return nil }
         queued[chosen.key] = nil
         running[chosen.key] = chosen
         return chosen
@@ -118,12 +138,12 @@ public struct WriteQueue: Sendable {
         guard var job = running.removeValue(forKey: key) else { return }
         track(job, -1)
         guard failed else { return }
-        if var newer = queued[key] {
+        if var (place, newer) = queued[key] {
             newer.notes = job.notes + newer.notes
-            queued[key] = newer
+            queued[key] = (place, newer)
         } else {
             job.attempts += 1
-            queued[key] = job
+            enqueue(job)
             track(job, 1)
         }
     }

@@ -127,6 +127,7 @@ public struct Configuration: Sendable, Equatable {
                         fail($0, $1)
                     },
                     nodeSelectors: selectors(spec["nodeSelectors"], "spec.nodeSelectors") { fail($0, $1) },
+                    serviceSelectors: selectors(spec["serviceSelectors"], "spec.serviceSelectors") { fail($0, $1) },
                     interfaces: (spec["interfaces"]?.arrayValue ?? []).compactMap(\.stringValue)))
         }
         if !errors.isEmpty { return .failure(ConfigurationErrors(errors: errors)) }

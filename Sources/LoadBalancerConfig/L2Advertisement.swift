@@ -8,17 +8,20 @@ public struct L2Advertisement: Sendable, Equatable {
     public var poolSelectors: [LabelSelector]
     /// Nodes allowed to announce; empty means every node.
     public var nodeSelectors: [LabelSelector]
+    /// Services this advertisement applies to; empty means every Service.
+    public var serviceSelectors: [LabelSelector]
     /// Interfaces to announce from; empty means every eligible interface.
     public var interfaces: [String]
 
     public init(
         name: String, pools: [String] = [], poolSelectors: [LabelSelector] = [], nodeSelectors: [LabelSelector] = [],
-        interfaces: [String] = []
+        serviceSelectors: [LabelSelector] = [], interfaces: [String] = []
     ) {
         self.name = name
         self.pools = pools
         self.poolSelectors = poolSelectors
         self.nodeSelectors = nodeSelectors
+        self.serviceSelectors = serviceSelectors
         self.interfaces = interfaces
     }
 
@@ -26,6 +29,11 @@ public struct L2Advertisement: Sendable, Equatable {
     public func covers(_ pool: AddressPool) -> Bool {
         if pools.isEmpty && poolSelectors.isEmpty { return true }
         return pools.contains(pool.name) || poolSelectors.contains { $0.matches(pool.labels) }
+    }
+
+    /// Whether this advertisement applies to a Service with `labels`.
+    public func applies(toServiceLabels labels: [String: String]) -> Bool {
+        serviceSelectors.isEmpty || serviceSelectors.contains { $0.matches(labels) }
     }
 
     /// Whether a node with `labels` may announce for this advertisement.

@@ -27,7 +27,8 @@ extension Bench {
         let client = try KubeClient(configuration: configuration)
         do {
             let rows = try await controllerBenchmarks(
-                binary, count: count, client: client, directory: directory, port: port)
+                binary, count: count, client: client, directory: directory, port: port,
+                serverPID: server.processIdentifier)
             try await client.shutdown()
             return rows
         } catch {
@@ -37,7 +38,7 @@ extension Bench {
     }
 
     static func controllerBenchmarks(
-        _ binary: String, count: Int, client: KubeClient, directory: String, port: Int
+        _ binary: String, count: Int, client: KubeClient, directory: String, port: Int, serverPID: Int32
     ) async throws -> [(String, String, String)] {
         let kubeconfig = directory + "/kubeconfig.yaml"
         let kubectl = Process()
@@ -71,17 +72,24 @@ extension Bench {
         ]
         let startRV = try await client.list(.services, namespace: "default", limit: 1)["metadata"]?["resourceVersion"]?
             .stringValue
+        let serverTicks = cpuTicks(serverPID)
         let start = ContinuousClock.now
         var controller = try launch(binary, arguments)
         let assigned = try await waitForAssignments(client, names: Set((0..<count).map { "lb-\($0)" }), from: startRV)
         let allAssigned = start.duration(to: assigned)
         try await waitForMetric(metricsPort, "pylon_controller_pending_writes", 0)
         let rss = residentKilobytes(controller.processIdentifier)
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let controllerCPU = Double(cpuTicks(controller.processIdentifier)) / tick
+        let serverCPU = Double(cpuTicks(serverPID) - serverTicks) / tick
         var rows = [
             (
                 "pylon controller: \(count) pending Services → all assigned",
                 String(format: "%.2f s", seconds(allAssigned)),
-                "from process start; 1 write + 1 Event each (goal < 5 s)"
+                String(
+                    format:
+                        "from process start; 1 write + 1 Event each; CPU used: controller %.1f s, server %.1f s (goal < 5 s)",
+                    controllerCPU, serverCPU)
             ),
             ("pylon controller: RSS after assigning \(count)", "\(rss / 1024) MB", "goal < 60 MB"),
         ]
@@ -100,6 +108,7 @@ extension Bench {
         controller = try launch(binary, arguments)
         try await waitForMetric(metricsPort, "pylon_controller_pending_writes", 0, ready: true)
         let restartReady = restart.duration(to: .now)
+        let restartRSS = residentKilobytes(controller.processIdentifier)
         let metrics = try await fetch("http://127.0.0.1:\(metricsPort)/metrics")
         let writes = metrics.split(separator: "\n").filter {
             $0.hasPrefix("pylon_kube_client_requests_total{") && $0.contains("resource=\"services\"")
@@ -109,7 +118,7 @@ extension Bench {
         rows.append(
             (
                 "pylon controller: restart with \(count) assigned", "\(writes.count + changed) writes to Services",
-                "ready and idle after \(ms(restartReady)); \(changed) Services changed resourceVersion"
+                "ready and idle after \(ms(restartReady)), RSS \(restartRSS / 1024) MB; \(changed) Services changed resourceVersion"
             ))
 
         // Steady load: one new Service every 25 ms, create → status seen by a watcher.

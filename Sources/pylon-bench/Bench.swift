@@ -37,12 +37,16 @@ struct Bench {
         print("| Benchmark | Result | Detail |")
         print("|---|---|---|")
         func row(_ a: String, _ b: String, _ c: String) { print("| \(a) | \(b) | \(c) |") }
+        let port = 16_900 + Int.random(in: 0..<99)
+        if args.contains("--controller-only") {
+            for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
+            return
+        }
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pylon-bench-\(UUID().uuidString)"
         ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let port = 16_900 + Int.random(in: 0..<99)
 
         // Time to ready, empty store.
         var (server, ready) = try await startServer(binary, directory, port)
