@@ -1,3 +1,4 @@
+import DequeModule
 import FoundationEssentials
 import KubeAPI
 import Logging
@@ -18,8 +19,10 @@ public final class EventRecorder: Sendable {
 
     private struct State {
         var seen: [String: Seen] = [:]
-        var order: [String] = []
+        var order: Deque<String> = []
         var buckets: [String: (tokens: Double, last: ContinuousClock.Instant)] = [:]
+        /// Bucket count above which full buckets are dropped (doubles with what stays, so pruning is amortised).
+        var pruneAt = 8192
     }
 
     private let client: KubeClient
@@ -99,9 +102,18 @@ public final class EventRecorder: Sendable {
     private func allow(_ objectKey: String) -> Bool {
         state.withLock { s in
             let now = ContinuousClock.now
+            func refilled(_ bucket: (tokens: Double, last: ContinuousClock.Instant)) -> Double {
+                let elapsed = bucket.last.duration(to: now)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                return min(25, bucket.tokens + seconds / 300)
+            }
+            // Forget objects whose bucket has refilled completely; they behave as new ones.
+            if s.buckets.count > s.pruneAt {
+                s.buckets = s.buckets.filter { refilled($0.value) < 25 }
+                s.pruneAt = max(2 * cacheSize, 2 * s.buckets.count)
+            }
             var bucket = s.buckets[objectKey] ?? (25, now)
-            let elapsed = bucket.last.duration(to: now).components.seconds
-            bucket.tokens = min(25, bucket.tokens + Double(elapsed) / 300)
+            bucket.tokens = refilled(bucket)
             bucket.last = now
             guard bucket.tokens >= 1 else {
                 s.buckets[objectKey] = bucket

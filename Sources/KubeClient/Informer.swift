@@ -171,12 +171,20 @@ public final class Informer: Service, Sendable {
     }
 
     private func relist() async throws {
-        var (items, version) = try await client.listAll(
-            resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector)
+        // Page by page, each object reduced as it arrives, so a large collection is never held whole.
         var fresh: [String: JSON] = [:]
-        fresh.reserveCapacity(items.count)
-        for item in items { fresh[item.namespacedName] = transform?(item) ?? item }
-        items = []
+        var version = ""
+        var token: String? = nil
+        var pages = 0
+        repeat {
+            let page = try await client.list(
+                resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                limit: 500, continue: token)
+            if pages == 0 { version = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
+            for item in page["items"]?.arrayValue ?? [] { fresh[item.namespacedName] = transform?(item) ?? item }
+            token = page["metadata"]?["continue"]?.stringValue
+            pages += 1
+        } while !(token ?? "").isEmpty && pages < 100_000
         var changes: [Change] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
             for (key, old) in s.objects where fresh[key] == nil {
