@@ -136,6 +136,10 @@ let package = Package(
 
         .target(name: "Layer2", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(
+            name: "Membership", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Election",
             dependencies: ["NetCore", "LoadBalancerConfig", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
@@ -157,6 +161,11 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .testTarget(name: "Layer2Tests", dependencies: ["Layer2", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MembershipTests",
+            dependencies: ["Membership", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ElectionTests",
             dependencies: [
