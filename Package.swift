@@ -160,10 +160,12 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "Layer2Tests", dependencies: ["Layer2", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "Layer2Tests", dependencies: ["Layer2", "NetCore", "PylonTestSupport"], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MembershipTests",
-            dependencies: ["Membership", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Membership", "PylonTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -178,7 +180,8 @@ let package = Package(
             name: "LoadBalancerConfigTests", dependencies: ["LoadBalancerConfig", "KubeAPI", "NetCore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "AllocatorTests", dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore"],
+            name: "AllocatorTests",
+            dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ControllerTests",

@@ -2,19 +2,8 @@ import Allocator
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
+import PylonTestSupport
 import Testing
-
-/// A small seeded generator (SplitMix64) so every run of the randomised test is reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct RandomisedAllocatorTests {
     static let poolShapes: [[JSON]] = [
@@ -56,7 +45,7 @@ struct SplitMix64: RandomNumberGenerator {
 
     @Test(arguments: [1, 2, 3, 42, 2026])
     func longRandomSequences(seed: UInt64) throws {
-        var rng = SplitMix64(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var shape = 0
         func config() -> Configuration { AllocatorTests.config(Self.poolShapes[shape]) }
         var allocator = Allocator(configuration: config())
