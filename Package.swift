@@ -135,6 +135,7 @@ let package = Package(
         ),
 
         .target(name: "Layer2", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(
             name: "Membership", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
@@ -163,6 +164,7 @@ let package = Package(
         .testTarget(
             name: "Layer2Tests", dependencies: ["Layer2", "NetCore", "PylonTestSupport"], swiftSettings: swiftSettings
         ),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MembershipTests",
             dependencies: ["Membership", "PylonTestSupport", .product(name: "Crypto", package: "swift-crypto")],

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Builds and removes a `LabTopology` with `ip`, as root.
+///
+/// Isolation: methods block on child processes; call them from a thread of their own or a test, never from the
+/// cooperative pool of a running daemon. Errors name the `ip` command that failed and its stderr; a failed
+/// set-up removes what it created before throwing.
+public struct LabNetwork: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let topology: LabTopology
+    private let ip: String
+
+    public init(topology: LabTopology, ip: String = "/usr/sbin/ip") {
+        self.topology = topology
+        self.ip = ip
+    }
+
+    /// Creates every namespace, link and address; on failure removes them again and throws.
+    public func up() throws {
+        do {
+            for command in topology.setUpCommands() { try run(command) }
+        } catch {
+            down()
+            throw error
+        }
+    }
+
+    /// Removes the lab; namespaces already gone are fine.
+    public func down() {
+        let existing = Set(Self.namespaces(ip: ip))
+        for command in topology.tearDownCommands() where existing.contains(command[2]) { try? run(command) }
+    }
+
+    /// Runs `argv` inside the namespace of `host`; returns its exit status and standard output.
+    public func exec(_ host: String, _ argv: [String]) throws -> (status: Int32, output: String) {
+        try Self.process(ip, ["netns", "exec", topology.namespace(of: host)] + argv)
+    }
+
+    /// Removes namespaces named `<prefixFamily>…` that are older than `age` (leftovers of crashed runs).
+    public static func sweep(prefixFamily: String, olderThan age: TimeInterval, ip: String = "/usr/sbin/ip") {
+        for name in namespaces(ip: ip) where name.hasPrefix(prefixFamily) {
+            let path = "/run/netns/" + name
+            let created = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
+            if let created, Date().timeIntervalSince(created) > age { _ = try? process(ip, ["netns", "delete", name]) }
+        }
+    }
+
+    /// Names of the network namespaces that exist now.
+    public static func namespaces(ip: String = "/usr/sbin/ip") -> [String] {
+        guard let (status, output) = try? process(ip, ["netns", "list"]), status == 0 else { return [] }
+        return output.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }
+    }
+
+    private func run(_ argv: [String]) throws {
+        let (status, output) = try Self.process(ip, argv, captureError: true)
+        guard status == 0 else {
+            throw Failure(description: "ip \(argv.joined(separator: " ")) failed (\(status)): \(output)")
+        }
+    }
+
+    static func process(_ executable: String, _ arguments: [String], captureError: Bool = false) throws -> (
+        Int32, String
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = captureError ? pipe : FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
