@@ -103,9 +103,10 @@ struct Bench {
         return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
     }
 
-    static func residentKilobytes(_ pid: Int32) -> Int {
+    /// `VmRSS` of a process in kB (or another `/proc/PID/status` field, e.g. `RssAnon`).
+    static func residentKilobytes(_ pid: Int32, field: String = "VmRSS") -> Int {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
         }
         return 0
