@@ -25,6 +25,20 @@ struct ControllerCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Use a Lease so that only one replica assigns addresses.")
     var leaderElect = true
 
+    @Option(
+        name: .customLong("leader-elect-lease-duration"),
+        help: "Seconds a standby replica waits after the last renewal before it takes the Lease.")
+    var leaseDuration = 15.0
+
+    @Option(
+        name: .customLong("leader-elect-renew-deadline"),
+        help: "Seconds the leader keeps trying to renew before it stops assigning.")
+    var renewDeadline = 10.0
+
+    @Option(
+        name: .customLong("leader-elect-retry-period"), help: "Seconds between attempts to take or renew the Lease.")
+    var retryPeriod = 2.0
+
     @Option(name: .customLong("metrics-address"), help: "Address of the /metrics, /healthz and /readyz endpoint.")
     var metricsAddress = "127.0.0.1"
 
@@ -32,6 +46,14 @@ struct ControllerCommand: AsyncParsableCommand {
     var metricsPort = 7472
 
     @OptionGroup var log: LogOptions
+
+    func validate() throws {
+        guard retryPeriod > 0, renewDeadline > retryPeriod, leaseDuration > renewDeadline else {
+            throw ValidationError(
+                "leader election needs lease duration > renew deadline > retry period > 0 (got \(leaseDuration), \(renewDeadline), \(retryPeriod))"
+            )
+        }
+    }
 
     func run() async throws {
         let registry = MetricsServer.bootstrap()
@@ -44,7 +66,12 @@ struct ControllerCommand: AsyncParsableCommand {
         if leaderElect {
             let identity = "\(ProcessInfo.processInfo.hostName)-\(UUID().uuidString.prefix(8).lowercased())"
             let e = LeaderElector(
-                client: kube, namespace: namespace, name: "pylon-controller", identity: identity, logger: logger
+                client: kube, namespace: namespace, name: "pylon-controller", identity: identity,
+                timing: .init(
+                    leaseDuration: .milliseconds(Int64(leaseDuration * 1000)),
+                    renewDeadline: .milliseconds(Int64(renewDeadline * 1000)),
+                    retryPeriod: .milliseconds(Int64(retryPeriod * 1000))),
+                logger: logger
             ) {
                 await controller.runLoop()
             }

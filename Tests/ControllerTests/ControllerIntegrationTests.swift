@@ -233,6 +233,61 @@ import Testing
 }
 
 @Suite(.timeLimit(.minutes(5))) struct ControllerBinaryTests {
+    /// Two controller processes: only the leader writes; SIGKILL of the leader (no lease release) hands over once
+    /// the lease expires, and no address is handed out twice.
+    @Test func killedLeaderIsReplacedWithoutDoubleAssignment() async throws {
+        try await TestAPIServer.with { server, client in
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("create", "namespace", "metallb-system")
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            var replicas: [(process: BackgroundProcess, port: Int)] = []
+            defer { for r in replicas { r.process.kill() } }
+            for _ in 0..<2 {
+                let port = try await PylonBinary.freePort()
+                let process = try BackgroundProcess(
+                    PylonBinary.path,
+                    [
+                        "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system",
+                        "--metrics-port", String(port), "--log-level", "warning", "--leader-elect-lease-duration", "2",
+                        "--leader-elect-renew-deadline", "1", "--leader-elect-retry-period", "0.2",
+                    ])
+                replicas.append((process, port))
+            }
+            func metrics(_ port: Int) async throws -> String {
+                try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).stdout
+            }
+            func assigned() async throws -> [String] {
+                try await client.listAll(.services).items.flatMap { ServiceReading.statusIPs($0).map(\.description) }
+            }
+            for i in 0..<5 {
+                _ = try await server.kubectl(
+                    "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("before-\(i)"))
+            }
+            try await eventually("the leader assigned all five") { try await assigned().count == 5 }
+            // Exactly one replica wrote Services.
+            var writers: [Int] = []
+            for (index, replica) in replicas.enumerated() {
+                let text = try await metrics(replica.port)
+                if text.contains(#"verb="PATCH",resource="services""#) { writers.append(index) }
+            }
+            try #require(writers.count == 1, "only the leader writes: \(writers)")
+            let leader = writers[0]
+            replicas[leader].process.kill()
+            for i in 0..<5 {
+                _ = try await server.kubectl(
+                    "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("after-\(i)"))
+            }
+            try await eventually("the other replica takes over after the lease expires", timeout: .seconds(20)) {
+                try await assigned().count == 10
+            }
+            let ips = try await assigned()
+            #expect(Set(ips).count == 10, "no address handed out twice: \(ips)")
+            #expect(Set(ips) == Set((100..<110).map { "10.0.0.\($0)" }))
+            let survivor = try await metrics(replicas[1 - leader].port)
+            #expect(survivor.contains(#"verb="PATCH",resource="services""#))
+        }
+    }
+
     @Test func binaryServesMetricsAndHealthAndReleasesTheLease() async throws {
         try await TestAPIServer.with { server, client in
             _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
