@@ -171,20 +171,13 @@ public final class Informer: Service, Sendable {
     }
 
     private func relist() async throws {
-        // Page by page, each object reduced as it arrives, so a large collection is never held whole.
+        // Each object reduced as its page arrives, so a large collection is never held whole.
         var fresh: [String: JSON] = [:]
-        var version = ""
-        var token: String? = nil
-        var pages = 0
-        repeat {
-            let page = try await client.list(
-                resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
-                limit: 500, continue: token)
-            if pages == 0 { version = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
-            for item in page["items"]?.arrayValue ?? [] { fresh[item.namespacedName] = transform?(item) ?? item }
-            token = page["metadata"]?["continue"]?.stringValue
-            pages += 1
-        } while !(token ?? "").isEmpty && pages < 100_000
+        let version = try await client.listPages(
+            resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector
+        ) { items in
+            for item in items { fresh[item.namespacedName] = transform?(item) ?? item }
+        }
         var changes: [Change] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
             for (key, old) in s.objects where fresh[key] == nil {

@@ -184,6 +184,19 @@ public final class KubeClient: Sendable {
         pageSize: Int = 500
     ) async throws -> (items: [JSON], resourceVersion: String) {
         var items: [JSON] = []
+        let version = try await listPages(
+            resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
+            pageSize: pageSize
+        ) { items += $0 }
+        return (items, version)
+    }
+
+    /// Lists page by page, handing each page's items to `body` as it arrives (so a large collection need not be
+    /// held whole); returns the list's resourceVersion (of the first page). At most 100,000 pages.
+    public func listPages(
+        _ resource: Resource, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+        pageSize: Int = 500, _ body: ([JSON]) throws -> Void
+    ) async throws -> String {
         var token: String? = nil
         var version = ""
         var pages = 0
@@ -192,11 +205,11 @@ public final class KubeClient: Sendable {
                 resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector,
                 limit: pageSize, continue: token)
             if pages == 0 { version = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
-            items += page["items"]?.arrayValue ?? []
+            try body(page["items"]?.arrayValue ?? [])
             token = page["metadata"]?["continue"]?.stringValue
             pages += 1
         } while !(token ?? "").isEmpty && pages < 100_000
-        return (items, version)
+        return version
     }
 
     /// Creates an object in `namespace` (or the object's own namespace).
