@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "pylon-bench",
             dependencies: [
-                "KubeClient", "KubeAPI",
+                "KubeClient", "KubeAPI", "PylonTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

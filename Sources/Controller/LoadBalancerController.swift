@@ -151,7 +151,16 @@ public final class LoadBalancerController: Service, Sendable {
             guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
             _ = allocator.restore(request, ips: ips)
         }
-        for service in existing { await reconcile(service, &allocator, writer) }
+        // Services that asked for an address and could not get one: retried when an address is freed.
+        var waiting = Set<String>()
+        func decide(_ service: JSON) async {
+            if await reconcile(service, &allocator, writer) {
+                waiting.insert(service.namespacedName)
+            } else {
+                waiting.remove(service.namespacedName)
+            }
+        }
+        for service in existing { await decide(service) }
         synced.withLock { $0 = true }
         logger.info(
             "controller synced", metadata: ["services": "\(existing.count)", "assigned": "\(allocator.assignedCount)"])
@@ -166,24 +175,24 @@ public final class LoadBalancerController: Service, Sendable {
                 let key = "\(namespace)/\(name)"
                 let before = allocator.assignment(of: key)?.ips ?? []
                 if let service = services.get(namespace: namespace, name: name) {
-                    await reconcile(service, &allocator, writer)
+                    await decide(service)
                 } else {
                     allocator.release(key)
+                    waiting.remove(key)
                     await writer.forget(key)
                 }
                 // Addresses given up may serve Services still waiting, oldest first (as MetalLB reprocesses all).
                 let after = Set(allocator.assignment(of: key)?.ips ?? [])
-                if before.contains(where: { !after.contains($0) }) {
-                    for service in Self.oldestFirst(services.list())
-                    where allocator.assignment(of: service.namespacedName) == nil {
-                        await reconcile(service, &allocator, writer)
+                if before.contains(where: { !after.contains($0) }), !waiting.isEmpty {
+                    let candidates = waiting.compactMap { key -> JSON? in
+                        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+                        return parts.count == 2 ? services.get(namespace: parts[0], name: parts[1]) : nil
                     }
+                    for service in Self.oldestFirst(candidates) { await decide(service) }
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }
-                for service in Self.oldestFirst(services.list()) {
-                    await reconcile(service, &allocator, writer)
-                }
+                for service in Self.oldestFirst(services.list()) { await decide(service) }
             }
         }
     }
@@ -247,7 +256,9 @@ public final class LoadBalancerController: Service, Sendable {
 
     /// Decides one Service's addresses and hands what must change (status, Events) to the writer; submits
     /// nothing when the Service already shows the decision and no earlier write for it is pending.
-    private func reconcile(_ service: JSON, _ allocator: inout Allocator, _ writer: ServiceWriter) async {
+    /// - Returns: whether the Service asked for an address and could not get one (it waits for a freed one).
+    private func reconcile(_ service: JSON, _ allocator: inout Allocator, _ writer: ServiceWriter) async -> Bool {
+        var waits = false
         let serviceKey = service.namespacedName
         let held = ServiceReading.statusIPs(service)
         let ourAnnotation = service["metadata"]?["annotations"]?[ServiceReading.allocatedFromPool]?.stringValue
@@ -296,6 +307,7 @@ public final class LoadBalancerController: Service, Sendable {
                             message: "Assigned IP [\(list)] from pool \(assignment.pool)"))
                 }
             case .failure(let failure):
+                waits = true
                 Counter(label: "pylon_allocator_allocation_failures_total", dimensions: [("reason", failure.reason)])
                     .increment()
                 desired = clearIfOurs
@@ -314,8 +326,9 @@ public final class LoadBalancerController: Service, Sendable {
             }
         }
         let target = desired.flatMap { $0 != shows ? $0 : nil }
-        guard target != nil || !notes.isEmpty else { return }
+        guard target != nil || !notes.isEmpty else { return waits }
         await writer.submit(.init(key: serviceKey, service: service, target: target, notes: notes))
+        return waits
     }
 
     /// Keeps the ConfigurationState object `controller` in the configuration namespace in line with the latest

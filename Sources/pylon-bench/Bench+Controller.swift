@@ -3,6 +3,7 @@ import Foundation
 import KubeAPI
 import KubeClient
 import NIOCore
+import PylonTestSupport
 import Synchronization
 
 extension Bench {
@@ -53,7 +54,9 @@ extension Bench {
             .namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "pylon-system"]])
         let pools = Resource(
             group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool", namespaced: true)
-        try await eventually { (try? await client.list(pools, namespace: "pylon-system")) != nil }
+        try await eventually("the CRDs are served") {
+            (try? await client.list(pools, namespace: "pylon-system")) != nil
+        }
         _ = try await client.create(
             pools, namespace: "pylon-system",
             [
@@ -227,7 +230,7 @@ extension Bench {
     /// Waits (bounded: 2 minutes) until the controller's metric `name` has `value` (and `/readyz` answers when
     /// asked).
     static func waitForMetric(_ port: Int, _ name: String, _ value: Double, ready: Bool = false) async throws {
-        try await eventually(timeout: .seconds(120)) {
+        try await eventually("metric \(name) is \(value)", timeout: .seconds(120)) {
             if ready, (try? await fetch("http://127.0.0.1:\(port)/readyz")) != "ok" { return false }
             return (try? await fetch("http://127.0.0.1:\(port)/metrics"))?.split(separator: "\n").contains {
                 $0.hasPrefix(name + " ") && Double($0.dropFirst(name.count + 1)) == value
@@ -276,16 +279,6 @@ extension Bench {
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the command: state is field 3, utime field 14, stime field 15.
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
-    }
-
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-    static func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw BenchError("condition not met within \(timeout)")
     }
 }
 

@@ -27,6 +27,14 @@ import Testing
         """
     }
 
+    /// Applies `count` LoadBalancer Services named `prefix-0`, `prefix-1`, … with kubectl.
+    static func applyLoadBalancers(_ server: TestAPIServer, _ prefix: String, count: Int) async throws {
+        for i in 0..<count {
+            let result = try await server.kubectl("apply", "-f", "-", input: loadBalancer("\(prefix)-\(i)"))
+            try #require(result.status == 0, "\(result.stderr)")
+        }
+    }
+
     static func externalIP(_ server: TestAPIServer, _ name: String, namespace: String = "default") async throws
         -> String
     {
@@ -195,10 +203,7 @@ import Testing
             do {
                 try await eventually("one leader") { a.isLeader != b.isLeader }
                 let (leader, leaderTask, follower) = a.isLeader ? (a, runA, b) : (b, runB, a)
-                for i in 0..<5 {
-                    _ = try await server.kubectl(
-                        "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("before-\(i)"))
-                }
+                try await ControllerIntegrationTests.applyLoadBalancers(server, "before", count: 5)
                 try await eventually("the leader assigned all") {
                     try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count
                         == 5
@@ -208,10 +213,7 @@ import Testing
                 _ = try? await leaderTask.value
                 #expect(!leader.isLeader)
                 try await eventually("the follower takes over", timeout: .seconds(10)) { follower.isLeader }
-                for i in 0..<5 {
-                    _ = try await server.kubectl(
-                        "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("after-\(i)"))
-                }
+                try await ControllerIntegrationTests.applyLoadBalancers(server, "after", count: 5)
                 try await eventually("the new leader assigned the rest") {
                     try await client.listAll(.services).items.filter { !ServiceReading.statusIPs($0).isEmpty }.count
                         == 10
@@ -259,10 +261,7 @@ import Testing
             func assigned() async throws -> [String] {
                 try await client.listAll(.services).items.flatMap { ServiceReading.statusIPs($0).map(\.description) }
             }
-            for i in 0..<5 {
-                _ = try await server.kubectl(
-                    "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("before-\(i)"))
-            }
+            try await ControllerIntegrationTests.applyLoadBalancers(server, "before", count: 5)
             try await eventually("the leader assigned all five") { try await assigned().count == 5 }
             // Exactly one replica wrote Services.
             var writers: [Int] = []
@@ -273,10 +272,7 @@ import Testing
             try #require(writers.count == 1, "only the leader writes: \(writers)")
             let leader = writers[0]
             replicas[leader].process.kill()
-            for i in 0..<5 {
-                _ = try await server.kubectl(
-                    "apply", "-f", "-", input: ControllerIntegrationTests.loadBalancer("after-\(i)"))
-            }
+            try await ControllerIntegrationTests.applyLoadBalancers(server, "after", count: 5)
             try await eventually("the other replica takes over after the lease expires", timeout: .seconds(20)) {
                 try await assigned().count == 10
             }
