@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "pylon",
             dependencies: [
-                "KubeServer", "KubeClient", "Controller", "NetCore", "Telemetry",
+                "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,7 +134,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .target(name: "Layer2", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(name: "CLinuxNet"),
+        .target(name: "Netlink", swiftSettings: swiftSettings),
+        .target(name: "Layer2", dependencies: ["NetCore", "Netlink"], swiftSettings: swiftSettings),
+        .target(
+            name: "Speaker",
+            dependencies: [
+                "CLinuxNet", "Netlink", "Layer2", "Election", "Membership", "LoadBalancerConfig", "KubeClient", "KubeAPI",
+                "NetCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(
             name: "Membership", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -162,7 +178,14 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "Layer2Tests", dependencies: ["Layer2", "NetCore", "PylonTestSupport"], swiftSettings: swiftSettings
+            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "PylonTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SpeakerTests",
+            dependencies: ["Speaker", "Lab", "Layer2", "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport"],
+            swiftSettings: swiftSettings
         ),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"], swiftSettings: swiftSettings),
         .testTarget(

@@ -28,14 +28,6 @@ public final class LoadBalancerController: Service, Sendable {
         }
     }
 
-    static let pools = Resource(
-        group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool", namespaced: true)
-    static let configurationStates = Resource(
-        group: "metallb.io", version: "v1beta1", plural: "configurationstates", kind: "ConfigurationState",
-        namespaced: true)
-    static let l2Advertisements = Resource(
-        group: "metallb.io", version: "v1beta1", plural: "l2advertisements", kind: "L2Advertisement", namespaced: true)
-
     private enum Work: Sendable {
         case service(namespace: String, name: String)
         case configuration
@@ -76,9 +68,10 @@ public final class LoadBalancerController: Service, Sendable {
         self.services = Informer(
             client: client, resource: .services, transform: ServiceReading.strip, logger: logger)
         self.namespaces = Informer(client: client, resource: .namespaces, logger: logger)
-        self.poolInformer = Informer(client: client, resource: Self.pools, namespace: options.namespace, logger: logger)
+        self.poolInformer = Informer(
+            client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
         self.l2Informer = Informer(
-            client: client, resource: Self.l2Advertisements, namespace: options.namespace, logger: logger)
+            client: client, resource: .l2Advertisements, namespace: options.namespace, logger: logger)
     }
 
     public func run() async throws {
@@ -342,16 +335,16 @@ public final class LoadBalancerController: Service, Sendable {
         do {
             do {
                 _ = try await client.patch(
-                    Self.configurationStates, namespace: options.namespace, name: "controller", ["status": status],
+                    .configurationStates, namespace: options.namespace, name: "controller", ["status": status],
                     subresource: "status")
             } catch let missing as Status where missing.code == 404 {
                 let object: JSON = [
                     "apiVersion": "metallb.io/v1beta1", "kind": "ConfigurationState",
                     "metadata": ["name": "controller", "namespace": .string(options.namespace)],
                 ]
-                _ = try await client.create(Self.configurationStates, namespace: options.namespace, object)
+                _ = try await client.create(.configurationStates, namespace: options.namespace, object)
                 _ = try await client.patch(
-                    Self.configurationStates, namespace: options.namespace, name: "controller", ["status": status],
+                    .configurationStates, namespace: options.namespace, name: "controller", ["status": status],
                     subresource: "status")
             }
             reported = status
@@ -388,7 +381,8 @@ public final class LoadBalancerController: Service, Sendable {
             }
             do {
                 _ = try await client.patch(
-                    Self.pools, namespace: options.namespace, name: pool.name, ["status": status], subresource: "status"
+                    .ipAddressPools, namespace: options.namespace, name: pool.name, ["status": status],
+                    subresource: "status"
                 )
                 written[pool.name] = status
             } catch {

@@ -30,4 +30,13 @@ public enum DropReason: String, Error, Sendable, CaseIterable {
     /// RFC 4861 §7.1.1: unspecified source with a source link-layer option, or not sent to a solicited-node
     /// multicast address.
     case ndpBadUnspecifiedSource = "ndp_bad_unspecified_source"
+    /// An ARP reply or a Neighbor Advertisement: only requests are answered.
+    case notARequest = "not_a_request"
+    /// A request for an address this node does not announce on the interface it came in on.
+    case notAnnounced = "not_announced"
+    /// Another host claims an address this node announces (gratuitous ARP, or an ARP packet whose sender address
+    /// is ours with another MAC): never answered, logged as a conflict.
+    case conflict
+    /// A frame this node sent itself.
+    case ownFrame = "own_frame"
 }

@@ -52,8 +52,7 @@ extension Bench {
         guard kubectl.terminationStatus == 0 else { throw BenchError("kubectl apply -f deploy/crds/ failed") }
         _ = try await client.create(
             .namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "pylon-system"]])
-        let pools = Resource(
-            group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool", namespaced: true)
+        let pools = Resource.ipAddressPools
         try await eventually("the CRDs are served") {
             (try? await client.list(pools, namespace: "pylon-system")) != nil
         }

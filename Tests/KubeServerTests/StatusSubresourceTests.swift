@@ -29,9 +29,7 @@ import Testing
         try await TestAPIServer.with { server, client in
             #expect(try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/")).status == 0)
             _ = try await server.kubectl("create", "namespace", "pylon-system")
-            let pools = Resource(
-                group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool",
-                namespaced: true)
+            let pools = Resource.ipAddressPools
             try await eventually("CRD served") { (try? await client.list(pools, namespace: "pylon-system")) != nil }
             _ = try await client.create(
                 pools, namespace: "pylon-system",

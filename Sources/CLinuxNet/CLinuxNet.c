@@ -1,0 +1,81 @@
+#include "CLinuxNet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+// Offsets into an Ethernet frame without VLAN tag.
+enum { ETH_HEADER = 14, IPV6_NEXT_HEADER = ETH_HEADER + 6, ICMPV6_TYPE = ETH_HEADER + 40 };
+
+static struct sock_filter arp_in[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 1),     // own frames: drop
+    BPF_STMT(BPF_RET | BPF_K, 0),
+    BPF_STMT(BPF_RET | BPF_K, 0xffff),
+};
+
+static struct sock_filter ns_in[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 6, 0),     // own frames: drop
+    BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+    BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, ICMPV6_TYPE, 0, 5),          // too short to tell: accept
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, IPV6_NEXT_HEADER),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 2),                   // not ICMPv6: drop
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, ICMPV6_TYPE),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 135, 1, 0),                  // solicitation: accept
+    BPF_STMT(BPF_RET | BPF_K, 0),
+    BPF_STMT(BPF_RET | BPF_K, 0xffff),
+};
+
+int pylon_packet_socket(int ifindex, uint16_t ethertype, pylon_packet_filter filter) {
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sock_fprog program;
+    if (filter == PYLON_FILTER_ARP_IN) {
+        program.len = sizeof(arp_in) / sizeof(arp_in[0]);
+        program.filter = arp_in;
+    } else {
+        program.len = sizeof(ns_in) / sizeof(ns_in[0]);
+        program.filter = ns_in;
+    }
+    struct sockaddr_ll address;
+    memset(&address, 0, sizeof(address));
+    address.sll_family = AF_PACKET;
+    address.sll_protocol = htons(ethertype);
+    address.sll_ifindex = ifindex;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0 ||
+        bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+long pylon_packet_send(int fd, int ifindex, const void *frame, unsigned long length) {
+    struct sockaddr_ll address;
+    memset(&address, 0, sizeof(address));
+    address.sll_family = AF_PACKET;
+    address.sll_ifindex = ifindex;
+    address.sll_halen = ETH_ALEN;
+    if (length >= ETH_ALEN) memcpy(address.sll_addr, frame, ETH_ALEN);
+    return sendto(fd, frame, length, MSG_DONTWAIT, (struct sockaddr *)&address, sizeof(address));
+}
+
+int pylon_netlink_socket(uint32_t groups) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct sockaddr_nl address;
+    memset(&address, 0, sizeof(address));
+    address.nl_family = AF_NETLINK;
+    address.nl_groups = groups;
+    if (bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}

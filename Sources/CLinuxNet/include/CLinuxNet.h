@@ -1,0 +1,36 @@
+// Kernel interfaces Glibc does not expose to Swift: packet sockets, socket filters and rtnetlink.
+#ifndef PYLON_CLINUXNET_H
+#define PYLON_CLINUXNET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/filter.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_arp.h>
+
+/// Which frames a packet socket passes to user space (everything else is dropped in the kernel).
+typedef enum {
+    /// ARP frames received from the wire (not the ones this host sends).
+    PYLON_FILTER_ARP_IN = 1,
+    /// IPv6 frames received from the wire carrying ICMPv6 Neighbor Solicitations (no extension headers), plus any
+    /// IPv6 frame too short to tell, so malformed ones are still counted by the decoder.
+    PYLON_FILTER_NS_IN = 2,
+} pylon_packet_filter;
+
+/// Opens a non-blocking, close-on-exec AF_PACKET socket for `ethertype` bound to interface `ifindex`, with
+/// `filter` attached before binding (no unfiltered frame is ever queued).
+/// Returns the descriptor, or -1 with errno set.
+int pylon_packet_socket(int ifindex, uint16_t ethertype, pylon_packet_filter filter);
+
+/// Sends one frame on a packet socket bound to `ifindex`. Returns bytes sent, or -1 with errno set.
+long pylon_packet_send(int fd, int ifindex, const void *frame, unsigned long length);
+
+/// Opens a non-blocking, close-on-exec NETLINK_ROUTE socket subscribed to `groups`.
+/// Returns the descriptor, or -1 with errno set.
+int pylon_netlink_socket(uint32_t groups);
+
+#endif

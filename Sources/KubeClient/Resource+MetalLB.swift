@@ -1,0 +1,12 @@
+extension Resource {
+    /// MetalLB's configuration and status resources (group `metallb.io`), which Pylon reads and writes as they are.
+    public static let ipAddressPools = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "ipaddresspools", kind: "IPAddressPool", namespaced: true)
+    public static let l2Advertisements = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "l2advertisements", kind: "L2Advertisement", namespaced: true)
+    public static let configurationStates = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "configurationstates", kind: "ConfigurationState",
+        namespaced: true)
+    public static let serviceL2Statuses = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "servicel2statuses", kind: "ServiceL2Status", namespaced: true)
+}

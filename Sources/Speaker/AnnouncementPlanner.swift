@@ -1,0 +1,97 @@
+import Election
+import KubeAPI
+import LoadBalancerConfig
+import NetCore
+
+/// Decides, from the cluster's objects, what every LoadBalancer Service's Layer 2 election comes to — the same
+/// answer on every speaker given the same objects and members.
+///
+/// Pure: no I/O; the speaker feeds it its informers' caches.
+public enum AnnouncementPlanner {
+    /// One Service's decision.
+    public struct Decision: Sendable, Equatable {
+        /// `namespace/name`.
+        public var service: String
+        public var ips: [IPAddress]
+        public var outcome: L2Election.Outcome
+    }
+
+    public static let allocatedFromPool = "metallb.io/ip-allocated-from-pool"
+
+    /// Decisions for every Service of type LoadBalancer of `loadBalancerClass` (nil: class-less) that has addresses
+    /// in its status from a configured pool, sorted by Service.
+    public static func plan(
+        services: [JSON], endpointSlices: [JSON], nodes: [JSON], configuration: Configuration, members: Set<String>,
+        loadBalancerClass: String?
+    ) -> [Decision] {
+        let electionNodes = nodes.map(electionNode).sorted { $0.name < $1.name }
+        let serving = servingNodes(endpointSlices)
+        var decisions: [Decision] = []
+        for service in services {
+            let spec = service["spec"] ?? [:]
+            guard spec["type"]?.stringValue == "LoadBalancer",
+                spec["loadBalancerClass"]?.stringValue == loadBalancerClass
+            else { continue }
+            let ips = (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap {
+                $0["ip"]?.stringValue.flatMap(IPAddress.init)
+            }
+            guard let first = ips.first else { continue }
+            let annotated = service["metadata"]?["annotations"]?[allocatedFromPool]?.stringValue
+            guard let pool = annotated.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first)
+            else { continue }
+            let key = service.namespacedName
+            let election = L2Election.Service(
+                labels: stringMap(service["metadata"]?["labels"]), ips: ips, pool: pool,
+                localTrafficPolicy: spec["externalTrafficPolicy"]?.stringValue == "Local",
+                servingNodes: serving[key] ?? [])
+            decisions.append(
+                Decision(
+                    service: key, ips: ips,
+                    outcome: L2Election.elect(
+                        election, nodes: electionNodes, members: members,
+                        advertisements: configuration.l2Advertisements)))
+        }
+        return decisions.sorted { $0.service < $1.service }
+    }
+
+    /// Nodes with a serving endpoint (ready, unknown readiness, or serving while terminating) per Service.
+    static func servingNodes(_ slices: [JSON]) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for slice in slices {
+            guard let service = slice["metadata"]?["labels"]?["kubernetes.io/service-name"]?.stringValue else {
+                continue
+            }
+            let key = "\(slice["metadata"]?["namespace"]?.stringValue ?? "")/\(service)"
+            for endpoint in slice["endpoints"]?.arrayValue ?? [] {
+                let conditions = endpoint["conditions"] ?? [:]
+                let ready = conditions["ready"]?.boolValue ?? true
+                let serving = conditions["serving"]?.boolValue ?? false
+                guard ready || serving, let node = endpoint["nodeName"]?.stringValue else { continue }
+                out[key, default: []].insert(node)
+            }
+        }
+        return out
+    }
+
+    static func electionNode(_ node: JSON) -> L2Election.Node {
+        var networkUnavailable = false
+        var ready = false
+        for condition in node["status"]?["conditions"]?.arrayValue ?? [] {
+            let status = condition["status"]?.stringValue
+            switch condition["type"]?.stringValue {
+            case "NetworkUnavailable": networkUnavailable = status == "True"
+            case "Ready": ready = status == "True"
+            default: break
+            }
+        }
+        return L2Election.Node(
+            name: node["metadata"]?["name"]?.stringValue ?? "", labels: stringMap(node["metadata"]?["labels"]),
+            networkUnavailable: networkUnavailable, ready: ready)
+    }
+
+    static func stringMap(_ json: JSON?) -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in json?.objectValue ?? [:] { out[k] = v.stringValue ?? "" }
+        return out
+    }
+}

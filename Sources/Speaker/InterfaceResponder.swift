@@ -1,0 +1,106 @@
+import CLinuxNet
+import Glibc
+import Layer2
+import Logging
+import Metrics
+import NIOCore
+import NetCore
+import Netlink
+
+/// Answers ARP requests and Neighbor Solicitations on one interface for the addresses the `AnnouncementTable`
+/// lists for it, and sends gratuitous announcements.
+///
+/// Two packet sockets (ARP; IPv6 Neighbor Solicitations), each filtered in the kernel to frames received from the
+/// wire. Replies are sent from the event loop thread that read the request, without a hop through Swift
+/// concurrency. Thread-safe.
+final class InterfaceResponder: Sendable {
+    let index: Int32
+    let name: String
+    let mac: MACAddress
+    private let arp: DescriptorChannel
+    private let ndp: DescriptorChannel
+    private let metrics: SpeakerMetrics
+
+    /// Opens the sockets.
+    /// - Throws: `SocketError` when a socket cannot be opened or bound (no CAP_NET_RAW, interface gone).
+    init(
+        link: Link, table: AnnouncementTable, group: any EventLoopGroup, metrics: SpeakerMetrics, logger: Logger
+    ) async throws {
+        let index = link.index
+        let mac = MACAddress(link.address)
+        let name = link.name
+        self.index = index
+        self.name = name
+        self.mac = mac
+        self.metrics = metrics
+        func open(_ ethertype: UInt16, _ filter: pylon_packet_filter) throws -> Int32 {
+            let fd = pylon_packet_socket(index, ethertype, filter)
+            guard fd >= 0 else { throw SocketError(operation: "packet socket on \(name)", errno: errno) }
+            return fd
+        }
+        let arpFD = try open(UInt16(ETH_P_ARP), PYLON_FILTER_ARP_IN)
+        let ndpFD: Int32
+        do { ndpFD = try open(UInt16(ETH_P_IPV6), PYLON_FILTER_NS_IN) } catch {
+            Glibc.close(arpFD)
+            throw error
+        }
+        func handler(_ requests: Counter, _ replies: Counter) -> @Sendable (ArraySlice<UInt8>, Int32) -> Void {
+            { frame, descriptor in
+                requests.increment()
+                switch L2Responder.respond(to: frame, mac: mac, announced: table.addresses(on: index)) {
+                case .reply(let out, let ip):
+                    if Self.send(out, descriptor, index) {
+                        replies.increment()
+                    } else {
+                        metrics.sendFailures.increment()
+                        logger.warning("reply not sent", metadata: ["interface": "\(name)", "ip": "\(ip)"])
+                    }
+                case .drop(let reason):
+                    metrics.drops[reason]?.increment()
+                    if reason == .conflict {
+                        logger.warning(
+                            "another host claims an address this node announces",
+                            metadata: ["interface": "\(name)", "frame": "\(frame.prefix(42).map { $0 })"])
+                    }
+                }
+            }
+        }
+        let arpChannel: DescriptorChannel
+        do {
+            arpChannel = try await DescriptorChannel(
+                descriptor: arpFD, group: group, onDatagram: handler(metrics.arpRequests, metrics.arpReplies))
+        } catch {
+            Glibc.close(ndpFD)
+            throw error
+        }
+        do {
+            ndp = try await DescriptorChannel(
+                descriptor: ndpFD, group: group, onDatagram: handler(metrics.ndpRequests, metrics.ndpReplies))
+        } catch {
+            await arpChannel.close()
+            throw error
+        }
+        arp = arpChannel
+    }
+
+    /// Sends the gratuitous ARP or unsolicited Neighbor Advertisements announcing `ip` here.
+    func announce(_ ip: IPAddress) {
+        let ipv4 = ip.family == .ipv4
+        for frame in L2Responder.announcements(of: ip, mac: mac) {
+            if Self.send(frame, ipv4 ? arp.sendDescriptor : ndp.sendDescriptor, index) {
+                (ipv4 ? metrics.arpGratuitous : metrics.ndpGratuitous).increment()
+            } else {
+                metrics.sendFailures.increment()
+            }
+        }
+    }
+
+    func close() async {
+        await arp.close()
+        await ndp.close()
+    }
+
+    private static func send(_ frame: [UInt8], _ descriptor: Int32, _ index: Int32) -> Bool {
+        frame.withUnsafeBytes { pylon_packet_send(descriptor, index, $0.baseAddress, UInt($0.count)) } == frame.count
+    }
+}
