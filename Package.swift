@@ -184,7 +184,10 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "PylonTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SpeakerTests",
-            dependencies: ["Speaker", "Lab", "Layer2", "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport"],
+            dependencies: [
+                "Speaker", "Lab", "Layer2", "Election", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
+                "PylonTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"], swiftSettings: swiftSettings),

@@ -44,7 +44,12 @@ public struct LabNetwork: Sendable {
         for name in namespaces(ip: ip) where name.hasPrefix(prefixFamily) {
             let path = "/run/netns/" + name
             let created = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
-            if let created, Date().timeIntervalSince(created) > age { _ = try? process(ip, ["netns", "delete", name]) }
+            guard let created, Date().timeIntervalSince(created) > age else { continue }
+            // Processes left inside (a crashed test's daemons) would keep the namespace's links alive.
+            if let (_, pids) = try? process(ip, ["netns", "pids", name]) {
+                for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            }
+            _ = try? process(ip, ["netns", "delete", name])
         }
     }
 

@@ -30,8 +30,10 @@ public final class TestAPIServer: Sendable {
     ///   - port: a fixed port (restarts on the same address); a free one when 0.
     ///   - historyLimit: how many changes watches may resume from (small values force 410 Gone).
     ///   - serviceCIDRs: dual-stack by default (K3s' IPv4 range and an IPv6 documentation range).
+    ///   - bindAddress: where to listen (and the address the kubeconfig names); loopback unless a test needs
+    ///     processes in network namespaces to reach the server (a lab management link).
     public static func start(
-        dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000,
+        dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, bindAddress: String = "127.0.0.1",
         serviceCIDRs: [IPNetwork] = dualStackServiceCIDRs, timeout: Duration = .seconds(30)
     ) async throws -> TestAPIServer {
         sweepLeftovers()
@@ -44,7 +46,9 @@ public final class TestAPIServer: Sendable {
         logger.logLevel = .warning
         let server = APIServer(
             configuration: .init(
-                dataDirectory: directory, port: port, serviceCIDRs: serviceCIDRs, historyLimit: historyLimit),
+                dataDirectory: directory, bindAddress: bindAddress, port: port,
+                advertiseAddresses: bindAddress == "127.0.0.1" ? [] : [bindAddress], serviceCIDRs: serviceCIDRs,
+                historyLimit: historyLimit),
             logger: logger,
             onReady: { port in ready.continuation.yield(port) })
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
