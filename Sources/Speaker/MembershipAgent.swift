@@ -53,32 +53,57 @@ final class MembershipAgent: Sendable {
     var live: Set<String> { state.withLock { $0.swim.live } }
 
     /// Binds, joins through `seeds` (other speakers' addresses; re-asked every 2 s for ones not yet members), and
-    /// runs until cancelled, then leaves gracefully.
-    /// - Throws: `MembershipAddressError` or NIO's bind error.
+    /// runs until cancelled, then leaves gracefully. A socket that fails later (e.g. its interface went down) is
+    /// bound again, keeping the membership state.
+    /// - Throws: `MembershipAddressError`, or NIO's error when the first bind fails (a wrong address).
     func run(group: any EventLoopGroup, seeds: @escaping @Sendable () -> [String]) async throws {
         let local = try Self.socketAddress(address)
-        let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Inbound(agent: self))
-                }
+        var binds = 0
+        var failures = 0
+        while !Task.isCancelled {
+            let channel: any Channel
+            do {
+                channel = try await DatagramBootstrap(group: group)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(Inbound(agent: self))
+                        }
+                    }
+                    .bind(to: local).get()
+            } catch {
+                guard binds > 0 else { throw error }
+                failures += 1
+                logger.error("membership socket cannot be bound again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                continue
             }
-            .bind(to: local).get()
-        logger.info("membership listening", metadata: ["address": "\(address)"])
+            binds += 1
+            failures = 0
+            logger.info("membership listening", metadata: ["address": "\(address)"])
+            await serve(channel, seeds: seeds)
+            if !Task.isCancelled { logger.warning("membership socket closed; binding again") }
+        }
+    }
+
+    /// Drives the protocol on `channel` until it closes or the task is cancelled (then leaves and closes it).
+    private func serve(_ channel: any Channel, seeds: @escaping @Sendable () -> [String]) async {
         let loop = channel.eventLoop
         let timer = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(10)) { _ in
             let now = ContinuousClock.now
-            let wanted = seeds()
-            let actions = self.state.withLock { s -> [SWIM.Action] in
-                var actions = s.swim.tick(now: now)
-                if s.lastJoin.map({ now - $0 >= .seconds(2) }) ?? true {
-                    s.lastJoin = now
+            var actions = self.state.withLock { $0.swim.tick(now: now) }
+            let rejoin = self.state.withLock { s in
+                guard s.lastJoin.map({ now - $0 >= .seconds(2) }) ?? true else { return false }
+                s.lastJoin = now
+                return true
+            }
+            if rejoin {
+                let wanted = seeds()
+                actions += self.state.withLock { s -> [SWIM.Action] in
                     let known = Set(s.swim.members.filter { $0.value.state != .dead }.map(\.value.address))
                     let missing = wanted.filter { !known.contains($0) && $0 != self.address }
-                    if !missing.isEmpty { actions += s.swim.join(seeds: missing, now: now) }
+                    return missing.isEmpty ? [] : s.swim.join(seeds: missing, now: now)
                 }
-                return actions
             }
             self.perform(actions, on: channel)
         }
@@ -87,12 +112,12 @@ final class MembershipAgent: Sendable {
                 channel.closeFuture.whenComplete { _ in c.resume() }
             }
         } onCancel: {
-            timer.cancel()
             loop.execute {
                 self.perform(self.state.withLock { $0.swim.leave() }, on: channel)
                 channel.close(promise: nil)
             }
         }
+        timer.cancel()
     }
 
     fileprivate func received(_ envelope: AddressedEnvelope<ByteBuffer>, on channel: any Channel) {
@@ -163,6 +188,10 @@ final class MembershipAgent: Sendable {
         init(agent: MembershipAgent) { self.agent = agent }
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             agent.received(unwrapInboundIn(data), on: context.channel)
+        }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            // A datagram that could not be sent or an ICMP error for one: the protocol's timers deal with loss.
+            agent.logger.debug("membership socket error", metadata: ["error": "\(error)"])
         }
     }
 }
