@@ -148,5 +148,6 @@ extension L2Speaker {
             }
         }
         for service in state.services.keys where won[service] == nil { state.services[service] = nil }
+        statusWriter.publish(state.services.filter { !$0.value.isEmpty })
     }
 }

@@ -69,6 +69,7 @@ public final class L2Speaker: Service, Sendable {
     let links = Mutex<[Int32: Link]>([:])
     let membership = Mutex<MembershipAgent?>(nil)
     let ready = Mutex(false)
+    let statusWriter: L2StatusWriter
 
     public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "pylon.speaker")) {
         self.client = client
@@ -81,6 +82,8 @@ public final class L2Speaker: Service, Sendable {
         pools = Informer(client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
         advertisements = Informer(
             client: client, resource: .l2Advertisements, namespace: options.namespace, logger: logger)
+        statusWriter = L2StatusWriter(
+            client: client, namespace: options.namespace, node: options.nodeName, logger: logger)
     }
 
     /// Whether the speaker has joined the membership and made its first decisions.
@@ -104,6 +107,7 @@ public final class L2Speaker: Service, Sendable {
                 tasks.addTask { try? await informer.run() }
                 tasks.addTask { await informer.addHandler { _ in trigger.yield() } }
             }
+            tasks.addTask { await self.statusWriter.run() }
             tasks.addTask {
                 await LinkMonitor(group: group, logger: self.logger).run { links in
                     self.links.withLock { $0 = links }

@@ -240,4 +240,21 @@ struct LANFixture {
     }
 
     func node(withMAC mac: String) -> String? { macs.first { $0.value == mac }?.key }
+
+    /// Waits until the ServiceL2Status objects for `service` are exactly one, naming `node` and eth0.
+    func waitForL2Status(_ service: String, node: String) async throws {
+        var seen: [JSON] = []
+        do {
+            try await eventually("one ServiceL2Status for \(service) on \(node)") {
+                seen = (try await client.list(.serviceL2Statuses, namespace: "pylon-system")["items"]?.arrayValue ?? [])
+                    .filter { $0["status"]?["serviceName"]?.stringValue == service }
+                return seen.count == 1 && seen[0]["status"]?["node"]?.stringValue == node
+                    && seen[0]["status"]?["interfaces"] == [["name": "eth0"]]
+                    && seen[0]["metadata"]?["labels"]?["metallb.io/node"]?.stringValue == node
+            }
+        } catch {
+            Issue.record("ServiceL2Status objects for \(service): \(seen.map { $0["status"] ?? nil })")
+            throw error
+        }
+    }
 }

@@ -21,6 +21,7 @@ struct SpeakerLANTests {
             #expect(ndp == mac, "NDP for \(v6): elected \(winner)")
             #expect(try await lan.resolve(v4) == mac, "the client's kernel resolves \(v4) to \(winner)")
             #expect(try await lan.resolve(v6) == mac, "the client's kernel resolves \(v6) to \(winner)")
+            try await lan.waitForL2Status("web", node: winner)
             // An address of the pool that no Service holds is never answered.
             #expect(try lan.arpAnswers("192.0.2.119").isEmpty)
         }
@@ -71,6 +72,8 @@ struct SpeakerLANTests {
             try await eventually("the client's neighbour entries point to \(winner)") {
                 try lan.neighbourEntry(v4) == mac && lan.neighbourEntry(v6) == mac
             }
+            // The new announcer's status replaces the dead node's.
+            try await lan.waitForL2Status("web", node: winner)
             #expect(capture.text.contains("\(mac) > ff:ff:ff:ff:ff:ff"), "gratuitous ARP broadcast seen")
             #expect(capture.text.contains("\(mac) > 33:33:00:00:00:01"), "unsolicited NA to all nodes seen")
         }
