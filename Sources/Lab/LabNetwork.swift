@@ -39,6 +39,12 @@ public struct LabNetwork: Sendable {
         try Self.process(ip, ["netns", "exec", topology.namespace(of: host)] + argv)
     }
 
+    /// Runs `argv` inside the switch namespace (whose bridge ports are named after the hosts: a frame sent on one
+    /// goes straight down that host's cable, past the bridge).
+    public func execInSwitch(_ argv: [String]) throws -> (status: Int32, output: String) {
+        try Self.process(ip, ["netns", "exec", topology.switchNamespace] + argv)
+    }
+
     /// Removes namespaces named `<prefixFamily>…` that are older than `age` (leftovers of crashed runs).
     public static func sweep(prefixFamily: String, olderThan age: TimeInterval, ip: String = "/usr/sbin/ip") {
         for name in namespaces(ip: ip) where name.hasPrefix(prefixFamily) {

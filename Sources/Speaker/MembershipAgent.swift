@@ -131,7 +131,8 @@ final class MembershipAgent: Sendable {
         }
         let from = Self.text(envelope.remoteAddress)
         let actions = state.withLock { s -> [SWIM.Action]? in
-            guard s.replay.accept(opened.nonce, from: opened.sender) else { return nil }
+            // Our own packets reflected back are replays too: a member never sends to itself.
+            guard opened.sender != name, s.replay.accept(opened.nonce, from: opened.sender) else { return nil }
             return s.swim.receive(opened.message, sender: opened.sender, from: from, now: .now)
         }
         guard let actions else {
