@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "pylon-bench",
             dependencies: [
-                "KubeClient", "KubeAPI", "PylonTestSupport",
+                "KubeClient", "KubeAPI", "PylonTestSupport", "CLinuxNet", "Layer2", "Lab", "NetCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -166,7 +166,7 @@ let package = Package(
         .target(
             name: "PylonTestSupport",
             dependencies: [
-                "KubeServer", "KubeAPI", "KubeClient", "NetCore",
+                "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab", "LoadBalancerConfig", "Speaker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

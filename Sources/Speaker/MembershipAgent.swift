@@ -112,8 +112,17 @@ final class MembershipAgent: Sendable {
                 channel.closeFuture.whenComplete { _ in c.resume() }
             }
         } onCancel: {
+            let everyone = seeds()
             loop.execute {
-                self.perform(self.state.withLock { $0.swim.leave() }, on: channel)
+                // Every live member, and every other node's address in case it has not been heard from yet (it
+                // may be the one that takes over).
+                var actions = self.state.withLock { $0.swim.leave() }
+                var told = Set(actions.compactMap { if case .send(_, let to) = $0 { to } else { nil } })
+                let incarnation = self.state.withLock { $0.swim.incarnation }
+                for address in everyone where address != self.address && told.insert(address).inserted {
+                    actions.append(.send(.leave(incarnation: incarnation), to: address))
+                }
+                self.perform(actions, on: channel)
                 channel.close(promise: nil)
             }
         }

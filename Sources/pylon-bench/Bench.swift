@@ -26,6 +26,10 @@ struct Bench {
 
     static func run() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "--arp-probe" {
+            try ARPProbe.main(Array(args.dropFirst()))
+            return
+        }
         guard let binary = args.first else {
             print("usage: pylon-bench PYLON_BINARY [--services N] [--etcd]")
             exit(2)
@@ -38,8 +42,14 @@ struct Bench {
         print("|---|---|---|")
         func row(_ a: String, _ b: String, _ c: String) { print("| \(a) | \(b) | \(c) |") }
         let port = 16_900 + Int.random(in: 0..<99)
+        var trials = 20
+        if let i = args.firstIndex(of: "--trials"), i + 1 < args.count, let n = Int(args[i + 1]) { trials = n }
         if args.contains("--controller-only") {
             for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
+            return
+        }
+        if args.contains("--speaker-only") {
+            for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
             return
         }
 
@@ -83,6 +93,7 @@ struct Bench {
         server.waitUntilExit()
 
         for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
+        for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }

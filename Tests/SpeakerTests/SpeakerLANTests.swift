@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
 struct SpeakerLANTests {
     @Test func exactlyTheElectedNodeAnswersARPAndNDP() async throws {
-        try await LANFixture.run { lan in
+        try await LoadBalancerLAN.run { lan in
             let (v4, v6) = try await lan.loadBalancer("web")
             let winner = try #require(try await lan.expectedWinner("web"))
             let mac = lan.macs[winner]!
@@ -28,7 +28,7 @@ struct SpeakerLANTests {
     }
 
     @Test func endpointsDecideWhoAnnouncesAndWhether() async throws {
-        try await LANFixture.run { lan in
+        try await LoadBalancerLAN.run { lan in
             // externalTrafficPolicy Local: only the node with the endpoint may announce.
             let local = try await lan.loadBalancer("local", local: true, endpointsOn: ["node-3"])
             #expect(try await lan.soleAnswerer(local.v4) == lan.macs["node-3"]!)
@@ -46,8 +46,33 @@ struct SpeakerLANTests {
         }
     }
 
+    @Test func interfacesAreFollowedAsTheyComeAndGo() async throws {
+        try await LoadBalancerLAN.run { lan in
+            let (v4, _) = try await lan.loadBalancer("web")
+            let owner = try #require(lan.node(withMAC: try await lan.soleAnswerer(v4)))
+            // A second cable from the announcer to the switch: the speaker starts answering on it too.
+            let port = "\(owner.prefix(8))-b"
+            _ = try lan.lab.execInSwitch([
+                "ip", "link", "add", port, "type", "veth", "peer", "name", "eth1", "netns",
+                lan.lab.topology.namespace(of: owner),
+            ])
+            _ = try lan.lab.execInSwitch(["ip", "link", "set", port, "master", "br0", "up"])
+            _ = try lan.lab.exec(owner, ["ip", "link", "set", "eth1", "up"])
+            let second = try lan.lab.exec(owner, ["cat", "/sys/class/net/eth1/address"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            try await eventually("the announcer answers on eth1 too") {
+                try lan.arpAnswers(v4) == [lan.macs[owner]!, second]
+            }
+            // The cable goes away: back to eth0 alone.
+            _ = try lan.lab.exec(owner, ["ip", "link", "delete", "eth1"])
+            try await eventually("the announcer answers on eth0 alone") {
+                try lan.arpAnswers(v4) == [lan.macs[owner]!]
+            }
+        }
+    }
+
     @Test func aKilledSpeakersAddressMovesAndTheClientFollows() async throws {
-        try await LANFixture.run { lan in
+        try await LoadBalancerLAN.run { lan in
             let (v4, v6) = try await lan.loadBalancer("web")
             let first = try await lan.soleAnswerer(v4)
             let loser = try #require(lan.node(withMAC: first))
@@ -64,7 +89,7 @@ struct SpeakerLANTests {
             try await capture.waitFor("listening on eth0")
 
             lan.speakers[loser]!.kill()
-            let survivors = Set(LANFixture.nodes).subtracting([loser])
+            let survivors = Set(LoadBalancerLAN.nodes).subtracting([loser])
             let winner = try #require(try await lan.expectedWinner("web", members: survivors))
             let mac = lan.macs[winner]!
             #expect(try await lan.soleAnswerer(v4) == mac, "\(winner) took over from \(loser)")
@@ -80,26 +105,26 @@ struct SpeakerLANTests {
     }
 
     @Test func gracefulStopLinkDownAndHealing() async throws {
-        try await LANFixture.run { lan in
+        try await LoadBalancerLAN.run { lan in
             let (v4, _) = try await lan.loadBalancer("web")
             let first = try #require(lan.node(withMAC: try await lan.soleAnswerer(v4)))
 
             // SIGTERM: the speaker leaves the membership and stops answering; another node takes over.
             await lan.speakers[first]!.stop()
             let second = try #require(
-                try await lan.expectedWinner("web", members: Set(LANFixture.nodes).subtracting([first])))
+                try await lan.expectedWinner("web", members: Set(LoadBalancerLAN.nodes).subtracting([first])))
             #expect(try await lan.soleAnswerer(v4) == lan.macs[second]!, "handed over to \(second)")
 
             // The new announcer's link goes down: the remaining node takes over.
             _ = try lan.lab.exec(second, ["ip", "link", "set", "eth0", "down"])
             let third = try #require(
-                try await lan.expectedWinner("web", members: Set(LANFixture.nodes).subtracting([first, second])))
+                try await lan.expectedWinner("web", members: Set(LoadBalancerLAN.nodes).subtracting([first, second])))
             #expect(try await lan.soleAnswerer(v4) == lan.macs[third]!, "link down: \(third) answers")
 
             // Healing the partition converges to exactly one answerer again: the elected one of the two.
             _ = try lan.lab.exec(second, ["ip", "link", "set", "eth0", "up"])
             let healed = try #require(
-                try await lan.expectedWinner("web", members: Set(LANFixture.nodes).subtracting([first])))
+                try await lan.expectedWinner("web", members: Set(LoadBalancerLAN.nodes).subtracting([first])))
             var answers = Set<String>()
             do {
                 try await eventually("after healing only \(healed) answers", timeout: .seconds(30)) {

@@ -4,32 +4,46 @@ import KubeClient
 import Lab
 import LoadBalancerConfig
 import NetCore
-import PylonTestSupport
 import Speaker
-import Testing
+import Synchronization
 
-/// A virtual LAN running the load balancer: three node namespaces and a client on one bridge, the API server on the
-/// lab's management segment with the metallb.io CRDs, a pool and an L2Advertisement, the controller, and one speaker
-/// per node. Everything is removed when `run` returns or throws.
-struct LANFixture {
-    static let family = "pyls"
-    static let nodes = ["node-1", "node-2", "node-3"]
+/// A virtual LAN running the load balancer, for tests and benchmarks (root only): three node namespaces and a client
+/// on one bridge, the API server on the lab's management segment with the metallb.io CRDs, a pool and an
+/// L2Advertisement, the controller, and one speaker per node. Everything is removed when `run` returns or throws.
+///
+/// Methods block on child processes (`ip netns exec`); they are meant for test and benchmark tasks. Run one at a
+/// time: every lab gives the machine the same management address (198.18.0.1).
+public struct LoadBalancerLAN: Sendable {
+    /// Prefix of the lab's namespaces (leftovers older than an hour are swept).
+    public static let family = "pyls"
+    public static let nodes = ["node-1", "node-2", "node-3"]
 
-    let lab: LabNetwork
-    let client: KubeClient
-    let server: TestAPIServer
+    public let lab: LabNetwork
+    public let client: KubeClient
+    public let server: TestAPIServer
     /// Each node's eth0 MAC address.
-    let macs: [String: String]
-    let speakers: [String: BackgroundProcess]
+    public let macs: [String: String]
+    public let speakers: [String: BackgroundProcess]
+    /// Every process started, stopped when `run` ends.
+    private let started: Started
 
-    static func run(_ body: (LANFixture) async throws -> Void) async throws {
+    private final class Started: Sendable {
+        let processes = Mutex<[BackgroundProcess]>([])
+        func add(_ p: BackgroundProcess) { processes.withLock { $0.append(p) } }
+        var all: [BackgroundProcess] { processes.withLock { $0 } }
+    }
+
+    /// Builds the lab, runs `body`, removes everything. `binary` is the `pylon` executable to run.
+    public static func run(binary: String = PylonBinary.path, _ body: (LoadBalancerLAN) async throws -> Void)
+        async throws
+    {
         LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
         let prefix = "\(family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
         let lab = LabNetwork(topology: LabTopology(prefix: prefix, hosts: nodes + ["client"], management: true))
         defer { lab.down() }
         try lab.up()
         let server = try await TestAPIServer.start(bindAddress: LabTopology.managementHost.description)
-        var processes: [BackgroundProcess] = []
+        let started = Started()
         let client: KubeClient
         do { client = try server.client() } catch {
             await server.stop()
@@ -37,38 +51,49 @@ struct LANFixture {
         }
         do {
             let macs = try await configure(lab, server, client)
-            processes.append(
+            started.add(
                 try BackgroundProcess(
-                    PylonBinary.path,
+                    binary,
                     ["controller", "--kubeconfig", server.kubeconfig, "--metrics-port", "0", "--no-leader-elect"]))
             var speakers: [String: BackgroundProcess] = [:]
             for node in nodes {
-                let speaker = try startSpeaker(lab, server, node)
+                let speaker = try startSpeaker(lab, server, node, binary: binary)
                 speakers[node] = speaker
-                processes.append(speaker)
+                started.add(speaker)
             }
             try await eventually("every speaker sees the other two", timeout: .seconds(30)) {
                 speakers.values.allSatisfy { $0.text.components(separatedBy: "member changed").count >= 3 }
             }
-            try await body(LANFixture(lab: lab, client: client, server: server, macs: macs, speakers: speakers))
+            try await body(
+                LoadBalancerLAN(
+                    lab: lab, client: client, server: server, macs: macs, speakers: speakers, started: started))
         } catch {
-            for p in processes { print("---- process output\n\(p.text.suffix(4000))") }
-            for p in processes { await p.stop() }
+            for p in started.all { print("---- process output\n\(p.text.suffix(4000))") }
+            for p in started.all { await p.stop() }
             try? await client.shutdown()
             await server.stop()
             throw error
         }
-        for p in processes { await p.stop() }
+        for p in started.all { await p.stop() }
         try? await client.shutdown()
         await server.stop()
     }
 
-    static func startSpeaker(_ lab: LabNetwork, _ server: TestAPIServer, _ node: String) throws -> BackgroundProcess {
+    /// Starts `node`'s speaker (again, e.g. after killing it).
+    public func restartSpeaker(_ node: String, binary: String = PylonBinary.path) throws -> BackgroundProcess {
+        let speaker = try Self.startSpeaker(lab, server, node, binary: binary)
+        started.add(speaker)
+        return speaker
+    }
+
+    static func startSpeaker(_ lab: LabNetwork, _ server: TestAPIServer, _ node: String, binary: String) throws
+        -> BackgroundProcess
+    {
         try BackgroundProcess(
             "/usr/sbin/ip",
             [
-                "netns", "exec", lab.topology.namespace(of: node), PylonBinary.path, "speaker", "--kubeconfig",
-                server.kubeconfig, "--node-name", node, "--interface", "eth0", "--metrics-address", "127.0.0.1",
+                "netns", "exec", lab.topology.namespace(of: node), binary, "speaker", "--kubeconfig",
+                server.kubeconfig, "--node-name", node, "--interface", "eth*", "--metrics-address", "127.0.0.1",
             ])
     }
 
@@ -120,7 +145,7 @@ struct LANFixture {
 
     /// Creates a dual-stack LoadBalancer Service with endpoints on `nodes` (none: no EndpointSlice) and returns
     /// its IPv4 and IPv6 addresses once assigned.
-    func loadBalancer(_ name: String, local: Bool = false, endpointsOn nodes: [String] = LANFixture.nodes)
+    public func loadBalancer(_ name: String, local: Bool = false, endpointsOn nodes: [String] = LoadBalancerLAN.nodes)
         async throws -> (v4: String, v6: String)
     {
         _ = try await client.create(
@@ -145,7 +170,7 @@ struct LANFixture {
         return (ips.first { $0.family == .ipv4 }!.description, ips.first { $0.family == .ipv6 }!.description)
     }
 
-    func setEndpoints(_ service: String, on nodes: [String]) async throws {
+    public func setEndpoints(_ service: String, on nodes: [String]) async throws {
         let slice: JSON = [
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
             "metadata": [
@@ -167,7 +192,9 @@ struct LANFixture {
     }
 
     /// The node every speaker elects for `service` when `members` are alive.
-    func expectedWinner(_ service: String, members: Set<String> = Set(LANFixture.nodes)) async throws -> String? {
+    public func expectedWinner(_ service: String, members: Set<String> = Set(LoadBalancerLAN.nodes)) async throws
+        -> String?
+    {
         let object = try await client.get(.services, namespace: "default", name: service)
         let configuration = try Configuration.parse(
             pools: try await client.list(.ipAddressPools, namespace: "pylon-system")["items"]?.arrayValue ?? [],
@@ -187,7 +214,7 @@ struct LANFixture {
     // MARK: The client's view
 
     /// MACs that answered the client's `arping` (two requests, two seconds at most).
-    func arpAnswers(_ ip: String) throws -> Set<String> {
+    public func arpAnswers(_ ip: String) throws -> Set<String> {
         let output = try lab.exec("client", ["arping", "-c", "2", "-w", "2", "-I", "eth0", ip]).output
         var macs = Set<String>()
         for line in output.split(separator: "\n") where line.contains("reply from") {
@@ -199,7 +226,7 @@ struct LANFixture {
     }
 
     /// The target link-layer address the client's `ndisc6` learns for `ip`, if any.
-    func ndpAnswer(_ ip: String) throws -> String? {
+    public func ndpAnswer(_ ip: String) throws -> String? {
         let output = try lab.exec("client", ["ndisc6", "-1", "-r", "2", "-w", "1000", ip, "eth0"]).output
         guard let line = output.split(separator: "\n").first(where: { $0.contains("Target link-layer address") })
         else { return nil }
@@ -207,13 +234,13 @@ struct LANFixture {
     }
 
     /// The MAC in the client kernel's neighbour entry for `ip`, if any (no traffic sent).
-    func neighbourEntry(_ ip: String) throws -> String? {
+    public func neighbourEntry(_ ip: String) throws -> String? {
         let words = try lab.exec("client", ["ip", "neigh", "show", ip]).output.split(separator: " ")
         return words.firstIndex(of: "lladdr").flatMap { words.indices.contains($0 + 1) ? String(words[$0 + 1]) : nil }
     }
 
     /// Sends the client's kernel a datagram to `ip` and returns the MAC it resolves `ip` to (nil: none in 5 s).
-    func resolve(_ ip: String) async throws -> String? {
+    public func resolve(_ ip: String) async throws -> String? {
         let family = ip.contains(":") ? "AF_INET6" : "AF_INET"
         _ = try lab.exec(
             "client",
@@ -230,7 +257,7 @@ struct LANFixture {
     }
 
     /// Waits until exactly one MAC answers ARP for `ip` and returns it.
-    func soleAnswerer(_ ip: String, timeout: Duration = .seconds(20)) async throws -> String {
+    public func soleAnswerer(_ ip: String, timeout: Duration = .seconds(20)) async throws -> String {
         var answers = Set<String>()
         try await eventually("exactly one node answers ARP for \(ip)", timeout: timeout) {
             answers = try arpAnswers(ip)
@@ -239,10 +266,21 @@ struct LANFixture {
         return answers.first!
     }
 
-    func node(withMAC mac: String) -> String? { macs.first { $0.value == mac }?.key }
+    public func node(withMAC mac: String) -> String? { macs.first { $0.value == mac }?.key }
+
+    /// The samples of `node`'s speaker metrics (`series{labels}` → value), read from its metrics port.
+    public func metrics(_ node: String) throws -> [String: Double] {
+        let text = try lab.exec(node, ["curl", "-s", "http://127.0.0.1:7473/metrics"]).output
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { out[String(parts[0])] = value }
+        }
+        return out
+    }
 
     /// Waits until the ServiceL2Status objects for `service` are exactly one, naming `node` and eth0.
-    func waitForL2Status(_ service: String, node: String) async throws {
+    public func waitForL2Status(_ service: String, node: String) async throws {
         var seen: [JSON] = []
         do {
             try await eventually("one ServiceL2Status for \(service) on \(node)") {
@@ -253,8 +291,7 @@ struct LANFixture {
                     && seen[0]["metadata"]?["labels"]?["metallb.io/node"]?.stringValue == node
             }
         } catch {
-            Issue.record("ServiceL2Status objects for \(service): \(seen.map { $0["status"] ?? nil })")
-            throw error
+            throw TestFailure("ServiceL2Status objects for \(service): \(seen.map { $0["status"] ?? nil }): \(error)")
         }
     }
 }

@@ -3,10 +3,10 @@ import KubeAPI
 import PylonTestSupport
 import Testing
 
-/// Crafted frames and forged membership packets from a host on the LAN (scapy, root only): each is dropped and
-/// counted under its reason, none is answered, the speaker keeps serving.
-@Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
-struct SpeakerHostileInputTests {
+/// Crafted frames and forged membership packets from a host on the LAN (scapy): each is dropped and counted under
+/// its reason, none is answered, the speaker keeps serving. Part of `SpeakerLANTests` so that labs never run side by
+/// side (each lab's management segment uses the same host address).
+extension SpeakerLANTests {
     /// scapy frames from the client's eth0; `VIP4`, `VIP6` and `OTHER4` are substituted.
     static let frames = """
         from scapy.all import *
@@ -34,21 +34,11 @@ struct SpeakerHostileInputTests {
         print("sent", len(frames))
         """
 
-    static func metrics(_ lan: LANFixture, _ node: String) throws -> [String: Double] {
-        let text = try lan.lab.exec(node, ["curl", "-s", "http://127.0.0.1:7473/metrics"]).output
-        var out: [String: Double] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, let value = Double(parts[1]) { out[String(parts[0])] = value }
-        }
-        return out
-    }
-
     @Test func craftedFramesAndForgedMembershipAreDroppedAndCounted() async throws {
-        try await LANFixture.run { lan in
+        try await LoadBalancerLAN.run { lan in
             let (v4, v6) = try await lan.loadBalancer("web")
             let announcer = try #require(lan.node(withMAC: try await lan.soleAnswerer(v4)))
-            let before = try Self.metrics(lan, announcer)
+            let before = try lan.metrics(announcer)
             let replies = before["pylon_speaker_responses_sent_total{protocol=\"arp\"}"]
 
             let script = Self.frames.replacingOccurrences(of: "VIP4", with: v4)
@@ -103,7 +93,7 @@ struct SpeakerHostileInputTests {
             ]
             do {
                 try await eventually("every crafted packet counted") {
-                    after = try Self.metrics(lan, announcer)
+                    after = try lan.metrics(announcer)
                     return expected.allSatisfy { (after[$0] ?? 0) > (before[$0] ?? 0) }
                 }
             } catch {
