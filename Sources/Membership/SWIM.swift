@@ -197,9 +197,11 @@ public struct SWIM: Sendable {
     /// SWIM's precedence rules for one update.
     private mutating func apply(_ u: MemberUpdate, now: ContinuousClock.Instant) -> [Action] {
         if u.name == name {
-            // Someone thinks this member is suspect or dead: refute with a higher incarnation.
-            guard u.state == .suspect || u.state == .dead, u.incarnation >= incarnation else { return [] }
-            incarnation = u.incarnation + 1
+            // Someone thinks this member is suspect or dead: refute with a higher incarnation. A claim about an older
+            // incarnation is answered too (with the current one): its sender may have learned of this member only
+            // by contact, without the incarnation, and would otherwise never take it back.
+            guard u.state == .suspect || u.state == .dead else { return [] }
+            if u.incarnation >= incarnation { incarnation = u.incarnation + 1 }
             let refutation = MemberUpdate(name: name, address: address, incarnation: incarnation, state: .alive)
             spread(refutation)
             return broadcast(refutation)

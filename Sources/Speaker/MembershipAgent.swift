@@ -79,10 +79,15 @@ final class MembershipAgent: Sendable {
                 continue
             }
             binds += 1
-            failures = 0
             logger.info("membership listening", metadata: ["address": "\(address)"])
+            let bound = ContinuousClock.now
             await serve(channel, seeds: seeds)
-            if !Task.isCancelled { logger.warning("membership socket closed; binding again") }
+            guard !Task.isCancelled else { break }
+            // A socket that fails at once (e.g. no route while the link is down) is bound again after a pause
+            // growing with each quick failure (0.1 s … 5 s), not in a busy loop.
+            failures = ContinuousClock.now - bound < .seconds(1) ? failures + 1 : 0
+            logger.warning("membership socket closed; binding again", metadata: ["failures": "\(failures)"])
+            if failures > 0 { try? await Task.sleep(for: .milliseconds(min(5000, 50 << min(failures, 7)))) }
         }
     }
 

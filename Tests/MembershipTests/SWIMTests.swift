@@ -138,6 +138,27 @@ struct SimulatedLAN {
         #expect(lan.members["node-3"]!.incarnation >= 1)
     }
 
+    /// A restarted member learns the others by contact (without their incarnations); cut off later, it declares them
+    /// dead under incarnations older than theirs. Healing must still converge (the others answer stale claims).
+    @Test func aRestartedMemberThatWasCutOffRejoins() {
+        var lan = SimulatedLAN(count: 3)
+        lan.run(for: .seconds(3)) { $0.agreed()?.count == 3 }
+        lan.crashed = ["node-2"]
+        lan.run(for: .seconds(1)) { $0.agreed() == ["node-0", "node-1"] }
+        lan.members["node-2"] = SWIM(name: "node-2", address: SimulatedLAN.address("node-2"), incarnation: 100)
+        lan.crashed = []
+        lan.perform(lan.members["node-2"]!.join(seeds: [SimulatedLAN.address("node-0")], now: lan.now), by: "node-2")
+        lan.run(for: .seconds(5)) { $0.agreed()?.count == 3 }
+        #expect(lan.agreed()?.count == 3)
+        lan.run(for: .seconds(5))  // all gossip spent
+        lan.groups = [["node-0", "node-1"], ["node-2"]]
+        lan.run(for: .seconds(1))
+        #expect(lan.members["node-2"]!.live == ["node-2"])
+        lan.groups = nil
+        lan.run(for: .seconds(10)) { $0.agreed()?.count == 3 }
+        #expect(lan.agreed()?.count == 3, "views: \(lan.members.mapValues(\.live))")
+    }
+
     @Test func aHealedPartitionConvergesToOneView() {
         var lan = SimulatedLAN(count: 4)
         lan.run(for: .seconds(3)) { $0.agreed()?.count == 4 }
