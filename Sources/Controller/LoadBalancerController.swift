@@ -66,7 +66,8 @@ public final class LoadBalancerController: Service, Sendable {
         self.logger = logger
         self.recorder = EventRecorder(client: client, component: "pylon-controller", logger: logger)
         self.services = Informer(
-            client: client, resource: .services, transform: ServiceReading.strip, logger: logger)
+            client: client, resource: .services, transform: { $0.projected(onto: JSON.loadBalancerServiceShape) },
+            logger: logger)
         self.namespaces = Informer(client: client, resource: .namespaces, logger: logger)
         self.poolInformer = Informer(
             client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
