@@ -15,6 +15,4 @@ final class AnnouncementTable: Sendable {
     func set(_ addresses: Set<IPAddress>, on interface: Int32) {
         table.withLock { $0[interface] = addresses.isEmpty ? nil : addresses }
     }
-
-    var all: [Int32: Set<IPAddress>] { table.withLock { $0 } }
 }

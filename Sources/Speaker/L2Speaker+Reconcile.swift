@@ -33,7 +33,6 @@ extension L2Speaker {
         }
         for await _ in work {
             await reconcile(&state, group: group)
-            ready.withLock { $0 = true }
         }
         for (_, task) in state.repeats { task.cancel() }
         for (index, _) in state.announcing { table.set([], on: index) }
@@ -42,6 +41,8 @@ extension L2Speaker {
     }
 
     private func reconcile(_ state: inout LoopState, group: any EventLoopGroup) async {
+        // A starting speaker announces nothing until it has heard the others (or waited for them).
+        guard let members = membership.withLock({ $0.flatMap { $0.isSettled ? $0.live : nil } }) else { return }
         switch Configuration.parse(pools: pools.list(), l2Advertisements: advertisements.list()) {
         case .success(let configuration): state.configuration = configuration
         case .failure(let errors):
@@ -49,7 +50,6 @@ extension L2Speaker {
                 "invalid configuration ignored; the last valid one stays in force",
                 metadata: ["errors": "\(errors)"])
         }
-        let members = membership.withLock { $0?.live } ?? [options.nodeName]
         let decisions = AnnouncementPlanner.plan(
             services: services.list(), endpointSlices: slices.list(), nodes: nodes.list(),
             configuration: state.configuration ?? Configuration(), members: members,
@@ -89,6 +89,7 @@ extension L2Speaker {
             for index in indexes { wanted[index, default: []].formUnion(decision.ips) }
         }
         apply(wanted, &state)
+        ready.withLock { $0 = true }
         await report(won, &state)
     }
 

@@ -93,14 +93,6 @@ public final class L2Speaker: Service, Sendable {
     /// Whether the speaker has joined the membership and made its first decisions.
     public var isReady: Bool { ready.withLock { $0 } }
 
-    /// The addresses announced, per interface name (for status and tests).
-    public var announced: [String: Set<IPAddress>] {
-        let names = links.withLock { $0.mapValues(\.name) }
-        var out: [String: Set<IPAddress>] = [:]
-        for (index, ips) in table.all { out[names[index] ?? "\(index)"] = ips }
-        return out
-    }
-
     public func run() async throws {
         // Shutdown while waiting for the key: nothing was announced, nothing to undo.
         guard let key = try? await cancelWhenGracefulShutdown({ try await self.membershipKey() }) else { return }

@@ -18,7 +18,13 @@ final class MembershipAgent: Sendable {
         var replay = ReplayGuard()
         var nonce: UInt64
         var lastJoin: ContinuousClock.Instant? = nil
+        /// Until when a new member waits for the others before its view counts (see `isSettled`).
+        var settleBy: ContinuousClock.Instant? = nil
+        var settled = false
     }
+
+    /// How long a starting member waits for the other speakers to answer before trusting its view.
+    static let settleTime: Duration = .seconds(1)
 
     let name: String
     let address: String
@@ -51,6 +57,10 @@ final class MembershipAgent: Sendable {
 
     /// Live members (alive or suspect), this one included.
     var live: Set<String> { state.withLock { $0.swim.live } }
+
+    /// Whether the view can be trusted: every other node's address has answered, or a second has passed since the
+    /// first join. Before that a starting speaker sees itself alone and would claim every address.
+    var isSettled: Bool { state.withLock { $0.settled } }
 
     /// Binds, joins through `seeds` (other speakers' addresses; re-asked every 2 s for ones not yet members), and
     /// runs until cancelled, then leaves gracefully. A socket that fails later (e.g. its interface went down) is
@@ -102,13 +112,19 @@ final class MembershipAgent: Sendable {
                 s.lastJoin = now
                 return true
             }
-            if rejoin {
+            let settling = self.state.withLock { !$0.settled }
+            if rejoin || settling {
                 let wanted = seeds()
                 actions += self.state.withLock { s -> [SWIM.Action] in
                     let known = Set(s.swim.members.filter { $0.value.state != .dead }.map(\.value.address))
                     let missing = wanted.filter { !known.contains($0) && $0 != self.address }
-                    return missing.isEmpty ? [] : s.swim.join(seeds: missing, now: now)
+                    if !s.settled {
+                        s.settleBy = s.settleBy ?? now + Self.settleTime
+                        if missing.isEmpty || now >= s.settleBy! { s.settled = true }
+                    }
+                    return rejoin && !missing.isEmpty ? s.swim.join(seeds: missing, now: now) : []
                 }
+                if settling, self.isSettled { self.onChange(self.live) }
             }
             self.perform(actions, on: channel)
         }

@@ -71,6 +71,27 @@ struct SpeakerLANTests {
         }
     }
 
+    @Test func aRestartedSpeakerClaimsNothingBeforeItHearsTheOthers() async throws {
+        try await LoadBalancerLAN.run { lan in
+            let (v4, _) = try await lan.loadBalancer("web")
+            let owner = try #require(lan.node(withMAC: try await lan.soleAnswerer(v4)))
+            #expect(try await lan.resolve(v4) == lan.macs[owner]!)
+            let other = LoadBalancerLAN.nodes.first { $0 != owner }!
+            lan.speakers[other]!.kill()
+            _ = try lan.restartSpeaker(other)
+            try await eventually("the restarted speaker is ready", timeout: .seconds(30)) {
+                try lan.lab.exec(
+                    other, ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:7473/readyz"]
+                )
+                .output == "200"
+            }
+            // Alone at first, it would have elected itself and sent gratuitous ARP, moving the client away.
+            #expect(try lan.metrics(other)["pylon_speaker_gratuitous_sent_total{protocol=\"arp\"}"] == 0)
+            #expect(try lan.neighbourEntry(v4) == lan.macs[owner]!)
+            #expect(try await lan.soleAnswerer(v4) == lan.macs[owner]!)
+        }
+    }
+
     @Test func aKilledSpeakersAddressMovesAndTheClientFollows() async throws {
         try await LoadBalancerLAN.run { lan in
             let (v4, v6) = try await lan.loadBalancer("web")
