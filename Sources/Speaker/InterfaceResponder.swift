@@ -6,6 +6,7 @@ import Metrics
 import NIOCore
 import NetCore
 import Netlink
+import Synchronization
 
 /// Answers ARP requests and Neighbor Solicitations on one interface for the addresses the `AnnouncementTable`
 /// lists for it, and sends gratuitous announcements.
@@ -20,12 +21,30 @@ final class InterfaceResponder: Sendable {
     private let arp: DescriptorChannel
     private let ndp: DescriptorChannel
     private let metrics: SpeakerMetrics
+    private let failure: FailureFlag
 
-    /// Opens the sockets.
+    /// Whether a socket closed without being asked to (an error reading it): the responder must be replaced.
+    var hasFailed: Bool { failure.raised.withLock { $0 } }
+
+    private final class FailureFlag: Sendable {
+        let raised = Mutex(false)
+    }
+
+    /// Opens the sockets. `onFailure` is called (on an event loop thread) when a socket closes on its own.
     /// - Throws: `SocketError` when a socket cannot be opened or bound (no CAP_NET_RAW, interface gone).
     init(
-        link: Link, table: AnnouncementTable, group: any EventLoopGroup, metrics: SpeakerMetrics, logger: Logger
+        link: Link, table: AnnouncementTable, group: any EventLoopGroup, metrics: SpeakerMetrics, logger: Logger,
+        onFailure: @escaping @Sendable () -> Void
     ) async throws {
+        let failure = FailureFlag()
+        self.failure = failure
+        let closed: @Sendable () -> Void = {
+            let first = failure.raised.withLock { raised in
+                defer { raised = true }
+                return !raised
+            }
+            if first { onFailure() }
+        }
         let index = link.index
         let mac = MACAddress(link.address)
         let name = link.name
@@ -68,14 +87,16 @@ final class InterfaceResponder: Sendable {
         let arpChannel: DescriptorChannel
         do {
             arpChannel = try await DescriptorChannel(
-                descriptor: arpFD, group: group, onDatagram: handler(metrics.arpRequests, metrics.arpReplies))
+                descriptor: arpFD, group: group, onDatagram: handler(metrics.arpRequests, metrics.arpReplies),
+                onClose: closed)
         } catch {
             Glibc.close(ndpFD)
             throw error
         }
         do {
             ndp = try await DescriptorChannel(
-                descriptor: ndpFD, group: group, onDatagram: handler(metrics.ndpRequests, metrics.ndpReplies))
+                descriptor: ndpFD, group: group, onDatagram: handler(metrics.ndpRequests, metrics.ndpReplies),
+                onClose: closed)
         } catch {
             await arpChannel.close()
             throw error
@@ -95,7 +116,9 @@ final class InterfaceResponder: Sendable {
         }
     }
 
+    /// Closes both sockets (not a failure).
     func close() async {
+        failure.raised.withLock { $0 = true }
         await arp.close()
         await ndp.close()
     }

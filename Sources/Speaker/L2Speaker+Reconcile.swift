@@ -23,7 +23,9 @@ extension L2Speaker {
     }
 
     /// Reconciles after every trigger until the stream ends (graceful shutdown), then withdraws everything.
-    func reconcileLoop(_ work: AsyncStream<Void>, group: any EventLoopGroup) async {
+    func reconcileLoop(_ work: AsyncStream<Void>, group: any EventLoopGroup, retrigger: @escaping @Sendable () -> Void)
+        async
+    {
         var state: LoopState
         do {
             state = LoopState(groups: try MulticastGroups())
@@ -32,7 +34,7 @@ extension L2Speaker {
             return
         }
         for await _ in work {
-            await reconcile(&state, group: group)
+            await reconcile(&state, group: group, retrigger: retrigger)
         }
         for (_, task) in state.repeats { task.cancel() }
         for (index, _) in state.announcing { table.set([], on: index) }
@@ -40,7 +42,9 @@ extension L2Speaker {
         metrics.announced.record(0)
     }
 
-    private func reconcile(_ state: inout LoopState, group: any EventLoopGroup) async {
+    private func reconcile(
+        _ state: inout LoopState, group: any EventLoopGroup, retrigger: @escaping @Sendable () -> Void
+    ) async {
         // A starting speaker announces nothing until it has heard the others (or waited for them).
         guard let members = membership.withLock({ $0.flatMap { $0.isSettled ? $0.live : nil } }) else { return }
         switch Configuration.parse(pools: pools.list(), l2Advertisements: advertisements.list()) {
@@ -60,7 +64,10 @@ extension L2Speaker {
         var eligible: [Int32: Link] = [:]
         for (index, link) in links where options.interfaces.ineligibility(of: link) == nil { eligible[index] = link }
         for (index, responder) in state.responders
-        where eligible[index] == nil || eligible[index]!.address != responder.mac.bytes {
+        where eligible[index] == nil || eligible[index]!.address != responder.mac.bytes || responder.hasFailed {
+            if responder.hasFailed {
+                logger.warning("interface sockets failed; reopening", metadata: ["interface": "\(responder.name)"])
+            }
             await responder.close()
             state.responders[index] = nil
             state.announcing[index] = nil
@@ -69,7 +76,7 @@ extension L2Speaker {
         for (index, link) in eligible.sorted(by: { $0.key < $1.key }) where state.responders[index] == nil {
             do {
                 state.responders[index] = try await InterfaceResponder(
-                    link: link, table: table, group: group, metrics: metrics, logger: logger)
+                    link: link, table: table, group: group, metrics: metrics, logger: logger, onFailure: retrigger)
                 logger.info("answering on interface", metadata: ["interface": "\(link.name)"])
             } catch {
                 logger.error(

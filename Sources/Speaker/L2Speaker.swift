@@ -132,7 +132,7 @@ public final class L2Speaker: Service, Sendable {
                             throw SpeakerError("membership on \(address) failed: \(error)")
                         }
                     }
-                    inner.addTask { await self.reconcileLoop(work, group: group) }
+                    inner.addTask { await self.reconcileLoop(work, group: group, retrigger: { trigger.yield() }) }
                     defer { inner.cancelAll() }
                     try await inner.next()
                 }

@@ -68,6 +68,11 @@ struct SpeakerLANTests {
             try await eventually("the announcer answers on eth0 alone") {
                 try lan.arpAnswers(v4) == [lan.macs[owner]!]
             }
+            // A flap too short for the others to notice: the announcer answers again once the link is back.
+            _ = try lan.lab.exec(owner, ["sh", "-c", "ip link set eth0 down && ip link set eth0 up"])
+            try await eventually("the announcer answers again after the flap") {
+                try lan.arpAnswers(v4) == [lan.macs[owner]!]
+            }
         }
     }
 
