@@ -262,16 +262,3 @@ public final class Informer: Service, Sendable {
         }
     }
 }
-
-/// Jittered exponential backoff: 0.2 s doubling to 30 s, each delay scaled by a random factor in [0.5, 1.0).
-struct Backoff {
-    private var attempt = 0
-
-    mutating func next() -> Duration {
-        let base = min(30.0, 0.2 * Double(1 << min(attempt, 8)))
-        attempt += 1
-        return .milliseconds(Int64(base * Double.random(in: 0.5..<1.0) * 1000))
-    }
-
-    mutating func reset() { attempt = 0 }
-}

@@ -85,9 +85,12 @@ public struct SWIM: Sendable {
         }
     }
 
-    /// Tells every live member this one leaves now.
-    public mutating func leave() -> [Action] {
-        members.values.filter { $0.state == .alive || $0.state == .suspect }.map(\.address).sorted().map {
+    /// Tells every live member this one leaves now, and the addresses in `others` too (members it may not have heard
+    /// from yet, e.g. the one about to take over), each once.
+    public mutating func leave(alsoTo others: [String] = []) -> [Action] {
+        var told: Set<String> = [address]
+        let live = members.values.filter { $0.state == .alive || $0.state == .suspect }.map(\.address).sorted()
+        return (live + others.sorted()).filter { told.insert($0).inserted }.map {
             .send(.leave(incarnation: incarnation), to: $0)
         }
     }

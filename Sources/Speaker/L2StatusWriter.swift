@@ -46,17 +46,16 @@ final class L2StatusWriter: Sendable {
             await self.informer.addHandler { _ in self.trigger.yield() }
             await withTaskCancellationHandler {
                 await self.informer.waitForSync()
-                var failures = 0
+                var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
                 for await _ in self.triggers {
                     guard let wanted = self.wanted.withLock({ $0 }) else { continue }
                     do {
                         try await self.sync(wanted)
-                        failures = 0
+                        backoff.reset()
                     } catch {
                         if Task.isCancelled { break }
-                        failures += 1
                         self.logger.warning("ServiceL2Status not written; retrying", metadata: ["error": "\(error)"])
-                        try? await Task.sleep(for: .milliseconds(min(10_000, 100 << min(failures, 7))))
+                        try? await Task.sleep(for: backoff.next())
                         self.trigger.yield()
                     }
                 }
@@ -122,9 +121,6 @@ final class L2StatusWriter: Sendable {
 
     /// A stable object name per Service and node: `l2-` and 16 hex digits of sha256("namespace/name#node").
     static func name(service: String, node: String) -> String {
-        "l2-"
-            + SHA256.hash(data: Array("\(service)#\(node)".utf8)).prefix(8).map {
-                ($0 < 16 ? "0" : "") + String($0, radix: 16)
-            }.joined()
+        "l2-" + Hex.encode(SHA256.hash(data: Array("\(service)#\(node)".utf8)).prefix(8))
     }
 }

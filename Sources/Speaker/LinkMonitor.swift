@@ -1,5 +1,6 @@
 import CLinuxNet
 import Glibc
+import KubeClient
 import Logging
 import NIOCore
 import Netlink
@@ -21,17 +22,17 @@ struct LinkMonitor: Sendable {
     /// Calls `onLinks` with every link, keyed by index, after the first dump and after every change; returns when
     /// the task is cancelled.
     func run(_ onLinks: @Sendable ([Int32: Link]) async -> Void) async {
-        var failures = 0
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         while !Task.isCancelled {
+            let opened = ContinuousClock.now
             do {
                 try await follow(onLinks)
-                failures = 0
             } catch {
-                failures += 1
                 logger.error("link monitor failed; reopening", metadata: ["error": "\(error)"])
             }
-            // Reopen after a pause that grows with consecutive failures (0.1 s … 5 s).
-            try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+            // Reopen after a pause that grows with failures in quick succession (0.1 s … 5 s).
+            if ContinuousClock.now - opened > .seconds(10) { backoff.reset() }
+            try? await Task.sleep(for: backoff.next())
         }
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Glibc
+import KubeClient
 import Logging
 import Membership
 import NIOCore
@@ -69,7 +70,8 @@ final class MembershipAgent: Sendable {
     func run(group: any EventLoopGroup, seeds: @escaping @Sendable () -> [String]) async throws {
         let local = try Self.socketAddress(address)
         var binds = 0
-        var failures = 0
+        // Binding again after a failure waits longer the more failures come in quick succession (0.1 s … 5 s).
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         while !Task.isCancelled {
             let channel: any Channel
             do {
@@ -83,9 +85,8 @@ final class MembershipAgent: Sendable {
                     .bind(to: local).get()
             } catch {
                 guard binds > 0 else { throw error }
-                failures += 1
                 logger.error("membership socket cannot be bound again", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(failures, 6))))
+                try? await Task.sleep(for: backoff.next())
                 continue
             }
             binds += 1
@@ -93,11 +94,13 @@ final class MembershipAgent: Sendable {
             let bound = ContinuousClock.now
             await serve(channel, seeds: seeds)
             guard !Task.isCancelled else { break }
-            // A socket that fails at once (e.g. no route while the link is down) is bound again after a pause
-            // growing with each quick failure (0.1 s … 5 s), not in a busy loop.
-            failures = ContinuousClock.now - bound < .seconds(1) ? failures + 1 : 0
-            logger.warning("membership socket closed; binding again", metadata: ["failures": "\(failures)"])
-            if failures > 0 { try? await Task.sleep(for: .milliseconds(min(5000, 50 << min(failures, 7)))) }
+            // A socket that fails at once (e.g. no route while the link is down) is not rebound in a busy loop.
+            logger.warning("membership socket closed; binding again")
+            if ContinuousClock.now - bound >= .seconds(1) {
+                backoff.reset()
+            } else {
+                try? await Task.sleep(for: backoff.next())
+            }
         }
     }
 
@@ -135,15 +138,7 @@ final class MembershipAgent: Sendable {
         } onCancel: {
             let everyone = seeds()
             loop.execute {
-                // Every live member, and every other node's address in case it has not been heard from yet (it
-                // may be the one that takes over).
-                var actions = self.state.withLock { $0.swim.leave() }
-                var told = Set(actions.compactMap { if case .send(_, let to) = $0 { to } else { nil } })
-                let incarnation = self.state.withLock { $0.swim.incarnation }
-                for address in everyone where address != self.address && told.insert(address).inserted {
-                    actions.append(.send(.leave(incarnation: incarnation), to: address))
-                }
-                self.perform(actions, on: channel)
+                self.perform(self.state.withLock { $0.swim.leave(alsoTo: everyone) }, on: channel)
                 channel.close(promise: nil)
             }
         }

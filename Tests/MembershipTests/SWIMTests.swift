@@ -118,6 +118,9 @@ struct SimulatedLAN {
     @Test func aLeavingMemberIsGoneAtOnce() {
         var lan = SimulatedLAN(count: 5)
         lan.run(for: .seconds(3)) { $0.agreed()?.count == 5 }
+        #expect(
+            lan.members["node-2"]!.leave(alsoTo: [SimulatedLAN.address("node-9"), SimulatedLAN.address("node-0")]).count
+                == 5, "every live member and the extra address, each once")
         let actions = lan.members["node-2"]!.leave()
         #expect(actions.count == 4)
         lan.perform(actions, by: "node-2")
