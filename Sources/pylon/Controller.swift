@@ -85,16 +85,6 @@ struct ControllerCommand: AsyncParsableCommand {
         let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
             controller.isSynced || (standby.map { !$0.isLeader } ?? false)
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: metrics), .init(service: service)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await kube.shutdown()
-            throw error
-        }
-        try await kube.shutdown()
+        try await Daemon.run([metrics, service], client: kube, logger: logger)
     }
 }

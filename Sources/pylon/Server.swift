@@ -2,7 +2,6 @@ import ArgumentParser
 import KubeServer
 import Logging
 import NetCore
-import ServiceLifecycle
 
 /// `pylon server`: the embedded Kubernetes API server.
 struct Server: AsyncParsableCommand {
@@ -53,9 +52,6 @@ struct Server: AsyncParsableCommand {
                 dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,
                 serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), historyLimit: watchHistory),
             logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await Daemon.run([server], logger: logger)
     }
 }

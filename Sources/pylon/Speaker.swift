@@ -3,7 +3,6 @@ import Foundation
 import KubeClient
 import Layer2
 import Logging
-import ServiceLifecycle
 import Speaker
 import Telemetry
 
@@ -83,16 +82,6 @@ struct SpeakerCommand: AsyncParsableCommand {
         let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
             speaker.isReady
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: metrics), .init(service: speaker)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await kube.shutdown()
-            throw error
-        }
-        try await kube.shutdown()
+        try await Daemon.run([metrics, speaker], client: kube, logger: logger)
     }
 }
