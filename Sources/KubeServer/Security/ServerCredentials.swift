@@ -93,7 +93,7 @@ public struct ServerCredentials: Sendable {
             token = String(decoding: t, as: UTF8.self).trimmed()
         } else {
             var rng = SystemRandomNumberGenerator()
-            token = (0..<32).map { _ in String(format2: UInt8.random(in: 0...255, using: &rng)) }.joined()
+            token = Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) })
             try FileIO.write(Array(token.utf8), to: tokenPath)
         }
         return ServerCredentials(
@@ -125,13 +125,5 @@ public struct ServerCredentials: Sendable {
 
             """
         try FileIO.write(Array(text.utf8), to: path)
-    }
-}
-
-extension String {
-    /// Two lowercase hex digits.
-    init(format2 byte: UInt8) {
-        let digits = Array("0123456789abcdef")
-        self = String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
     }
 }
