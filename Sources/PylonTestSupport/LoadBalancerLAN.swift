@@ -270,13 +270,7 @@ public struct LoadBalancerLAN: Sendable {
 
     /// The samples of `node`'s speaker metrics (`series{labels}` → value), read from its metrics port.
     public func metrics(_ node: String) throws -> [String: Double] {
-        let text = try lab.exec(node, ["curl", "-s", "http://127.0.0.1:7473/metrics"]).output
-        var out: [String: Double] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, let value = Double(parts[1]) { out[String(parts[0])] = value }
-        }
-        return out
+        MetricSamples.parse(try lab.exec(node, ["curl", "-s", "http://127.0.0.1:7473/metrics"]).output)
     }
 
     /// Waits until the ServiceL2Status objects for `service` are exactly one, naming `node` and eth0.

@@ -231,9 +231,8 @@ extension Bench {
     static func waitForMetric(_ port: Int, _ name: String, _ value: Double, ready: Bool = false) async throws {
         try await eventually("metric \(name) is \(value)", timeout: .seconds(120)) {
             if ready, (try? await fetch("http://127.0.0.1:\(port)/readyz")) != "ok" { return false }
-            return (try? await fetch("http://127.0.0.1:\(port)/metrics"))?.split(separator: "\n").contains {
-                $0.hasPrefix(name + " ") && Double($0.dropFirst(name.count + 1)) == value
-            } == true
+            guard let text = try? await fetch("http://127.0.0.1:\(port)/metrics") else { return false }
+            return MetricSamples.parse(text)[name] == value
         }
     }
 
