@@ -138,9 +138,10 @@ public struct WriteQueue: Sendable {
         guard var job = running.removeValue(forKey: key) else { return }
         track(job, -1)
         guard failed else { return }
-        if var (place, newer) = queued[key] {
-            newer.notes = job.notes + newer.notes
-            queued[key] = (place, newer)
+        if let (place, newer) = queued[key] {
+            var merged = newer
+            merged.notes = job.notes + newer.notes
+            queued[key] = (place, merged)
         } else {
             job.attempts += 1
             enqueue(job)
