@@ -116,8 +116,10 @@ let package = Package(
         .executableTarget(
             name: "pylon",
             dependencies: [
-                "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry",
+                "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
+                "LabRuntime", "KubeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -152,6 +154,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "LabRuntime",
+            dependencies: [
+                "Lab", "KubeClient", "KubeAPI", "NetCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Membership", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings

@@ -18,10 +18,11 @@ public struct LabNetwork: Sendable {
         self.ip = ip
     }
 
-    /// Creates every namespace, link and address; on failure removes them again and throws.
-    public func up() throws {
+    /// Creates every namespace, link and address, then runs `additional` `ip` commands (e.g.
+    /// `nodeSetUpCommands`); on failure removes everything again and throws.
+    public func up(additional: [[String]] = []) throws {
         do {
-            for command in topology.setUpCommands() { try run(command) }
+            for command in topology.setUpCommands() + additional { try run(command) }
         } catch {
             down()
             throw error
@@ -72,7 +73,8 @@ public struct LabNetwork: Sendable {
         }
     }
 
-    static func process(_ executable: String, _ arguments: [String], captureError: Bool = false) throws -> (
+    /// Runs `executable` to completion; returns its exit status and standard output (and error with `captureError`).
+    public static func process(_ executable: String, _ arguments: [String], captureError: Bool = false) throws -> (
         Int32, String
     ) {
         let process = Process()

@@ -1,0 +1,89 @@
+import KubeAPI
+import Lab
+import NetCore
+
+/// The objects a lab starts with (pure): the seed's MetalLB configuration moved to documentation addresses, the
+/// lab's Nodes, and the demo Service with its EndpointSlice.
+public enum LabManifests {
+    /// Namespace of the load balancer's configuration and membership Secret.
+    public static let namespace = "pylon-system"
+    public static let demoService = "demo"
+    /// The port the demo backends listen on (the Service's targetPort).
+    public static let backendPort = 8080
+
+    /// The seed's `metallb-config.yaml` (an IPAddressPool and an L2Advertisement naming it), with the pool on the
+    /// lab's LAN: 192.0.2.100-192.0.2.200, and 2001:db8::100-2001:db8::1ff with IPv6.
+    public static func configuration(ipv6: Bool) -> String {
+        """
+        apiVersion: metallb.io/v1beta1
+        kind: IPAddressPool
+        metadata:
+          name: lab-pool
+          namespace: \(namespace)
+        spec:
+          addresses:
+          - 192.0.2.100-192.0.2.200
+        \(ipv6 ? "  - 2001:db8::100-2001:db8::1ff\n" : "")---
+        apiVersion: metallb.io/v1beta1
+        kind: L2Advertisement
+        metadata:
+          name: lab
+          namespace: \(namespace)
+        spec:
+          ipAddressPools:
+          - lab-pool
+
+        """
+    }
+
+    /// A Ready Node whose InternalIP is its LAN address.
+    public static func node(_ name: String, address: IPAddress) -> (object: JSON, status: JSON) {
+        (
+            [
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": ["name": .string(name), "labels": ["kubernetes.io/hostname": .string(name)]],
+            ],
+            [
+                "addresses": [
+                    ["type": "InternalIP", "address": .string(address.description)],
+                    ["type": "Hostname", "address": .string(name)],
+                ],
+                "conditions": [["type": "Ready", "status": "True", "reason": "LabNodeReady"]],
+            ]
+        )
+    }
+
+    /// The demo Service: type LoadBalancer, port 80 to the backends' 8080, dual-stack when the lab has IPv6, and
+    /// `externalTrafficPolicy: Local`, so the node that announces the address is the one whose backend answers.
+    public static func demo(ipv6: Bool) -> JSON {
+        [
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": ["name": .string(demoService), "namespace": "default", "labels": ["app": "demo"]],
+            "spec": [
+                "type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                "ipFamilyPolicy": ipv6 ? "PreferDualStack" : "SingleStack",
+                "ipFamilies": ipv6 ? ["IPv4", "IPv6"] : ["IPv4"], "selector": ["app": "demo"],
+                "ports": [["name": "http", "port": 80, "targetPort": .int(Int64(backendPort)), "protocol": "TCP"]],
+            ],
+        ]
+    }
+
+    /// The demo Service's EndpointSlice: one ready backend per node, at its pod address.
+    public static func demoEndpoints(nodes: [String]) -> JSON {
+        [
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": [
+                "name": .string("\(demoService)-lab"), "namespace": "default",
+                "labels": ["kubernetes.io/service-name": .string(demoService)],
+            ],
+            "endpoints": .array(
+                nodes.map { node in
+                    [
+                        "addresses": [.string(LabTopology.podAddress(of: node, nodes: nodes).description)],
+                        "nodeName": .string(node), "conditions": ["ready": true],
+                    ]
+                }),
+            "ports": [["name": "http", "port": .int(Int64(backendPort)), "protocol": "TCP"]],
+        ]
+    }
+}
