@@ -157,7 +157,7 @@ let package = Package(
         .target(
             name: "LabRuntime",
             dependencies: [
-                "Lab", "KubeClient", "KubeAPI", "NetCore",
+                "Lab", "KubeClient", "KubeAPI", "NetCore", "CLinuxNet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,7 +203,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LabTests", dependencies: ["Lab", "LabRuntime", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "MembershipTests",
             dependencies: ["Membership", "PylonTestSupport", .product(name: "Crypto", package: "swift-crypto")],

@@ -1,9 +1,13 @@
+#define _GNU_SOURCE
 #include "CLinuxNet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 
 // Offsets into an Ethernet frame without VLAN tag.
 enum { ETH_HEADER = 14, IPV6_NEXT_HEADER = ETH_HEADER + 6, ICMPV6_TYPE = ETH_HEADER + 40 };
@@ -78,4 +82,35 @@ int pylon_netlink_socket(uint32_t groups) {
         return -1;
     }
     return fd;
+}
+
+extern char **environ;
+
+int pylon_spawn_daemon(const char *path, char *const argv[], const char *log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    sigset_t none, all;
+    pid_t pid = -1;
+    int status;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    status = posix_spawn(&pid, path, &actions, &attributes, argv, environ);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    if (status != 0) {
+        errno = status;
+        return -1;
+    }
+    return pid;
 }

@@ -1,3 +1,4 @@
+import CLinuxNet
 import Foundation
 
 #if canImport(Glibc)
@@ -14,39 +15,17 @@ public enum ChildProcess {
         public let description: String
     }
 
-    /// glibc's `POSIX_SPAWN_SETSID` (a GNU extension the Glibc module does not import).
-    private static let spawnSetSID: Int32 = 0x80
-
-    /// Starts `argv` (`argv[0]` an absolute path) with standard input from /dev/null and standard output and error
-    /// appended to `log` (created with mode 0600). Returns the process id.
+    /// Starts `argv` (`argv[0]` an absolute path) in a session of its own, with standard input from /dev/null,
+    /// standard output and error appended to `log` (created with mode 0600), no blocked signals, and no other
+    /// descriptor of this process (a daemon holding a pipe or the exit-watch socket of whoever started `pylon lab`
+    /// would keep that waiting as long as the lab runs). Returns the process id.
     /// - Throws: `Failure` when the program cannot be started.
     public static func spawn(_ argv: [String], log: String) throws -> Int32 {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // A new session, no blocked signals, default dispositions (the parent may ignore SIGINT while it waits).
-        posix_spawnattr_setflags(
-            &attributes, Int16(spawnSetSID | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)))
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        sigdelset(&all, SIGKILL)
-        sigdelset(&all, SIGSTOP)
-        posix_spawnattr_setsigdefault(&attributes, &all)
         let arguments = argv.map { strdup($0) } + [nil]
         defer { for argument in arguments { free(argument) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, argv[0], &actions, &attributes, arguments, environ)
-        guard status == 0 else {
-            throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(status)))")
+        let pid = pylon_spawn_daemon(argv[0], arguments, log)
+        guard pid > 0 else {
+            throw Failure(description: "cannot start \(argv[0]): \(String(cString: strerror(errno)))")
         }
         return pid
     }

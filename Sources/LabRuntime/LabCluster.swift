@@ -54,6 +54,14 @@ public struct LabCluster: Sendable {
         {
             throw Failure("a lab is already running (see `pylon lab status`; `pylon lab down` removes it)")
         }
+        // Another lab (maybe with another state directory) still has processes in its namespaces.
+        for namespace in LabNetwork.namespaces(ip: Self.ip) where namespace.hasPrefix(Self.prefix + "-") {
+            if let (_, pids) = try? LabNetwork.process(Self.ip, ["netns", "pids", namespace]),
+                !pids.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            {
+                throw Failure("a lab is already running in namespace \(namespace) (`pylon lab down` removes it)")
+            }
+        }
         guard (1...9).contains(options.nodes) else { throw Failure("--nodes must be between 1 and 9") }
         let crds = try options.crds ?? Self.findCRDs(binary: options.binary)
         await down(directory: options.directory, quiet: true)

@@ -37,6 +37,10 @@ public struct LoadBalancerLAN: Sendable {
     public static func run(binary: String = PylonBinary.path, _ body: (LoadBalancerLAN) async throws -> Void)
         async throws
     {
+        try await ManagementSegment.exclusively { try await runExclusively(binary: binary, body) }
+    }
+
+    private static func runExclusively(binary: String, _ body: (LoadBalancerLAN) async throws -> Void) async throws {
         LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
         let prefix = "\(family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
         let lab = LabNetwork(topology: LabTopology(prefix: prefix, hosts: nodes + ["client"], management: true))

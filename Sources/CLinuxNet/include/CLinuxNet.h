@@ -1,4 +1,5 @@
-// Kernel interfaces Glibc does not expose to Swift: packet sockets, socket filters and rtnetlink.
+// Kernel interfaces Glibc does not expose to Swift: packet sockets, socket filters and rtnetlink; and glibc's GNU
+// process-spawning extensions.
 #ifndef PYLON_CLINUXNET_H
 #define PYLON_CLINUXNET_H
 
@@ -32,5 +33,11 @@ long pylon_packet_send(int fd, int ifindex, const void *frame, unsigned long len
 /// Opens a non-blocking, close-on-exec NETLINK_ROUTE socket subscribed to `groups`.
 /// Returns the descriptor, or -1 with errno set.
 int pylon_netlink_socket(uint32_t groups);
+
+/// Starts `path` with `argv` (NULL-terminated) and the current environment as a daemon: in a new session, with no
+/// blocked signals and default signal dispositions, standard input from /dev/null, standard output and error
+/// appended to `log` (created with mode 0600), and no other descriptor inherited.
+/// Returns the process id, or -1 with errno set.
+int pylon_spawn_daemon(const char *path, char *const argv[], const char *log);
 
 #endif

@@ -1,0 +1,136 @@
+import Foundation
+import KubeAPI
+import Lab
+import PylonTestSupport
+import Testing
+
+@testable import LabRuntime
+
+/// `pylon lab` end to end, as a user runs it (root; CI runs it): up --detach, status, kubectl, exec, failover both
+/// ways, down — and Ctrl-C of a foreground lab — leaving no namespace, mount, link, process or file behind.
+@Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
+struct LabCommandTests {
+    static func pylon(_ arguments: String...) async throws -> CommandResult {
+        try await Command.run(PylonBinary.path, ["lab"] + arguments)
+    }
+
+    static func directory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("pylon-test-lab-\(UUID().uuidString)").path
+    }
+
+    @Test func aDetachedLabServesTheDemoFailsOverAndGoesAway() async throws {
+        try await ManagementSegment.exclusively {
+            let directory = Self.directory()
+            var pids: [Int32] = []
+            do {
+                let up = try await Self.pylon("up", "--detach", "--directory", directory)
+                #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
+                #expect(up.stdout.contains("EXTERNAL-IP <pending>"), "\(up.stdout)")
+                #expect(up.stdout.contains("got EXTERNAL-IP 192.0.2.100,2001:db8::100"), "\(up.stdout)")
+                #expect(up.stdout.contains("client: curl http://192.0.2.100/ → node-"), "\(up.stdout)")
+                #expect(up.stdout.contains("export KUBECONFIG=\(directory)/server/kubeconfig.yaml"))
+
+                let again = try await Self.pylon("up", "--detach", "--directory", Self.directory())
+                #expect(again.status != 0 && again.stderr.contains("a lab is already running"), "\(again)")
+
+                let statusOutput = try await Self.pylon("status", "-o", "json", "--directory", directory)
+                let status = try JSONDecoder().decode(LabCluster.Status.self, from: Data(statusOutput.stdout.utf8))
+                pids = status.daemons.map(\.pid)
+                #expect(status.daemons.count == 8 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
+                let demo = try #require(status.services.first { $0.name == "demo" })
+                #expect(demo.addresses == ["192.0.2.100", "2001:db8::100"])
+                let announcer = try #require(demo.announcedBy)
+
+                let kubectl = try await Command.run(
+                    "kubectl", ["get", "services", "--all-namespaces"], environment: ["KUBECONFIG": status.kubeconfig])
+                #expect(kubectl.status == 0, "\(kubectl.stderr)")
+                #expect(
+                    kubectl.stdout.split(separator: "\n").contains {
+                        $0.contains("demo") && $0.contains("LoadBalancer") && $0.contains("192.0.2.100,2001:db8::100")
+                    }, "\(kubectl.stdout)")
+
+                // The client reaches the demo over both families; the announcing node's backend answers
+                // (externalTrafficPolicy Local).
+                for url in ["http://192.0.2.100/", "http://[2001:db8::100]/"] {
+                    let curl = try await Self.pylon(
+                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "5", url)
+                    #expect(curl.status == 0 && curl.stdout == "\(announcer)\n", "\(url): \(curl)")
+                }
+                let exitCode = try await Self.pylon(
+                    "exec", "--directory", directory, "client", "--", "sh", "-c", "exit 7")
+                #expect(exitCode.status == 7)
+                let noHost = try await Self.pylon("exec", "--directory", directory, "router", "--", "true")
+                #expect(noHost.status != 0 && noHost.stderr.contains("no host router"), "\(noHost)")
+
+                for mode in ["kill", "link-down"] {
+                    let output = try await Self.pylon(
+                        "failover", "--mode", mode, "-o", "json", "--directory", directory)
+                    #expect(output.status == 0, "\(mode): \(output)")
+                    let result = try JSONDecoder().decode(
+                        LabCluster.FailoverResult.self, from: Data(output.stdout.utf8))
+                    // The first drill takes out the node seen above; after it, the restored node may take its
+                    // addresses back, which the drill waits out before it starts.
+                    if mode == "kill" { #expect(result.from == announcer, "\(result)") }
+                    #expect(result.to != result.from && result.to.hasPrefix("node-"), "\(mode): \(result)")
+                    #expect(result.client.answeredBefore == result.from && result.client.answeredAfter == result.to)
+                    #expect(result.client.switchMilliseconds != nil)
+                    if mode == "link-down" { #expect(result.client.failedProbes > 0, "a cut-off node drops requests") }
+                }
+                let afterKill = try JSONDecoder().decode(
+                    LabCluster.Status.self,
+                    from: Data(try await Self.pylon("status", "-o", "json", "--directory", directory).stdout.utf8))
+                #expect(afterKill.daemons.allSatisfy { $0.running }, "the killed speaker was restarted")
+                pids += afterKill.daemons.map(\.pid)
+            } catch {
+                _ = try? await Self.pylon("down", "--directory", directory)
+                throw error
+            }
+            let down = try await Self.pylon("down", "--directory", directory)
+            #expect(down.status == 0 && down.stdout.contains("removed the lab"), "\(down)")
+            try Self.expectNothingLeft(directory: directory, pids: pids)
+        }
+    }
+
+    @Test func ctrlCOfAForegroundLabRemovesEverything() async throws {
+        try await ManagementSegment.exclusively {
+            let directory = Self.directory()
+            let lab = try BackgroundProcess(PylonBinary.path, ["lab", "up", "--directory", directory, "--no-ipv6"])
+            var pids: [Int32] = []
+            do {
+                try await lab.waitFor("Ctrl-C removes the lab.", timeout: .seconds(120))
+                #expect(lab.text.contains("got EXTERNAL-IP 192.0.2.100\n"), "IPv4 only: \(lab.text)")
+                pids = try #require(try LabState.load(directory: directory)).daemons.map(\.pid)
+            } catch {
+                await lab.stop()
+                _ = try? await Self.pylon("down", "--directory", directory)
+                throw error
+            }
+            kill(lab.processIdentifier, SIGINT)
+            try await eventually("pylon lab up exits after Ctrl-C", timeout: .seconds(60)) { !lab.isRunning }
+            #expect(lab.text.contains("stopping the lab"), "\(lab.text.suffix(500))")
+            try Self.expectNothingLeft(directory: directory, pids: pids)
+        }
+    }
+
+    @Test func withoutRootTheLabSaysSo() async throws {
+        let result = try await Command.run(
+            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", PylonBinary.path, "lab", "up"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("needs root"), "\(result)")
+    }
+
+    static func expectNothingLeft(directory: String, pids: [Int32]) throws {
+        #expect(!LabNetwork.namespaces().contains { $0.hasPrefix("pylab-") }, "\(LabNetwork.namespaces())")
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains("pylab-"), "no namespace mount left")
+        let links = try LabNetwork.process("/usr/sbin/ip", ["-br", "link"]).1
+        #expect(!links.contains("pylab-m"), "\(links)")
+        for pid in pids {
+            let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map {
+                String(decoding: $0, as: UTF8.self)
+            }
+            #expect(commandLine?.contains("pylon") != true, "process \(pid) is gone")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+}

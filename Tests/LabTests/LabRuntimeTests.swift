@@ -1,0 +1,91 @@
+import KubeAPI
+import Lab
+import LoadBalancerConfig
+import NetCore
+import Testing
+
+@testable import LabRuntime
+
+/// The pure parts of `pylon lab`: node plumbing, the objects it applies, the proxy's endpoint choice and the reading
+/// of the client's probe stream.
+@Suite struct LabRuntimeTests {
+    @Test func nodesGetStrictARPPodAddressesAndRoutesToEachOther() {
+        let nodes = ["node-1", "node-2", "node-3"]
+        let topology = LabTopology(prefix: "pylab", hosts: nodes + ["client"], management: true)
+        let commands = topology.nodeSetUpCommands(nodes: nodes)
+        #expect(LabTopology.podAddress(of: "node-2", nodes: nodes) == IPAddress("10.42.1.10")!)
+        #expect(
+            commands.contains(["netns", "exec", "pylab-node-1", "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"]))
+        #expect(commands.contains(["-n", "pylab-node-3", "addr", "add", "10.42.2.10/32", "dev", "lo"]))
+        #expect(commands.contains(["-n", "pylab-node-1", "route", "add", "10.42.2.0/24", "via", "192.0.2.12"]))
+        #expect(!commands.contains { $0.contains("pylab-client") }, "the client is not a node")
+        #expect(!commands.contains { $0.contains("default") }, "no default routes")
+        let routes = commands.filter { $0.contains("route") }
+        #expect(routes.count == 6, "each node routes to the two others")
+    }
+
+    @Test(arguments: [true, false])
+    func theLabConfigurationIsAValidMetalLBConfiguration(ipv6: Bool) throws {
+        let documents = try YAMLToJSON.documents(LabManifests.configuration(ipv6: ipv6))
+        let pools = documents.filter { $0["kind"] == "IPAddressPool" }
+        let advertisements = documents.filter { $0["kind"] == "L2Advertisement" }
+        let configuration = try Configuration.parse(pools: pools, l2Advertisements: advertisements).get()
+        #expect(configuration.pools.count == 1)
+        let addresses = pools[0]["spec"]?["addresses"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(
+            addresses
+                == (ipv6 ? ["192.0.2.100-192.0.2.200", "2001:db8::100-2001:db8::1ff"] : ["192.0.2.100-192.0.2.200"]))
+        #expect(advertisements[0]["spec"]?["ipAddressPools"] == ["lab-pool"])
+    }
+
+    @Test func theDemoHasABackendOnEveryNode() {
+        let slice = LabManifests.demoEndpoints(nodes: ["node-1", "node-2"])
+        #expect(slice["metadata"]?["labels"]?["kubernetes.io/service-name"] == "demo")
+        let endpoints = slice["endpoints"]?.arrayValue ?? []
+        #expect(endpoints.map { $0["nodeName"]?.stringValue } == ["node-1", "node-2"])
+        #expect(endpoints.map { $0["addresses"] } == [["10.42.0.10"], ["10.42.1.10"]])
+        let demo = LabManifests.demo(ipv6: false)
+        #expect(demo["spec"]?["ipFamilyPolicy"] == "SingleStack" && demo["spec"]?["externalTrafficPolicy"] == "Local")
+    }
+
+    @Test func theProxyPicksReadyEndpointsOfTheNamedPortAndOnlyLocalOnesForLocalTraffic() {
+        let slice: JSON = [
+            "ports": [["name": "http", "port": 8080], ["name": "metrics", "port": 9090]],
+            "endpoints": [
+                ["addresses": ["10.42.0.10"], "nodeName": "node-1", "conditions": ["ready": true]],
+                ["addresses": ["10.42.1.10"], "nodeName": "node-2"],
+                ["addresses": ["10.42.2.10"], "nodeName": "node-3", "conditions": ["ready": false]],
+            ],
+        ]
+        let all = LabAgent.endpoints([slice], portName: "http", onlyOn: nil)
+        #expect(all.map { "\($0.host):\($0.port)" } == ["10.42.0.10:8080", "10.42.1.10:8080"])
+        #expect(LabAgent.endpoints([slice], portName: "metrics", onlyOn: "node-2").map(\.port) == [9090])
+        #expect(LabAgent.endpoints([slice], portName: "http", onlyOn: "node-3").isEmpty, "not ready")
+        #expect(LabAgent.endpoints([slice], portName: "grpc", onlyOn: nil).isEmpty, "no such port")
+    }
+
+    @Test func aFailoverIsReadFromTheProbeLines() {
+        let log = ProbeLog(
+            """
+            0 ok node-1
+            10 ok node-1
+            20 ok node-1
+            some log noise
+            30 fail timeout
+            130 fail timeout
+            230 ok node-3
+            240 ok node-3
+            """)
+        #expect(log.probes.count == 7)
+        let seen = log.failover(from: 3)
+        #expect(seen.outageMilliseconds == 210 && seen.failedProbes == 2)
+        #expect(seen.switchMilliseconds == 210)
+        #expect(seen.answeredBefore == "node-1" && seen.answeredAfter == "node-3")
+
+        let smooth = ProbeLog("0 ok node-1\n10 ok node-1\n20 ok node-2\n30 ok node-2").failover(from: 2)
+        #expect(smooth.outageMilliseconds == 0 && smooth.failedProbes == 0 && smooth.switchMilliseconds == 10)
+
+        let never = ProbeLog("0 ok node-1\n10 fail refused\n20 fail refused").failover(from: 1)
+        #expect(never.outageMilliseconds == 20 && never.switchMilliseconds == nil && never.answeredAfter == nil)
+    }
+}
