@@ -117,7 +117,7 @@ let package = Package(
             name: "pylon",
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
-                "LabRuntime", "KubeAPI",
+                "LabRuntime", "KubeAPI", "Explain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +154,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Explain",
+            dependencies: ["Allocator", "Controller", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", "Speaker"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "LabRuntime",
             dependencies: [
@@ -204,7 +209,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "LabTests", dependencies: ["Lab", "LabRuntime", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestSupport"],
+            name: "LabTests", dependencies: [
+                "Lab", "LabRuntime", "Explain", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MembershipTests",
@@ -232,6 +239,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",
             dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore"],

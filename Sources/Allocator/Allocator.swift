@@ -239,16 +239,8 @@ public struct Allocator: Sendable {
         var exhausted: [String] = []
         var familyMissing: IPFamily?
         for pool in candidates {
-            if request.requestedPool == nil, !pool.autoAssign {
-                rejections.append(.init(pool: pool.name, reason: "autoAssign is false"))
-                continue
-            }
-            guard
-                pool.allocation.admits(
-                    namespace: request.namespace, namespaceLabels: request.namespaceLabels,
-                    serviceLabels: request.labels)
-            else {
-                rejections.append(.init(pool: pool.name, reason: "the service is not admitted by serviceAllocation"))
+            if let reason = Self.admissionFailure(of: pool, for: request) {
+                rejections.append(.init(pool: pool.name, reason: reason))
                 continue
             }
             guard let families = wantedFamilies(request, pool: pool) else {
@@ -275,6 +267,17 @@ public struct Allocator: Sendable {
         // A pool admitted the Service but lacks the family: that is the actionable cause.
         if let familyMissing { return .failure(.familyUnavailable(familyMissing)) }
         return .failure(.noPoolMatches(rejections))
+    }
+
+    /// Why `pool` does not consider `request` at all (nil: it does): `autoAssign: false` without the pool being
+    /// asked for by name, or the pool's `serviceAllocation` leaving the Service's namespace or labels out.
+    public static func admissionFailure(of pool: AddressPool, for request: ServiceRequest) -> String? {
+        if request.requestedPool == nil, !pool.autoAssign { return "autoAssign is false" }
+        guard
+            pool.allocation.admits(
+                namespace: request.namespace, namespaceLabels: request.namespaceLabels, serviceLabels: request.labels)
+        else { return "the service is not admitted by serviceAllocation" }
+        return nil
     }
 
     /// An address already used with the same sharing key that this Service may join.

@@ -7,6 +7,9 @@ extension Resource {
     public static let configurationStates = Resource(
         group: "metallb.io", version: "v1beta1", plural: "configurationstates", kind: "ConfigurationState",
         namespaced: true)
+    public static let bgpAdvertisements = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "bgpadvertisements", kind: "BGPAdvertisement", namespaced: true
+    )
     public static let serviceL2Statuses = Resource(
         group: "metallb.io", version: "v1beta1", plural: "servicel2statuses", kind: "ServiceL2Status", namespaced: true)
 }

@@ -156,6 +156,8 @@ extension L2Speaker {
             }
         }
         for service in state.services.keys where won[service] == nil { state.services[service] = nil }
-        statusWriter.publish(state.services.filter { !$0.value.isEmpty })
+        let macs = Dictionary(
+            state.responders.values.map { ($0.name, $0.mac.description) }, uniquingKeysWith: { first, _ in first })
+        statusWriter.publish(state.services.filter { !$0.value.isEmpty }, macs: macs)
     }
 }

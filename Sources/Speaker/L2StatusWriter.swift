@@ -8,19 +8,23 @@ import Synchronization
 /// announces (node, Service, interfaces), none for Services it no longer announces, and — as the new announcer —
 /// none left behind by a node that announced the Service before (a crashed speaker cannot clean up after itself).
 ///
+/// Each object also carries the annotation `pylon.io/interface-macs` (`eth0=aa:bb:…,…`): the MAC addresses the
+/// node answers with, which `pylon explain` shows.
+///
 /// Writes run on their own task, latest wish first, so a slow API server never delays answering ARP. Failed
 /// writes are retried with backoff (0.2 s … 10 s). Thread-safe.
 final class L2StatusWriter: Sendable {
     static let nodeLabel = "metallb.io/node"
     static let serviceNameLabel = "metallb.io/service-name"
     static let serviceNamespaceLabel = "metallb.io/service-namespace"
+    static let macAnnotation = SpeakerAnnotations.interfaceMACs
 
     private let client: KubeClient
     private let namespace: String
     private let node: String
     private let logger: Logger
     let informer: Informer
-    private let wanted = Mutex<[String: [String]]?>(nil)
+    private let wanted = Mutex<(services: [String: [String]], macs: [String: String])?>(nil)
     private let trigger: AsyncStream<Void>.Continuation
     private let triggers: AsyncStream<Void>
 
@@ -33,9 +37,9 @@ final class L2StatusWriter: Sendable {
         (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Sets what this node announces: Service (`namespace/name`) → interface names.
-    func publish(_ announced: [String: [String]]) {
-        wanted.withLock { $0 = announced }
+    /// Sets what this node announces: Service (`namespace/name`) → interface names; and each interface's MAC.
+    func publish(_ announced: [String: [String]], macs: [String: String]) {
+        wanted.withLock { $0 = (announced, macs) }
         trigger.yield()
     }
 
@@ -50,7 +54,7 @@ final class L2StatusWriter: Sendable {
                 for await _ in self.triggers {
                     guard let wanted = self.wanted.withLock({ $0 }) else { continue }
                     do {
-                        try await self.sync(wanted)
+                        try await self.sync(wanted.services, macs: wanted.macs)
                         backoff.reset()
                     } catch {
                         if Task.isCancelled { break }
@@ -66,11 +70,13 @@ final class L2StatusWriter: Sendable {
         }
     }
 
-    private func sync(_ wanted: [String: [String]]) async throws {
+    private func sync(_ wanted: [String: [String]], macs: [String: String]) async throws {
         let existing = informer.list()
         for (service, interfaces) in wanted.sorted(by: { $0.key < $1.key }) {
             let parts = service.split(separator: "/", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
+            let annotation = JSON.string(
+                interfaces.compactMap { name in macs[name].map { "\(name)=\($0)" } }.joined(separator: ","))
             let status: JSON = [
                 "node": .string(node), "serviceName": .string(parts[1]), "serviceNamespace": .string(parts[0]),
                 "interfaces": .array(interfaces.map { ["name": .string($0)] }),
@@ -84,7 +90,7 @@ final class L2StatusWriter: Sendable {
                         [
                             "apiVersion": "metallb.io/v1beta1", "kind": "ServiceL2Status",
                             "metadata": [
-                                "name": .string(name),
+                                "name": .string(name), "annotations": [Self.macAnnotation: annotation],
                                 "labels": [
                                     Self.nodeLabel: .string(node), Self.serviceNameLabel: .string(parts[1]),
                                     Self.serviceNamespaceLabel: .string(parts[0]),
@@ -95,6 +101,12 @@ final class L2StatusWriter: Sendable {
                 } catch let error as Status where error.code == 409 {
                     object = try await client.get(.serviceL2Statuses, namespace: namespace, name: name)
                 }
+            }
+            if var object, object["metadata"]?["annotations"]?[Self.macAnnotation] != annotation {
+                var annotations = object["metadata"]?["annotations"]?.objectValue ?? [:]
+                annotations[Self.macAnnotation] = annotation
+                object["metadata"]?["annotations"] = .object(annotations)
+                object = try await client.update(.serviceL2Statuses, object)
             }
             if var object, object["status"] != status {
                 object["status"] = status

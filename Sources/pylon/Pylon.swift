@@ -9,6 +9,6 @@ struct Pylon: AsyncParsableCommand {
         commandName: "pylon",
         abstract: "Networking for bare-metal Kubernetes: load balancer, and an embedded API server for labs and tests.",
         version: version,
-        subcommands: [Server.self, ControllerCommand.self, SpeakerCommand.self, LabCommand.self]
+        subcommands: [Server.self, ControllerCommand.self, SpeakerCommand.self, LabCommand.self, ExplainCommand.self]
     )
 }

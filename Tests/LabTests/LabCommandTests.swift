@@ -1,3 +1,4 @@
+import Explain
 import Foundation
 import KubeAPI
 import Lab
@@ -61,6 +62,29 @@ struct LabCommandTests {
                 #expect(exitCode.status == 7)
                 let noHost = try await Self.pylon("exec", "--directory", directory, "router", "--", "true")
                 #expect(noHost.status != 0 && noHost.stderr.contains("no host router"), "\(noHost)")
+
+                // pylon explain, from live state, agrees with the speakers and names the MAC the client sees.
+                let explain = try await Command.run(
+                    PylonBinary.path, ["explain", "service", "default/demo", "-o", "json"],
+                    environment: ["KUBECONFIG": status.kubeconfig])
+                let explanation = try JSONDecoder().decode(Explanation.self, from: Data(explain.stdout.utf8))
+                let mac = try await Self.pylon(
+                    "exec", "--directory", directory, announcer, "--", "cat", "/sys/class/net/eth0/address")
+                #expect(explanation.healthy && explanation.announcedBy == announcer, "\(explanation)")
+                #expect(explanation.macs == ["eth0": mac.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+                let pending = try await Command.run(
+                    "kubectl", ["create", "service", "loadbalancer", "web", "--tcp=80:80"],
+                    environment: ["KUBECONFIG": status.kubeconfig])
+                #expect(pending.status == 0, "\(pending)")
+                _ = try await Command.run(
+                    "kubectl", ["annotate", "service", "web", "metallb.io/loadBalancerIPs=203.0.113.9"],
+                    environment: ["KUBECONFIG": status.kubeconfig])
+                try await eventually("pylon explain names the cause of web's pending address") {
+                    let text = try await Command.run(
+                        PylonBinary.path, ["explain", "service", "web"], environment: ["KUBECONFIG": status.kubeconfig])
+                    return text.stdout.hasPrefix(
+                        "Service default/web: pending: requested IP 203.0.113.9 is not in any pool")
+                }
 
                 for mode in ["kill", "link-down"] {
                     let output = try await Self.pylon(
