@@ -115,10 +115,13 @@ struct LabCommandTests {
         }
     }
 
-    @Test func ctrlCOfAForegroundLabRemovesEverything() async throws {
+    @Test func ctrlCOfTheREADMECommandRemovesEverything() async throws {
         try await ManagementSegment.exclusively {
             let directory = Self.directory()
-            let lab = try BackgroundProcess(PylonBinary.path, ["lab", "up", "--directory", directory, "--no-ipv6"])
+            // The README's first command, with the binary under test.
+            let lab = try BackgroundProcess(
+                PylonBinary.packageRoot + "/scripts/run", ["--directory", directory, "--no-ipv6"],
+                environment: ["PYLON_BINARY": PylonBinary.path])
             var pids: [Int32] = []
             do {
                 try await lab.waitFor("Ctrl-C removes the lab.", timeout: .seconds(120))
