@@ -46,6 +46,9 @@ public final class KubeClient: Sendable {
             throw ConfigurationError("invalid certificate or key in client configuration: \(error)")
         }
         if configuration.insecureSkipTLSVerify { tls.certificateVerification = .none }
+        // On shutdown, wait at most this long for the server's close_notify on each connection (NIOSSL's default,
+        // 5 s, held every daemon's exit for 5 s after a SIGTERM when a watch was open).
+        tls.shutdownTimeout = .milliseconds(250)
         var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
         httpConfiguration.timeout = .init(connect: .seconds(10), read: nil)
         // Every watch holds an HTTP/1.1 connection for minutes; the default limit of 8 per host would let a few

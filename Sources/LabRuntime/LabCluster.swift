@@ -336,7 +336,7 @@ public struct LabCluster: Sendable {
                 await withTaskGroup(of: Void.self) { group in
                     for daemon in daemons {
                         group.addTask {
-                            await onThread { ChildProcess.stop(daemon.pid, marker: state.binary) }
+                            await BlockingWork.run { ChildProcess.stop(daemon.pid, marker: state.binary) }
                         }
                     }
                 }
@@ -359,12 +359,5 @@ public struct LabCluster: Sendable {
                     ? "no lab was running"
                     : "removed the lab: \(namespaces.count) namespaces, \(state?.daemons.count ?? 0) processes")
         }
-    }
-}
-
-/// Runs blocking `work` on a thread of its own.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: work()) }.start()
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Lab
 
 /// Runs short external commands (`ip`, `kubectl`) from async code without occupying a cooperative thread.
@@ -6,15 +5,12 @@ enum Shell {
     /// Runs `executable` with `arguments` on a thread of its own; returns its exit status and its standard output
     /// and error together. A program that cannot be started gives status 127 and the reason.
     static func run(_ executable: String, _ arguments: [String]) async -> (status: Int32, output: String) {
-        await withCheckedContinuation { continuation in
-            Thread {
-                do {
-                    continuation.resume(
-                        returning: try LabNetwork.process(executable, arguments, captureError: true))
-                } catch {
-                    continuation.resume(returning: (127, "cannot run \(executable): \(error)"))
-                }
-            }.start()
+        await BlockingWork.run {
+            do {
+                return try LabNetwork.process(executable, arguments, captureError: true)
+            } catch {
+                return (127, "cannot run \(executable): \(error)")
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Lab
 
 /// The outcome of a finished process.
 public struct CommandResult: Sendable {
@@ -29,19 +30,12 @@ public enum Command {
         try inPipe.fileHandleForWriting.close()
         // Blocking reads and waits run on their own threads: the cooperative pool has only as many threads as
         // cores, and an in-process server under test needs them.
-        async let stdout = onThread { out.fileHandleForReading.readDataToEndOfFile() }
-        async let stderr = onThread { err.fileHandleForReading.readDataToEndOfFile() }
+        async let stdout = BlockingWork.run { out.fileHandleForReading.readDataToEndOfFile() }
+        async let stderr = BlockingWork.run { err.fileHandleForReading.readDataToEndOfFile() }
         let (o, e) = await (stdout, stderr)
-        await onThread { process.waitUntilExit() }
+        await BlockingWork.run { process.waitUntilExit() }
         return CommandResult(
             status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
             stderr: String(decoding: e, as: UTF8.self))
-    }
-}
-
-/// Runs blocking `work` on a new thread and returns its result without occupying a cooperative thread.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: work()) }.start()
     }
 }

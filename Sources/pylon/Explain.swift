@@ -50,9 +50,7 @@ struct ExplainServiceCommand: AsyncParsableCommand {
             throw ValidationError("service \(serviceNamespace)/\(name) not found")
         }
         if output == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(explanation), as: UTF8.self))
+            try JSONOutput.print(explanation)
             return
         }
         print("Service \(explanation.service): \(explanation.summary)")

@@ -26,9 +26,7 @@ struct LabFailoverCommand: AsyncParsableCommand {
         let result = try await LabCluster(say: progress).failover(
             directory: lab.directory, service: service, mode: mode)
         if output == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            say(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try JSONOutput.print(result)
             return
         }
         let seen = result.client

@@ -17,9 +17,7 @@ struct LabStatusCommand: AsyncParsableCommand {
     func run() async throws {
         let status = try await LabCluster(say: say).status(directory: lab.directory)
         if output == .json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            say(String(decoding: try encoder.encode(status), as: UTF8.self))
+            try JSONOutput.print(status)
             return
         }
         say("lab in \(status.directory); kubeconfig \(status.kubeconfig)")
