@@ -154,6 +154,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(name: "BGP", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(
             name: "Explain",
             dependencies: ["Allocator", "Controller", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", "Speaker"],
@@ -239,6 +240,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",

@@ -26,7 +26,7 @@ public struct ARPPacket: Sendable, Equatable {
     /// Decodes an ARP payload (trailing padding ignored).
     /// - Throws: `truncated`, `arpNotEthernetIPv4` or `arpBadOperation`.
     public init(decoding bytes: ArraySlice<UInt8>) throws(DropReason) {
-        var r = ByteReader(bytes)
+        var r = ByteReader(bytes, truncated: DropReason.truncated)
         let hardware = try r.u16()
         let proto = try r.u16()
         let hardwareLength = try r.u8()

@@ -22,7 +22,7 @@ public struct EthernetFrame: Sendable, Equatable {
     /// Decodes the 14-byte header; the payload keeps any padding.
     /// - Throws: `DropReason.truncated` for a frame shorter than its header.
     public init(decoding bytes: ArraySlice<UInt8>) throws(DropReason) {
-        var r = ByteReader(bytes)
+        var r = ByteReader(bytes, truncated: DropReason.truncated)
         destination = MACAddress(Array(try r.take(6)))
         source = MACAddress(Array(try r.take(6)))
         etherType = try r.u16()

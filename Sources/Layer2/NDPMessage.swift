@@ -31,7 +31,7 @@ public struct NDPMessage: Sendable, Equatable {
     /// Decodes an IPv6 packet (the Ethernet payload) carrying a Neighbor Solicitation or Advertisement.
     /// - Throws: the `DropReason` of the first check that fails.
     public init(decoding packet: ArraySlice<UInt8>) throws(DropReason) {
-        var r = ByteReader(packet)
+        var r = ByteReader(packet, truncated: DropReason.truncated)
         guard try r.u32() >> 28 == 6 else { throw .ipv6BadVersion }
         let payloadLength = Int(try r.u16())
         let nextHeader = try r.u8()
@@ -47,7 +47,7 @@ public struct NDPMessage: Sendable, Equatable {
         guard Self.checksum(source: source, destination: destination, icmp) == 0 else { throw .badChecksum }
         guard hopLimit == 255 else { throw .ndpBadHopLimit }
         guard icmp[icmp.startIndex + 1] == 0 else { throw .ndpBadCode }
-        var body = ByteReader(icmp.dropFirst(4))
+        var body = ByteReader(icmp.dropFirst(4), truncated: DropReason.truncated)
         let flags = try body.u32()
         target = IPAddress(bytes: try body.take(16))!
         guard !target.isMulticast else { throw .ndpMulticastTarget }

@@ -6,30 +6,12 @@ import Testing
 /// Seeded, reproducible mutation fuzzing of every frame decoder: whatever the bytes, decoding returns a value or
 /// a typed `DropReason` — it never traps — and whatever decodes re-encodes to something that decodes the same.
 @Suite struct DecoderFuzzTests {
-    static func mutate(_ input: [UInt8], _ g: inout SeededGenerator) -> [UInt8] {
-        var bytes = input
-        for _ in 0..<Int.random(in: 1...4, using: &g) {
-            switch Int.random(in: 0..<4, using: &g) {
-            case 0 where !bytes.isEmpty:
-                bytes[Int.random(in: 0..<bytes.count, using: &g)] = UInt8.random(in: 0...255, using: &g)
-            case 1 where !bytes.isEmpty: bytes.removeLast(Int.random(in: 1...bytes.count, using: &g))
-            case 2: bytes += (0..<Int.random(in: 1...16, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
-            default:
-                if !bytes.isEmpty {
-                    let i = Int.random(in: 0..<bytes.count, using: &g)
-                    bytes[i] ^= 1 << UInt8.random(in: 0..<8, using: &g)
-                }
-            }
-        }
-        return bytes
-    }
-
     @Test(arguments: [1, 2, 3, 4])
     func arpFramesNeverTrap(seed: UInt64) throws {
         var g = SeededGenerator(seed: seed)
         var decoded = 0
         for _ in 0..<5_000 {
-            let bytes = Self.mutate(CodecTests.arpRequestFrame, &g)
+            let bytes = ByteMutator.mutate(CodecTests.arpRequestFrame, &g)
             guard let frame = try? EthernetFrame(decoding: bytes[...]),
                 let arp = try? ARPPacket(decoding: frame.payload)
             else { continue }
@@ -48,7 +30,7 @@ import Testing
         ]
         var reasons = Set<DropReason>()
         for i in 0..<5_000 {
-            let bytes = Self.mutate(valid[i % 2], &g)
+            let bytes = ByteMutator.mutate(valid[i % 2], &g)
             do {
                 let message = try NDPMessage(decoding: bytes[...])
                 #expect(try NDPMessage(decoding: message.encoded()[...]) == message, "seed \(seed)")
