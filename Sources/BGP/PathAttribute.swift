@@ -2,10 +2,10 @@ import NetCore
 
 /// A path attribute of an UPDATE (RFC 4271 §5, RFC 4760, RFC 1997, RFC 8092). Unknown ones are kept with their
 /// flags so they can be counted or passed on.
-public enum PathAttribute: Sendable, Equatable {
+public enum PathAttribute: Sendable, Hashable {
     public enum Origin: UInt8, Sendable { case igp = 0, egp = 1, incomplete = 2 }
 
-    public struct ASPathSegment: Sendable, Equatable {
+    public struct ASPathSegment: Sendable, Hashable {
         public enum Kind: UInt8, Sendable { case set = 1, sequence = 2 }
         public var kind: Kind
         public var asns: [UInt32]

@@ -1,0 +1,275 @@
+import BGP
+import Logging
+import NIOCore
+import NIOPosix
+import NetCore
+import ServiceLifecycle
+import Synchronization
+
+/// One BGP session to a router over TCP: runs `BGPSession` (the pure state machine) on a connection, keeps the
+/// router's view equal to the routes given to `advertise` (only the differences are sent once established; all
+/// of them again after a reconnect or a ROUTE-REFRESH), and counts what the router sends without installing it.
+///
+/// Isolation: a `Service`; `advertise` and the read-only properties are thread-safe. On graceful shutdown it sends
+/// Cease / Administrative Shutdown and closes. Connection failures are retried by the state machine with back-off;
+/// they are logged, never thrown.
+public final class BGPPeer: Service, Sendable {
+    public struct Endpoint: Sendable, Equatable {
+        public var address: String
+        public var port: Int
+        /// Local address to connect from (nil: the kernel's choice).
+        public var sourceAddress: String?
+        public var connectTimeout: Duration
+
+        public init(
+            address: String, port: Int = 179, sourceAddress: String? = nil, connectTimeout: Duration = .seconds(5)
+        ) {
+            self.address = address
+            self.port = port
+            self.sourceAddress = sourceAddress
+            self.connectTimeout = connectTimeout
+        }
+    }
+
+    /// What the session is doing, for status, metrics and tests.
+    public struct Status: Sendable, Equatable {
+        public var state: BGPSession.State = .idle
+        public var updatesSent = 0
+        public var updatesReceived = 0
+        /// Prefixes the router currently announces to us (counted, never installed).
+        public var prefixesReceived = 0
+        public var prefixesAdvertised = 0
+        public var lastError: String?
+    }
+
+    private enum Input: Sendable {
+        case session(BGPSession.Event, connection: Int)
+        case opened(AsyncStream<[UInt8]>.Continuation, connection: Int)
+        case routesChanged
+        case timer(BGPSession.Timer)
+    }
+
+    public let configuration: BGPSession.Configuration
+    public let endpoint: Endpoint
+    private let logger: Logger
+    private let desired = Mutex<[IPNetwork: Route]>([:])
+    private let current = Mutex(Status())
+    private let inputs: AsyncStream<Input>
+    private let input: AsyncStream<Input>.Continuation
+
+    public init(configuration: BGPSession.Configuration, endpoint: Endpoint, logger: Logger) {
+        self.configuration = configuration
+        self.endpoint = endpoint
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(endpoint.address):\(endpoint.port)"
+        self.logger = logger
+        (inputs, input) = AsyncStream.makeStream()
+    }
+
+    public var status: Status { current.withLock { $0 } }
+
+    /// Replaces the routes the router should have from this speaker.
+    public func advertise(_ routes: [Route]) {
+        desired.withLock { $0 = Dictionary(routes.map { ($0.prefix, $0) }, uniquingKeysWith: { _, last in last }) }
+        input.yield(.routesChanged)
+    }
+
+    public func run() async throws {
+        var loop = Loop(peer: self)
+        await loop.perform(loop.session.handle(.start))
+        for await next in inputs.cancelOnGracefulShutdown() {
+            await loop.handle(next)
+        }
+        await loop.perform(loop.session.handle(.stop(subcode: 2)))
+        await loop.finish()
+    }
+
+    /// The state owned by `run`'s task.
+    private struct Loop {
+        let peer: BGPPeer
+        var session: BGPSession
+        var connection = 0
+        var writer: AsyncStream<[UInt8]>.Continuation?
+        var connectionTask: Task<Void, Never>?
+        var timers: [BGPSession.Timer: Task<Void, Never>] = [:]
+        var advertised: [IPNetwork: Route] = [:]
+        var received: Set<IPNetwork> = []
+
+        init(peer: BGPPeer) {
+            self.peer = peer
+            self.session = BGPSession(peer.configuration)
+        }
+
+        mutating func handle(_ input: Input) async {
+            switch input {
+            case .session(let event, let id):
+                guard id == connection else { return }  // from a connection already given up
+                if case .received(.update) = event { peer.current.withLock { $0.updatesReceived += 1 } }
+                await perform(session.handle(event))
+            case .opened(let writer, let id):
+                guard id == connection else {
+                    writer.finish()
+                    return
+                }
+                self.writer = writer
+                await perform(session.handle(.connected))
+            case .timer(let timer):
+                timers[timer] = nil
+                await perform(session.handle(.timerExpired(timer)))
+            case .routesChanged:
+                if session.state == .established { sendDifferences() }
+            }
+            peer.current.withLock { $0.state = session.state }
+        }
+
+        mutating func perform(_ actions: [BGPSession.Action]) async {
+            for action in actions {
+                switch action {
+                case .connect: connect()
+                case .send(let message): send(message)
+                case .close: close()
+                case .arm(let timer, let after): arm(timer, after)
+                case .disarm(let timer): timers.removeValue(forKey: timer)?.cancel()
+                case .established(let negotiated):
+                    peer.logger.info(
+                        "BGP session established",
+                        metadata: [
+                            "holdTime": "\(negotiated.holdTime)",
+                            "families": "\(negotiated.families.map(\.description).sorted())",
+                        ])
+                    advertised = [:]
+                    sendDifferences()
+                case .routes(let update):
+                    received.subtract(update.withdrawnPrefixes)
+                    received.formUnion(update.announcedPrefixes)
+                    let count = received.count
+                    peer.current.withLock { $0.prefixesReceived = count }
+                case .resendRoutes:
+                    advertised = [:]
+                    sendDifferences()
+                case .down(let reason):
+                    if session.state == .idle {
+                        advertised = [:]
+                        received = []
+                    }
+                    peer.logger.info("BGP session down", metadata: ["reason": "\(reason)"])
+                    peer.current.withLock {
+                        $0.lastError = reason
+                        $0.prefixesReceived = 0
+                        $0.prefixesAdvertised = 0
+                    }
+                }
+            }
+            peer.current.withLock { $0.state = session.state }
+        }
+
+        /// Sends what changed between the routes the router has and the desired ones, for negotiated families.
+        mutating func sendDifferences() {
+            guard let negotiated = session.negotiated else { return }
+            let families = Set(
+                negotiated.families.compactMap { family -> IPFamily? in
+                    family == .ipv4Unicast ? .ipv4 : family == .ipv6Unicast ? .ipv6 : nil
+                })
+            let wanted = peer.desired.withLock { $0 }.filter { families.contains($0.key.family) }
+            let withdrawn = advertised.keys.filter { wanted[$0] == nil }
+            let announced = wanted.values.filter { advertised[$0.prefix] != $0 }
+            guard !withdrawn.isEmpty || !announced.isEmpty else { return }
+            let updates = Route.updates(
+                announcing: Array(announced), withdrawing: withdrawn, localASN: peer.configuration.localASN,
+                external: peer.configuration.external, fourOctetAS: negotiated.fourOctetAS)
+            for update in updates { send(.update(update)) }
+            advertised = wanted
+            let count = wanted.count
+            peer.current.withLock {
+                $0.updatesSent += updates.count
+                $0.prefixesAdvertised = count
+            }
+        }
+
+        func send(_ message: BGPMessage) {
+            writer?.yield(message.encoded(fourOctetAS: session.negotiated?.fourOctetAS ?? true))
+        }
+
+        mutating func close() {
+            writer?.finish()
+            writer = nil
+            connection += 1
+        }
+
+        mutating func arm(_ timer: BGPSession.Timer, _ after: Duration) {
+            timers[timer]?.cancel()
+            let input = peer.input
+            timers[timer] = Task {
+                try? await Task.sleep(for: after)
+                if !Task.isCancelled { input.yield(.timer(timer)) }
+            }
+        }
+
+        mutating func connect() {
+            close()
+            let id = connection
+            let peer = self.peer
+            connectionTask = Task { await peer.connect(id: id) }
+        }
+
+        /// Waits for the last connection to send what it was given (the Cease) and close.
+        mutating func finish() async {
+            close()
+            for task in timers.values { task.cancel() }
+            await connectionTask?.value
+        }
+    }
+
+    /// Connects, then reads and writes until the write stream is finished or the peer closes.
+    private func connect(id: Int) async {
+        let endpoint = self.endpoint
+        do {
+            var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.nanoseconds(Int64(endpoint.connectTimeout / .nanoseconds(1))))
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            if let source = endpoint.sourceAddress {
+                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
+            }
+            let channel = try await bootstrap.connect(host: endpoint.address, port: endpoint.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+            let (writes, writer) = AsyncStream<[UInt8]>.makeStream()
+            input.yield(.opened(writer, connection: id))
+            try await channel.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await bytes in writes { try await outbound.write(ByteBuffer(bytes: bytes)) }
+                    }
+                    group.addTask { try await self.read(inbound, id: id) }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+            input.yield(.session(.connectionClosed, connection: id))
+        } catch {
+            input.yield(.session(.connectionFailed("\(error)"), connection: id))
+            input.yield(.session(.connectionClosed, connection: id))
+        }
+    }
+
+    /// Cuts the byte stream into messages for the state machine; a bad header or message ends the reading.
+    private func read(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, id: Int) async throws {
+        var framer = BGPFramer()
+        let external = configuration.external
+        for try await buffer in inbound {
+            framer.append(buffer.readableBytesView)
+            do {
+                while let bytes = try framer.next() {
+                    // 4-octet AS numbers: both sides always offer the capability first; a peer without it sends
+                    // 2-octet paths, which only the counted (not installed) routes would misread.
+                    input.yield(.session(.received(try BGPMessage.decode(bytes, external: external)), connection: id))
+                }
+            } catch {
+                input.yield(.session(.malformed(error), connection: id))
+                return
+            }
+        }
+    }
+}
