@@ -205,7 +205,11 @@ let package = Package(
             name: "SpeakerTests",
             dependencies: [
                 "Speaker", "Lab", "Layer2", "Election", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
-                "PylonTestSupport",
+                "PylonTestSupport", "BGP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -106,6 +106,8 @@ public final class BGPPeer: Service, Sendable {
                 guard id == connection else { return }  // from a connection already given up
                 if case .received(.update) = event { peer.current.withLock { $0.updatesReceived += 1 } }
                 await perform(session.handle(event))
+                // Whatever the state machine made of it, a closed connection is gone: let its task end.
+                if case .connectionClosed = event, id == connection { close() }
             case .opened(let writer, let id):
                 guard id == connection else {
                     writer.finish()
@@ -237,25 +239,25 @@ public final class BGPPeer: Service, Sendable {
             }
             let (writes, writer) = AsyncStream<[UInt8]>.makeStream()
             input.yield(.opened(writer, connection: id))
+            // The connection lives until the state machine closes it (the write stream ends), so a NOTIFICATION
+            // answering bad input is sent before the socket closes; reading stops at end of stream or bad input.
             try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await bytes in writes { try await outbound.write(ByteBuffer(bytes: bytes)) }
-                    }
                     group.addTask { try await self.read(inbound, id: id) }
-                    try await group.next()
+                    for await bytes in writes { try await outbound.write(ByteBuffer(bytes: bytes)) }
                     group.cancelAll()
                 }
             }
-            input.yield(.session(.connectionClosed, connection: id))
         } catch {
             input.yield(.session(.connectionFailed("\(error)"), connection: id))
             input.yield(.session(.connectionClosed, connection: id))
         }
     }
 
-    /// Cuts the byte stream into messages for the state machine; a bad header or message ends the reading.
+    /// Cuts the byte stream into messages for the state machine; a bad header or message ends the reading, and so
+    /// does the end of the stream (reported as the connection closing).
     private func read(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, id: Int) async throws {
+        defer { input.yield(.session(.connectionClosed, connection: id)) }
         var framer = BGPFramer()
         let external = configuration.external
         for try await buffer in inbound {

@@ -2,6 +2,8 @@ import BGP
 import Foundation
 import Lab
 import Logging
+import NIOCore
+import NIOPosix
 import NetCore
 import PylonTestSupport
 import ServiceLifecycle
@@ -24,10 +26,12 @@ struct BGPPeerInteropTests {
         try lab.exec("router", ["birdc", "-s", socket, "show", "route", "protocol", "speaker", "all"]).output
     }
 
-    @Test func birdLearnsAndForgetsOurRoutesWithTheirAttributes() async throws {
+    /// A lab with one host, `router`, running BIRD (AS 64500, passive) for a speaker in this process (AS 64512,
+    /// on the machine's management address); `body` gets the lab, BIRD's control socket and BIRD's process.
+    static func withBIRD(_ body: (LabNetwork, String, BackgroundProcess) async throws -> Void) async throws {
         try await ManagementSegment.exclusively {
-            LabNetwork.sweep(prefixFamily: Self.family, olderThan: 3600)
-            let prefix = "\(Self.family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
+            LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
+            let prefix = "\(family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
             let lab = LabNetwork(topology: LabTopology(prefix: prefix, hosts: ["router"], management: true))
             defer { lab.down() }
             try lab.up()
@@ -55,15 +59,32 @@ struct BGPPeerInteropTests {
                     "-s", socket,
                 ])
             defer { bird.kill() }
+            do {
+                try await body(lab, socket, bird)
+            } catch {
+                print("---- bird\n\(bird.text.suffix(3000))")
+                throw error
+            }
+        }
+    }
 
+    /// A session from this process to the lab's BIRD.
+    static func birdPeer(_ lab: LabNetwork, logger: Logger) -> BGPPeer {
+        BGPPeer(
+            configuration: .init(
+                localASN: 64_512, peerASN: 64_500, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
+                retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
+            endpoint: .init(
+                address: lab.topology.managementAddress(of: "router").description,
+                sourceAddress: LabTopology.managementHost.description),
+            logger: logger)
+    }
+
+    @Test func birdLearnsAndForgetsOurRoutesWithTheirAttributes() async throws {
+        try await Self.withBIRD { lab, socket, bird in
             var logger = Logger(label: "test.bgp")
             logger.logLevel = .debug
-            let peer = BGPPeer(
-                configuration: .init(
-                    localASN: 64_512, peerASN: 64_500, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
-                    retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
-                endpoint: .init(address: router, sourceAddress: LabTopology.managementHost.description),
-                logger: logger)
+            let peer = Self.birdPeer(lab, logger: logger)
             let group = ServiceGroup(configuration: .init(services: [.init(service: peer)], logger: logger))
             let running = Task { try await group.run() }
             do {
@@ -98,7 +119,6 @@ struct BGPPeerInteropTests {
                 }
                 #expect(peer.status.updatesSent >= 2 && peer.status.prefixesAdvertised == 1)
             } catch {
-                print("---- bird\n\(bird.text.suffix(3000))")
                 await group.triggerGracefulShutdown()
                 _ = try? await running.value
                 throw error
@@ -112,6 +132,118 @@ struct BGPPeerInteropTests {
                 let remaining = try Self.birdRoutes(lab, socket)
                 return protocols.contains("Administrative shutdown") && !remaining.contains("192.0.2.101")
             }
+        }
+    }
+
+    /// What a hostile router does on one connection, and the NOTIFICATION the speaker must answer with.
+    struct Scenario: Sendable {
+        var name: String
+        /// Sent after the speaker's OPEN arrives.
+        var send: [[UInt8]]
+        var expected: BGPNotification
+    }
+
+    static let marker = [UInt8](repeating: 0xFF, count: 16)
+
+    static func open(asn: UInt16 = 64_501, version: UInt8 = 4) -> [UInt8] {
+        [UInt8](marker) + [0, 29, 1, version, UInt8(asn >> 8), UInt8(asn & 0xFF), 0, 9, 192, 0, 2, 99, 0]
+    }
+
+    static func update(_ attributes: [UInt8], nlri: [UInt8]) -> [UInt8] {
+        let body: [UInt8] = [0, 0, 0, UInt8(attributes.count)] + attributes + nlri
+        return marker + [0, UInt8(19 + body.count), 2] + body
+    }
+
+    static let keepalive = marker + [0, 19, 4]
+    static let goodAttributes: [UInt8] = [0x40, 1, 1, 0, 0x40, 2, 4, 2, 1, 0xFB, 0xF5, 0x40, 3, 4, 192, 0, 2, 99]
+
+    static let scenarios: [Scenario] = [
+        Scenario(name: "version 3", send: [open(version: 3)], expected: .unsupportedVersionNumber),
+        Scenario(name: "bad marker", send: [[0] + keepalive.dropFirst()], expected: .connectionNotSynchronized),
+        Scenario(name: "oversized", send: [marker + [0x13, 0x88, 2]], expected: .badMessageLength(5000)),
+        Scenario(name: "unknown type", send: [marker + [0, 19, 9]], expected: .badMessageType(9)),
+        Scenario(name: "wrong AS", send: [open(asn: 64_999)], expected: .badPeerAS),
+        Scenario(
+            name: "treat-as-withdraw, then a bad prefix",
+            send: [
+                open(), keepalive,
+                // AS_PATH with segment type 7: treated as withdraw, no NOTIFICATION.
+                update(
+                    [0x40, 1, 1, 0, 0x40, 2, 4, 7, 1, 0xFB, 0xF5, 0x40, 3, 4, 192, 0, 2, 99],
+                    nlri: [32, 203, 0, 113, 1]),
+                update(goodAttributes, nlri: [24, 203, 0, 113]),
+                update(goodAttributes, nlri: [33, 203, 0, 113, 2, 0]),
+            ],
+            expected: .invalidNetworkField),
+        Scenario(name: "OPEN when established", send: [open(), keepalive, keepalive, open()], expected: .fsmError(3)),
+    ]
+
+    @Test func aHostilePeerGetsTheRightNotificationsWhileBIRDsSessionStaysUp() async throws {
+        try await Self.withBIRD { lab, socket, _ in
+            var logger = Logger(label: "test.bgp")
+            logger.logLevel = .info
+            // The hostile router: a plain TCP listener on loopback, one scenario per connection the speaker makes.
+            let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: 0) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+            let port = listener.channel.localAddress!.port!
+            let hostile = BGPPeer(
+                configuration: .init(
+                    localASN: 64_512, peerASN: 64_501, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
+                    retryInitial: .milliseconds(100), retryMaximum: .milliseconds(200)),
+                endpoint: .init(address: "127.0.0.1", port: port), logger: logger)
+            let good = Self.birdPeer(lab, logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(services: [.init(service: good), .init(service: hostile)], logger: logger))
+            let running = Task { try await group.run() }
+            var answers: [BGPNotification?] = []
+            var prefixesDuringAbuse: [Int] = []
+            do {
+                try await eventually("the session to BIRD is established", timeout: .seconds(30)) {
+                    good.status.state == .established
+                }
+                try await listener.executeThenClose { connections in
+                    var iterator = connections.makeAsyncIterator()
+                    for scenario in Self.scenarios {
+                        guard let connection = try await iterator.next() else { break }
+                        let answer = try await connection.executeThenClose { inbound, outbound in
+                            var framer = BGPFramer()
+                            var sent = false
+                            for try await buffer in inbound {
+                                framer.append(buffer.readableBytesView)
+                                while let bytes = try framer.next() {
+                                    let message = try BGPMessage.decode(bytes)
+                                    if case .notification(let notification) = message { return Optional(notification) }
+                                    if !sent, case .open = message {
+                                        sent = true
+                                        for part in scenario.send { try await outbound.write(ByteBuffer(bytes: part)) }
+                                    }
+                                }
+                            }
+                            return nil
+                        }
+                        answers.append(answer)
+                        prefixesDuringAbuse.append(good.status.prefixesAdvertised)
+                        #expect(good.status.state == .established, "BIRD's session is unaffected by \(scenario.name)")
+                    }
+                }
+            } catch {
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            for (scenario, answer) in zip(Self.scenarios, answers) {
+                #expect(
+                    answer == scenario.expected, "\(scenario.name): \(answer.map(\.description) ?? "no NOTIFICATION")")
+            }
+            #expect(answers.count == Self.scenarios.count)
+            let protocols = try lab.exec("router", ["birdc", "-s", socket, "show", "protocols", "speaker"]).output
+            #expect(protocols.contains("speaker"), "\(protocols)")
         }
     }
 }
