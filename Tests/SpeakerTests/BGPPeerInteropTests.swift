@@ -21,14 +21,11 @@ struct BGPPeerInteropTests {
         return IPNetwork(address: IPAddress(parts[0])!, prefixLength: Int(parts[1])!)!
     }
 
-    /// BIRD's view of what the speaker sent (`birdc show route protocol speaker all`).
-    static func birdRoutes(_ lab: LabNetwork, _ socket: String) throws -> String {
-        try lab.exec("router", ["birdc", "-s", socket, "show", "route", "protocol", "speaker", "all"]).output
-    }
-
-    /// A lab with one host, `router`, running BIRD (AS 64500, passive) for a speaker in this process (AS 64512,
-    /// on the machine's management address); `body` gets the lab, BIRD's control socket and BIRD's process.
-    static func withBIRD(_ body: (LabNetwork, String, BackgroundProcess) async throws -> Void) async throws {
+    /// A lab with one host, `router`, running a real router (AS 64500, passive) for a speaker in this process (AS
+    /// 64512, on the machine's management address).
+    static func withRouter(_ kind: RealRouter.Kind, _ body: (LabNetwork, RealRouter) async throws -> Void)
+        async throws
+    {
         try await ManagementSegment.exclusively {
             LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
             let prefix = "\(family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
@@ -38,38 +35,21 @@ struct BGPPeerInteropTests {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-test-\(prefix)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let router = lab.topology.managementAddress(of: "router").description
-            let socket = directory + "/bird.ctl"
-            try """
-            log stderr all;
-            router id \(router);
-            protocol device { scan time 1; }
-            protocol bgp speaker {
-              local \(router) as 64500;
-              neighbor \(LabTopology.managementHost) as 64512;
-              passive on;
-              hold time 9;
-              ipv4 { import all; export none; };
-            }
-            """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
-            let bird = try BackgroundProcess(
-                "/usr/sbin/ip",
-                [
-                    "netns", "exec", lab.topology.namespace(of: "router"), "bird", "-f", "-c", directory + "/bird.conf",
-                    "-s", socket,
-                ])
-            defer { bird.kill() }
+            let router = try RealRouter.start(
+                kind, in: lab, host: "router", asn: 64_500, neighbor: LabTopology.managementHost.description,
+                neighborASN: 64_512, directory: directory)
+            defer { router.stop() }
             do {
-                try await body(lab, socket, bird)
+                try await body(lab, router)
             } catch {
-                print("---- bird\n\(bird.text.suffix(3000))")
+                print("---- \(kind)\n\(router.process.text.suffix(3000))")
                 throw error
             }
         }
     }
 
-    /// A session from this process to the lab's BIRD.
-    static func birdPeer(_ lab: LabNetwork, logger: Logger) -> BGPPeer {
+    /// A session from this process to the lab's router.
+    static func routerPeer(_ lab: LabNetwork, logger: Logger) -> BGPPeer {
         BGPPeer(
             configuration: .init(
                 localASN: 64_512, peerASN: 64_500, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
@@ -80,18 +60,18 @@ struct BGPPeerInteropTests {
             logger: logger)
     }
 
-    @Test func birdLearnsAndForgetsOurRoutesWithTheirAttributes() async throws {
-        try await Self.withBIRD { lab, socket, bird in
+    @Test(arguments: RealRouter.Kind.allCases)
+    func theRouterLearnsAndForgetsOurRoutesWithTheirAttributes(_ kind: RealRouter.Kind) async throws {
+        try await Self.withRouter(kind) { lab, router in
             var logger = Logger(label: "test.bgp")
-            logger.logLevel = .debug
-            let peer = Self.birdPeer(lab, logger: logger)
+            logger.logLevel = .info
+            let peer = Self.routerPeer(lab, logger: logger)
             let group = ServiceGroup(configuration: .init(services: [.init(service: peer)], logger: logger))
             let running = Task { try await group.run() }
             do {
                 try await eventually("the session is established on both sides", timeout: .seconds(30)) {
-                    let protocols = try lab.exec("router", ["birdc", "-s", socket, "show", "protocols", "speaker"])
-                        .output
-                    return peer.status.state == .established && protocols.contains("Established")
+                    let routerUp = try router.isEstablished()
+                    return peer.status.state == .established && routerUp
                 }
                 let nextHop = IPAddress(LabTopology.managementHost.description)!
                 peer.advertise([
@@ -102,18 +82,20 @@ struct BGPPeerInteropTests {
                     Route(prefix: Self.prefix("198.51.100.0/24"), nextHop: nextHop),
                 ])
                 var routes = ""
-                try await eventually("BIRD holds the three routes", timeout: .seconds(20)) {
-                    routes = try Self.birdRoutes(lab, socket)
+                try await eventually("\(kind) holds the three routes", timeout: .seconds(20)) {
+                    routes = try router.routes()
                     return ["192.0.2.100/32", "192.0.2.101/32", "198.51.100.0/24"].allSatisfy { routes.contains($0) }
                 }
-                #expect(routes.contains("BGP.next_hop: \(nextHop)"), "\(routes)")
-                #expect(routes.contains("BGP.as_path: 64512"), "\(routes)")
-                #expect(routes.contains("BGP.community: (64512,100)"), "\(routes)")
-                #expect(routes.contains("BGP.large_community: (4200000001, 1, 2)"), "\(routes)")
+                for expected in [
+                    router.nextHop(nextHop.description), router.asPath(64_512), router.community(64_512, 100),
+                    router.largeCommunity(4_200_000_001, 1, 2),
+                ] {
+                    #expect(routes.contains(expected), "\(kind) shows \(expected): \(routes)")
+                }
 
                 peer.advertise([Route(prefix: Self.prefix("192.0.2.101/32"), nextHop: nextHop)])
-                try await eventually("BIRD drops the withdrawn routes", timeout: .seconds(20)) {
-                    routes = try Self.birdRoutes(lab, socket)
+                try await eventually("\(kind) drops the withdrawn routes", timeout: .seconds(20)) {
+                    routes = try router.routes()
                     return routes.contains("192.0.2.101/32") && !routes.contains("192.0.2.100/32")
                         && !routes.contains("198.51.100.0/24")
                 }
@@ -125,12 +107,11 @@ struct BGPPeerInteropTests {
             }
             await group.triggerGracefulShutdown()
             _ = try? await running.value
-            // A graceful stop tells BIRD why, and BIRD forgets the routes at once.
-            try await eventually("BIRD saw an administrative shutdown", timeout: .seconds(10)) {
-                let protocols = try lab.exec("router", ["birdc", "-s", socket, "show", "protocols", "all", "speaker"])
-                    .output
-                let remaining = try Self.birdRoutes(lab, socket)
-                return protocols.contains("Administrative shutdown") && !remaining.contains("192.0.2.101")
+            // A graceful stop ends the session at once (Cease), and the router forgets the routes.
+            try await eventually("\(kind) saw the session end and dropped the routes", timeout: .seconds(10)) {
+                let routerUp = try router.isEstablished()
+                let routes = try router.routes()
+                return !routerUp && !routes.contains("192.0.2.101")
             }
         }
     }
@@ -179,7 +160,7 @@ struct BGPPeerInteropTests {
     ]
 
     @Test func aHostilePeerGetsTheRightNotificationsWhileBIRDsSessionStaysUp() async throws {
-        try await Self.withBIRD { lab, socket, _ in
+        try await Self.withRouter(.bird) { lab, router in
             var logger = Logger(label: "test.bgp")
             logger.logLevel = .info
             // The hostile router: a plain TCP listener on loopback, one scenario per connection the speaker makes.
@@ -195,7 +176,7 @@ struct BGPPeerInteropTests {
                     localASN: 64_512, peerASN: 64_501, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
                     retryInitial: .milliseconds(100), retryMaximum: .milliseconds(200)),
                 endpoint: .init(address: "127.0.0.1", port: port), logger: logger)
-            let good = Self.birdPeer(lab, logger: logger)
+            let good = Self.routerPeer(lab, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(services: [.init(service: good), .init(service: hostile)], logger: logger))
             let running = Task { try await group.run() }
@@ -230,6 +211,7 @@ struct BGPPeerInteropTests {
                         #expect(good.status.state == .established, "BIRD's session is unaffected by \(scenario.name)")
                     }
                 }
+                #expect(try router.isEstablished(), "BIRD kept its session up throughout")
             } catch {
                 await group.triggerGracefulShutdown()
                 _ = try? await running.value
@@ -242,8 +224,6 @@ struct BGPPeerInteropTests {
                     answer == scenario.expected, "\(scenario.name): \(answer.map(\.description) ?? "no NOTIFICATION")")
             }
             #expect(answers.count == Self.scenarios.count)
-            let protocols = try lab.exec("router", ["birdc", "-s", socket, "show", "protocols", "speaker"]).output
-            #expect(protocols.contains("speaker"), "\(protocols)")
         }
     }
 }

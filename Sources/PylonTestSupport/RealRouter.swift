@@ -1,0 +1,109 @@
+import Foundation
+import Lab
+
+/// A real BGP router for interop tests — BIRD 2 or GoBGP, from Debian's packages — running in a lab host,
+/// passive, with one neighbour, importing everything it is sent and exporting nothing. Read through its own CLI.
+///
+/// Methods block on child processes; use them from tests. `stop()` always ends the router.
+public struct RealRouter: Sendable {
+    public enum Kind: String, Sendable, CaseIterable, CustomStringConvertible {
+        case bird, gobgp
+        public var description: String { rawValue }
+    }
+
+    public let kind: Kind
+    public let lab: LabNetwork
+    public let host: String
+    public let directory: String
+    public let process: BackgroundProcess
+
+    /// Starts `kind` in `host` (AS `asn`, router ID = its management address) for `neighbor` in AS `neighborASN`,
+    /// hold time 9 s, IPv4 unicast. Files go to `directory`.
+    public static func start(
+        _ kind: Kind, in lab: LabNetwork, host: String, asn: UInt32, neighbor: String, neighborASN: UInt32,
+        directory: String
+    ) throws -> RealRouter {
+        let id = lab.topology.managementAddress(of: host).description
+        let namespace = lab.topology.namespace(of: host)
+        let argv: [String]
+        switch kind {
+        case .bird:
+            try """
+            log stderr all;
+            router id \(id);
+            protocol device { scan time 1; }
+            protocol bgp speaker {
+              local \(id) as \(asn);
+              neighbor \(neighbor) as \(neighborASN);
+              passive on;
+              hold time 9;
+              ipv4 { import all; export none; };
+            }
+            """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
+            argv = ["bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"]
+        case .gobgp:
+            try """
+            [global.config]
+              as = \(asn)
+              router-id = "\(id)"
+              local-address-list = ["\(id)"]
+            [[neighbors]]
+              [neighbors.config]
+                neighbor-address = "\(neighbor)"
+                peer-as = \(neighborASN)
+              [neighbors.transport.config]
+                passive-mode = true
+              [neighbors.timers.config]
+                hold-time = 9
+              [[neighbors.afi-safis]]
+                [neighbors.afi-safis.config]
+                  afi-safi-name = "ipv4-unicast"
+            """.write(toFile: directory + "/gobgpd.toml", atomically: true, encoding: .utf8)
+            argv = ["gobgpd", "-f", directory + "/gobgpd.toml", "-t", "toml", "--api-hosts", "127.0.0.1:50051"]
+        }
+        let process = try BackgroundProcess("/usr/sbin/ip", ["netns", "exec", namespace] + argv)
+        return RealRouter(kind: kind, lab: lab, host: host, directory: directory, process: process)
+    }
+
+    private func cli(_ arguments: [String]) throws -> String {
+        switch kind {
+        case .bird: return try lab.exec(host, ["birdc", "-s", directory + "/bird.ctl"] + arguments).output
+        case .gobgp: return try lab.exec(host, ["gobgp", "-u", "127.0.0.1", "-p", "50051"] + arguments).output
+        }
+    }
+
+    /// Whether the router reports the session as established.
+    public func isEstablished() throws -> Bool {
+        switch kind {
+        case .bird: return try cli(["show", "protocols", "speaker"]).contains("Established")
+        case .gobgp: return try cli(["neighbor"]).contains("Establ")
+        }
+    }
+
+    /// The router's IPv4 routes learnt from the neighbour, with their attributes, as its CLI prints them.
+    public func routes() throws -> String {
+        switch kind {
+        case .bird: return try cli(["show", "route", "protocol", "speaker", "all"])
+        case .gobgp: return try cli(["global", "rib", "-a", "ipv4"])
+        }
+    }
+
+    /// How the CLI shows a community, a large community, and an AS path of one AS.
+    public func community(_ asn: UInt16, _ value: UInt16) -> String {
+        kind == .bird ? "BGP.community: (\(asn),\(value))" : "\(asn):\(value)"
+    }
+
+    public func largeCommunity(_ global: UInt32, _ local1: UInt32, _ local2: UInt32) -> String {
+        kind == .bird ? "BGP.large_community: (\(global), \(local1), \(local2))" : "\(global):\(local1):\(local2)"
+    }
+
+    public func asPath(_ asn: UInt32) -> String {
+        kind == .bird ? "BGP.as_path: \(asn)" : " \(asn) "
+    }
+
+    public func nextHop(_ address: String) -> String {
+        kind == .bird ? "BGP.next_hop: \(address)" : address
+    }
+
+    public func stop() { process.kill() }
+}
