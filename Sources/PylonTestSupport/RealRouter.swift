@@ -1,13 +1,13 @@
 import Foundation
 import Lab
 
-/// A real BGP router for interop tests — BIRD 2 or GoBGP, from Debian's packages — running in a lab host,
+/// A real BGP router for interop tests — BIRD 2, FRR's bgpd or GoBGP, from Debian's packages — running in a lab host,
 /// passive, with one neighbour, importing everything it is sent and exporting nothing. Read through its own CLI.
 ///
 /// Methods block on child processes; use them from tests. `stop()` always ends the router.
 public struct RealRouter: Sendable {
     public enum Kind: String, Sendable, CaseIterable, CustomStringConvertible {
-        case bird, gobgp
+        case bird, frr, gobgp
         public var description: String { rawValue }
     }
 
@@ -41,6 +41,25 @@ public struct RealRouter: Sendable {
             }
             """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
             argv = ["bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"]
+        case .frr:
+            // bgpd alone (no zebra, no kernel routes), skipping FRR's user and group switch.
+            try """
+            frr defaults traditional
+            hostname \(host)
+            router bgp \(asn)
+             bgp router-id \(id)
+             no bgp ebgp-requires-policy
+             neighbor \(neighbor) remote-as \(neighborASN)
+             neighbor \(neighbor) passive
+             neighbor \(neighbor) timers 3 9
+             address-family ipv4 unicast
+              neighbor \(neighbor) activate
+             exit-address-family
+            """.write(toFile: directory + "/bgpd.conf", atomically: true, encoding: .utf8)
+            argv = [
+                "/usr/lib/frr/bgpd", "-f", directory + "/bgpd.conf", "-i", directory + "/bgpd.pid", "--vty_socket",
+                directory, "-S", "-Z", "-n", "-P", "0",
+            ]
         case .gobgp:
             try """
             [global.config]
@@ -68,6 +87,7 @@ public struct RealRouter: Sendable {
     private func cli(_ arguments: [String]) throws -> String {
         switch kind {
         case .bird: return try lab.exec(host, ["birdc", "-s", directory + "/bird.ctl"] + arguments).output
+        case .frr: return try lab.exec(host, ["vtysh", "--vty_socket", directory] + arguments).output
         case .gobgp: return try lab.exec(host, ["gobgp", "-u", "127.0.0.1", "-p", "50051"] + arguments).output
         }
     }
@@ -76,6 +96,7 @@ public struct RealRouter: Sendable {
     public func isEstablished() throws -> Bool {
         switch kind {
         case .bird: return try cli(["show", "protocols", "speaker"]).contains("Established")
+        case .frr: return try cli(["-c", "show bgp neighbors"]).contains("BGP state = Established")
         case .gobgp: return try cli(["neighbor"]).contains("Establ")
         }
     }
@@ -84,25 +105,49 @@ public struct RealRouter: Sendable {
     public func routes() throws -> String {
         switch kind {
         case .bird: return try cli(["show", "route", "protocol", "speaker", "all"])
+        case .frr:
+            // The table, then each route in detail (communities are shown per route only).
+            let table = try cli(["-c", "show bgp ipv4 unicast"])
+            let prefixes = table.split(whereSeparator: { $0 == " " || $0 == "\n" }).filter {
+                $0.contains("/") && $0.first?.isNumber == true
+            }
+            guard !prefixes.isEmpty else { return table }
+            return table + (try cli(prefixes.flatMap { ["-c", "show bgp ipv4 unicast \($0)"] }))
         case .gobgp: return try cli(["global", "rib", "-a", "ipv4"])
         }
     }
 
     /// How the CLI shows a community, a large community, and an AS path of one AS.
     public func community(_ asn: UInt16, _ value: UInt16) -> String {
-        kind == .bird ? "BGP.community: (\(asn),\(value))" : "\(asn):\(value)"
+        switch kind {
+        case .bird: return "BGP.community: (\(asn),\(value))"
+        case .frr: return "Community: \(asn):\(value)"
+        case .gobgp: return "\(asn):\(value)"
+        }
     }
 
     public func largeCommunity(_ global: UInt32, _ local1: UInt32, _ local2: UInt32) -> String {
-        kind == .bird ? "BGP.large_community: (\(global), \(local1), \(local2))" : "\(global):\(local1):\(local2)"
+        switch kind {
+        case .bird: return "BGP.large_community: (\(global), \(local1), \(local2))"
+        case .frr: return "Large Community: \(global):\(local1):\(local2)"
+        case .gobgp: return "\(global):\(local1):\(local2)"
+        }
     }
 
     public func asPath(_ asn: UInt32) -> String {
-        kind == .bird ? "BGP.as_path: \(asn)" : " \(asn) "
+        switch kind {
+        case .bird: return "BGP.as_path: \(asn)"
+        case .frr: return "  \(asn)\n"
+        case .gobgp: return " \(asn) "
+        }
     }
 
     public func nextHop(_ address: String) -> String {
-        kind == .bird ? "BGP.next_hop: \(address)" : address
+        switch kind {
+        case .bird: return "BGP.next_hop: \(address)"
+        case .frr: return "\(address) from \(address)"
+        case .gobgp: return address
+        }
     }
 
     public func stop() { process.kill() }
