@@ -5,7 +5,7 @@ public struct Route: Sendable, Hashable {
     public var prefix: IPNetwork
     /// The next hop for the prefix's family (the node's own address on the peering link).
     public var nextHop: IPAddress
-    /// LOCAL_PREF, sent to internal peers only.
+    /// LOCAL_PREF, sent to internal peers only (100 when nil).
     public var localPreference: UInt32?
     public var communities: [UInt32]
     public var largeCommunities: [PathAttribute.LargeCommunity]
@@ -20,6 +20,9 @@ public struct Route: Sendable, Hashable {
         self.communities = communities
         self.largeCommunities = largeCommunities
     }
+
+    /// LOCAL_PREF sent to internal peers when the route sets none (the value routers assume by default).
+    public static let defaultLocalPreference: UInt32 = 100
 
     /// UPDATE messages announcing `routes` and withdrawing `withdrawn`, each within the 4096-byte limit: routes
     /// with the same attributes share messages; IPv4 travels in the NLRI field, IPv6 in MP_REACH_NLRI /
@@ -44,7 +47,8 @@ public struct Route: Sendable, Hashable {
                 .origin(.igp), .asPath(external ? [.init(.sequence, [localASN])] : []),
             ]
             if route.prefix.family == .ipv4 { attributes.append(.nextHop(route.nextHop)) }
-            if !external, let preference = route.localPreference { attributes.append(.localPreference(preference)) }
+            // LOCAL_PREF is mandatory towards internal peers (RFC 4271 §5.1.5; FRR withdraws routes without it).
+            if !external { attributes.append(.localPreference(route.localPreference ?? Self.defaultLocalPreference)) }
             if !route.communities.isEmpty { attributes.append(.communities(route.communities.sorted())) }
             if !route.largeCommunities.isEmpty {
                 attributes.append(.largeCommunities(route.largeCommunities.sorted { $0.description < $1.description }))

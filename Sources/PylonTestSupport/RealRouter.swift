@@ -15,7 +15,11 @@ public struct RealRouter: Sendable {
     public let lab: LabNetwork
     public let host: String
     public let directory: String
-    public let process: BackgroundProcess
+    /// The router's processes (FRR: zebra, then bgpd).
+    public let processes: [BackgroundProcess]
+
+    /// What the router's processes printed.
+    public var log: String { processes.map(\.text).joined(separator: "\n") }
 
     /// Starts `kind` in `host` (AS `asn`, router ID = its management address) for `neighbor` in AS `neighborASN`,
     /// hold time 9 s, IPv4 unicast. Files go to `directory`.
@@ -25,7 +29,8 @@ public struct RealRouter: Sendable {
     ) throws -> RealRouter {
         let id = lab.topology.managementAddress(of: host).description
         let namespace = lab.topology.namespace(of: host)
-        let argv: [String]
+        var argv: [String]
+        var before: [[String]] = []
         switch kind {
         case .bird:
             try """
@@ -36,13 +41,15 @@ public struct RealRouter: Sendable {
               local \(id) as \(asn);
               neighbor \(neighbor) as \(neighborASN);
               passive on;
+              direct;
               hold time 9;
               ipv4 { import all; export none; };
             }
             """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
             argv = ["bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"]
         case .frr:
-            // bgpd alone (no zebra, no kernel routes), skipping FRR's user and group switch.
+            // zebra (bgpd resolves next hops through it) and bgpd, installing nothing in the kernel, skipping
+            // FRR's user and group switch.
             try """
             frr defaults traditional
             hostname \(host)
@@ -56,9 +63,17 @@ public struct RealRouter: Sendable {
               neighbor \(neighbor) activate
              exit-address-family
             """.write(toFile: directory + "/bgpd.conf", atomically: true, encoding: .utf8)
+            try "hostname \(host)\n".write(toFile: directory + "/zebra.conf", atomically: true, encoding: .utf8)
+            before = [
+                [
+                    "/usr/lib/frr/zebra", "-f", directory + "/zebra.conf", "-i", directory + "/zebra.pid",
+                    "--vty_socket",
+                    directory, "-z", directory + "/zserv.api", "-S", "-P", "0",
+                ]
+            ]
             argv = [
                 "/usr/lib/frr/bgpd", "-f", directory + "/bgpd.conf", "-i", directory + "/bgpd.pid", "--vty_socket",
-                directory, "-S", "-Z", "-n", "-P", "0",
+                directory, "-z", directory + "/zserv.api", "-S", "-n", "-P", "0",
             ]
         case .gobgp:
             try """
@@ -80,8 +95,23 @@ public struct RealRouter: Sendable {
             """.write(toFile: directory + "/gobgpd.toml", atomically: true, encoding: .utf8)
             argv = ["gobgpd", "-f", directory + "/gobgpd.toml", "-t", "toml", "--api-hosts", "127.0.0.1:50051"]
         }
-        let process = try BackgroundProcess("/usr/sbin/ip", ["netns", "exec", namespace] + argv)
-        return RealRouter(kind: kind, lab: lab, host: host, directory: directory, process: process)
+        var processes: [BackgroundProcess] = []
+        do {
+            for command in before + [argv] {
+                processes.append(try BackgroundProcess("/usr/sbin/ip", ["netns", "exec", namespace] + command))
+                if command != argv {
+                    // bgpd connects to zebra's socket once it exists.
+                    let socket = directory + "/zserv.api"
+                    for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) {
+                        Thread.sleep(forTimeInterval: 0.05)
+                    }
+                }
+            }
+        } catch {
+            for process in processes { process.kill() }
+            throw error
+        }
+        return RealRouter(kind: kind, lab: lab, host: host, directory: directory, processes: processes)
     }
 
     private func cli(_ arguments: [String]) throws -> String {
@@ -108,9 +138,10 @@ public struct RealRouter: Sendable {
         case .frr:
             // The table, then each route in detail (communities are shown per route only).
             let table = try cli(["-c", "show bgp ipv4 unicast"])
-            let prefixes = table.split(whereSeparator: { $0 == " " || $0 == "\n" }).filter {
-                $0.contains("/") && $0.first?.isNumber == true
-            }
+            // Route lines start with status codes glued to the prefix ("*>i192.0.2.100/32").
+            let prefixes = table.split(whereSeparator: { $0 == " " || $0 == "\n" }).map {
+                $0.drop { !$0.isNumber }
+            }.filter { $0.contains("/") && $0.contains(".") }
             guard !prefixes.isEmpty else { return table }
             return table + (try cli(prefixes.flatMap { ["-c", "show bgp ipv4 unicast \($0)"] }))
         case .gobgp: return try cli(["global", "rib", "-a", "ipv4"])
@@ -142,6 +173,14 @@ public struct RealRouter: Sendable {
         }
     }
 
+    public func localPreference(_ value: UInt32) -> String {
+        switch kind {
+        case .bird: return "BGP.local_pref: \(value)"
+        case .frr: return "localpref \(value)"
+        case .gobgp: return "{LocalPref: \(value)}"
+        }
+    }
+
     public func nextHop(_ address: String) -> String {
         switch kind {
         case .bird: return "BGP.next_hop: \(address)"
@@ -150,5 +189,5 @@ public struct RealRouter: Sendable {
         }
     }
 
-    public func stop() { process.kill() }
+    public func stop() { for process in processes.reversed() { process.kill() } }
 }

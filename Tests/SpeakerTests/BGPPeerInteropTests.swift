@@ -23,9 +23,9 @@ struct BGPPeerInteropTests {
 
     /// A lab with one host, `router`, running a real router (AS 64500, passive) for a speaker in this process (AS
     /// 64512, on the machine's management address).
-    static func withRouter(_ kind: RealRouter.Kind, _ body: (LabNetwork, RealRouter) async throws -> Void)
-        async throws
-    {
+    static func withRouter(
+        _ kind: RealRouter.Kind, asn: UInt32 = 64_500, _ body: (LabNetwork, RealRouter) async throws -> Void
+    ) async throws {
         try await ManagementSegment.exclusively {
             LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
             let prefix = "\(family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
@@ -36,23 +36,23 @@ struct BGPPeerInteropTests {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let router = try RealRouter.start(
-                kind, in: lab, host: "router", asn: 64_500, neighbor: LabTopology.managementHost.description,
+                kind, in: lab, host: "router", asn: asn, neighbor: LabTopology.managementHost.description,
                 neighborASN: 64_512, directory: directory)
             defer { router.stop() }
             do {
                 try await body(lab, router)
             } catch {
-                print("---- \(kind)\n\(router.process.text.suffix(3000))")
+                print("---- \(kind)\n\(router.log.suffix(3000))")
                 throw error
             }
         }
     }
 
     /// A session from this process to the lab's router.
-    static func routerPeer(_ lab: LabNetwork, logger: Logger) -> BGPPeer {
+    static func routerPeer(_ lab: LabNetwork, peerASN: UInt32 = 64_500, logger: Logger) -> BGPPeer {
         BGPPeer(
             configuration: .init(
-                localASN: 64_512, peerASN: 64_500, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
+                localASN: 64_512, peerASN: peerASN, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
                 retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
             endpoint: .init(
                 address: lab.topology.managementAddress(of: "router").description,
@@ -60,12 +60,14 @@ struct BGPPeerInteropTests {
             logger: logger)
     }
 
-    @Test(arguments: RealRouter.Kind.allCases)
-    func theRouterLearnsAndForgetsOurRoutesWithTheirAttributes(_ kind: RealRouter.Kind) async throws {
-        try await Self.withRouter(kind) { lab, router in
+    /// eBGP (router in AS 64500) and iBGP (both in AS 64512: no AS in the path, LOCAL_PREF sent).
+    @Test(arguments: RealRouter.Kind.allCases, [false, true])
+    func theRouterLearnsAndForgetsOurRoutesWithTheirAttributes(_ kind: RealRouter.Kind, iBGP: Bool) async throws {
+        let routerASN: UInt32 = iBGP ? 64_512 : 64_500
+        try await Self.withRouter(kind, asn: routerASN) { lab, router in
             var logger = Logger(label: "test.bgp")
             logger.logLevel = .info
-            let peer = Self.routerPeer(lab, logger: logger)
+            let peer = Self.routerPeer(lab, peerASN: routerASN, logger: logger)
             let group = ServiceGroup(configuration: .init(services: [.init(service: peer)], logger: logger))
             let running = Task { try await group.run() }
             do {
@@ -76,19 +78,25 @@ struct BGPPeerInteropTests {
                 let nextHop = IPAddress(LabTopology.managementHost.description)!
                 peer.advertise([
                     Route(
-                        prefix: Self.prefix("192.0.2.100/32"), nextHop: nextHop, communities: [64_512 << 16 | 100],
-                        largeCommunities: [.init(4_200_000_001, 1, 2)]),
+                        prefix: Self.prefix("192.0.2.100/32"), nextHop: nextHop, localPreference: 300,
+                        communities: [64_512 << 16 | 100], largeCommunities: [.init(4_200_000_001, 1, 2)]),
                     Route(prefix: Self.prefix("192.0.2.101/32"), nextHop: nextHop),
                     Route(prefix: Self.prefix("198.51.100.0/24"), nextHop: nextHop),
                 ])
                 var routes = ""
-                try await eventually("\(kind) holds the three routes", timeout: .seconds(20)) {
-                    routes = try router.routes()
-                    return ["192.0.2.100/32", "192.0.2.101/32", "198.51.100.0/24"].allSatisfy { routes.contains($0) }
+                do {
+                    try await eventually("\(kind) holds the three routes", timeout: .seconds(20)) {
+                        routes = try router.routes()
+                        return ["192.0.2.100/32", "192.0.2.101/32", "198.51.100.0/24"].allSatisfy {
+                            routes.contains($0)
+                        }
+                    }
+                } catch {
+                    throw TestFailure("\(error); the router shows: \(routes)")
                 }
                 for expected in [
-                    router.nextHop(nextHop.description), router.asPath(64_512), router.community(64_512, 100),
-                    router.largeCommunity(4_200_000_001, 1, 2),
+                    router.nextHop(nextHop.description), iBGP ? router.localPreference(300) : router.asPath(64_512),
+                    router.community(64_512, 100), router.largeCommunity(4_200_000_001, 1, 2),
                 ] {
                     #expect(routes.contains(expected), "\(kind) shows \(expected): \(routes)")
                 }
