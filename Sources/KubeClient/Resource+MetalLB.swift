@@ -7,6 +7,10 @@ extension Resource {
     public static let configurationStates = Resource(
         group: "metallb.io", version: "v1beta1", plural: "configurationstates", kind: "ConfigurationState",
         namespaced: true)
+    public static let bgpPeers = Resource(
+        group: "metallb.io", version: "v1beta2", plural: "bgppeers", kind: "BGPPeer", namespaced: true)
+    public static let communities = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "communities", kind: "Community", namespaced: true)
     public static let bgpAdvertisements = Resource(
         group: "metallb.io", version: "v1beta1", plural: "bgpadvertisements", kind: "BGPAdvertisement", namespaced: true
     )

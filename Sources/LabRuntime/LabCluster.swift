@@ -16,6 +16,8 @@ public struct LabCluster: Sendable {
     public struct Options: Sendable {
         public var nodes = 3
         public var ipv6 = true
+        /// Add a `router` host running BIRD that peers with every node in BGP.
+        public var bgp = false
         /// Where the state, the server's data and the logs go.
         public var directory = LabCluster.defaultDirectory
         /// The `pylon` executable to run the daemons with.
@@ -71,12 +73,14 @@ public struct LabCluster: Sendable {
         chmod(options.directory, 0o700)
 
         let nodes = (1...options.nodes).map { "node-\($0)" }
-        let topology = LabTopology(prefix: Self.prefix, hosts: nodes + ["client"], management: true)
+        let topology = LabTopology(
+            prefix: Self.prefix, hosts: nodes + ["client"] + (options.bgp ? ["router"] : []), management: true)
         let network = LabNetwork(topology: topology, ip: Self.ip)
         let kubeconfig = options.directory + "/server/kubeconfig.yaml"
         var state = LabState(
             prefix: Self.prefix, nodes: nodes, ipv6: options.ipv6, directory: options.directory,
             kubeconfig: kubeconfig, binary: options.binary)
+        state.bgp = options.bgp
         do {
             say(
                 "building the LAN: \(nodes.joined(separator: ", ")) and client on 192.0.2.0/24"
@@ -86,6 +90,7 @@ public struct LabCluster: Sendable {
             try await startServer(&state, options)
             try await Self.withClient(state) { client in
                 try await configure(client, state: state, topology: topology, crds: crds)
+                if options.bgp { try await startRouter(&state, client, topology: topology) }
                 try startDaemons(&state, topology: topology)
                 try await showDemo(client, state: state, topology: topology)
             }
@@ -107,6 +112,42 @@ public struct LabCluster: Sendable {
         guard FileManager.default.isExecutableFile(atPath: ip) else {
             throw Failure("\(ip) is missing: install iproute2 (apt-get install iproute2)")
         }
+    }
+
+    /// The router host: BIRD (AS 64500) peering passively with every node (AS 64512) over the LAN, and the
+    /// BGPPeer and BGPAdvertisement that make the nodes announce the pool to it.
+    private func startRouter(_ state: inout LabState, _ client: KubeClient, topology: LabTopology) async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/bird") else {
+            throw Failure("--bgp needs BIRD 2: install it (apt-get install bird2)")
+        }
+        let router = topology.addresses(of: "router")
+        var protocols = ""
+        for node in state.nodes {
+            protocols += """
+                protocol bgp \(node.replacingOccurrences(of: "-", with: "_")) {
+                  local \(router.v4) as 64500;
+                  neighbor \(topology.addresses(of: node).v4) as 64512;
+                  passive on;
+                  ipv4 { import all; export none; };
+                }
+
+                """
+        }
+        let configuration = "router id \(router.v4);\nprotocol device { scan time 1; }\n" + protocols
+        try configuration.write(toFile: state.directory + "/bird.conf", atomically: true, encoding: .utf8)
+        // BIRD's default control socket, so that `pylon lab exec router -- birdc show route` works as is.
+        try FileManager.default.createDirectory(atPath: "/run/bird", withIntermediateDirectories: true)
+        try spawn(
+            &state, role: "router", host: "router",
+            [
+                Self.ip, "netns", "exec", topology.namespace(of: "router"), "/usr/sbin/bird", "-f", "-c",
+                state.directory + "/bird.conf",
+            ])
+        for document in try YAMLToJSON.documents(LabManifests.bgpConfiguration(router: router.v4.description)) {
+            let resource: Resource = document["kind"]?.stringValue == "BGPPeer" ? .bgpPeers : .bgpAdvertisements
+            _ = try await client.create(resource, document)
+        }
+        say("started BIRD on router (\(router.v4), AS 64500) and applied a BGPPeer and a BGPAdvertisement for it")
     }
 
     /// The package's `deploy/crds`, looked for above the binary (`.build/<triple>/<configuration>/pylon`) and in
@@ -243,6 +284,17 @@ public struct LabCluster: Sendable {
             return !announcer.isEmpty
         }
         say("\(announcer) answers ARP/NDP for \(addresses.joined(separator: " and ")) (ServiceL2Status)")
+        if state.bgp == true, let v4 = addresses.first(where: { !$0.contains(":") }) {
+            var learnt: [String] = []
+            try await Self.waitUntil("BIRD on router learns \(v4) from every node", timeout: .seconds(30)) {
+                let (_, output) = await Shell.run(
+                    Self.ip,
+                    ["netns", "exec", topology.namespace(of: "router"), "birdc", "show", "route", "for", v4, "all"])
+                learnt = state.nodes.filter { output.contains("[\($0.replacingOccurrences(of: "-", with: "_")) ") }
+                return learnt.count == state.nodes.count
+            }
+            say("router: BIRD learnt \(v4)/32 over BGP from \(learnt.joined(separator: ", "))")
+        }
         for address in addresses {
             var outcome = HTTPProbe.Outcome.failed("not tried")
             try await Self.waitUntil("the client gets an HTTP answer from \(address)", timeout: .seconds(30)) {

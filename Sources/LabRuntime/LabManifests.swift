@@ -36,6 +36,34 @@ public enum LabManifests {
         """
     }
 
+    /// With `--bgp`: every node peers with the router (AS 64512 to AS 64500) and announces the lab pool to it.
+    public static func bgpConfiguration(router: String) -> String {
+        """
+        apiVersion: metallb.io/v1beta2
+        kind: BGPPeer
+        metadata:
+          name: router
+          namespace: \(namespace)
+        spec:
+          myASN: 64512
+          peerASN: 64500
+          peerAddress: \(router)
+          holdTime: 9s
+        ---
+        apiVersion: metallb.io/v1beta1
+        kind: BGPAdvertisement
+        metadata:
+          name: lab
+          namespace: \(namespace)
+        spec:
+          ipAddressPools:
+          - lab-pool
+          communities:
+          - "64512:100"
+
+        """
+    }
+
     /// A Ready Node whose InternalIP is its LAN address.
     public static func node(_ name: String, address: IPAddress) -> (object: JSON, status: JSON) {
         (

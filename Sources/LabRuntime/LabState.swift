@@ -26,6 +26,8 @@ public struct LabState: Codable, Sendable, Equatable {
     public var prefix: String
     public var nodes: [String]
     public var ipv6: Bool
+    /// A `router` host runs BIRD, peering with every node (`pylon lab up --bgp`).
+    public var bgp: Bool?
     public var directory: String
     public var kubeconfig: String
     /// The `pylon` executable the daemons run.
@@ -33,7 +35,7 @@ public struct LabState: Codable, Sendable, Equatable {
     public var daemons: [Daemon]
 
     /// Every host a command can run in: the nodes and the client.
-    public var hosts: [String] { nodes + ["client"] }
+    public var hosts: [String] { nodes + ["client"] + (bgp == true ? ["router"] : []) }
 
     public init(
         prefix: String, nodes: [String], ipv6: Bool, directory: String, kubeconfig: String, binary: String,

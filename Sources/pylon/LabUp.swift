@@ -17,6 +17,9 @@ struct LabUpCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Give the pool and the demo Service IPv6 addresses too.")
     var ipv6 = true
 
+    @Flag(help: "Add a host named router running BIRD that peers with every node in BGP (needs bird2).")
+    var bgp = false
+
     @Flag(help: "Return once the lab is ready and leave it running (`pylon lab down` removes it).")
     var detach = false
 
@@ -30,6 +33,7 @@ struct LabUpCommand: AsyncParsableCommand {
         options.ipv6 = ipv6
         options.directory = lab.directory
         options.crds = crds
+        options.bgp = bgp
         let cluster = LabCluster(say: say)
         if detach {
             let state = try await cluster.up(options)

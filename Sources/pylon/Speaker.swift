@@ -69,19 +69,19 @@ struct SpeakerCommand: AsyncParsableCommand {
         let registry = MetricsServer.bootstrap()
         let logger = log.logger("pylon.speaker")
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
-        let speaker = L2Speaker(
-            client: kube,
-            options: .init(
-                nodeName: resolvedNodeName!, namespace: namespace, loadBalancerClass: loadBalancerClass,
-                memberAddress: memberAddress, memberPort: memberPort, secretName: memberSecret,
-                secretKey: memberSecretKey,
-                interfaces: InterfaceFilter(
-                    include: interfaces,
-                    exclude: excludedInterfaces.isEmpty ? InterfaceFilter.defaultExcluded : excludedInterfaces)),
-            logger: logger)
+        let options = L2Speaker.Options(
+            nodeName: resolvedNodeName!, namespace: namespace, loadBalancerClass: loadBalancerClass,
+            memberAddress: memberAddress, memberPort: memberPort, secretName: memberSecret,
+            secretKey: memberSecretKey,
+            interfaces: InterfaceFilter(
+                include: interfaces,
+                exclude: excludedInterfaces.isEmpty ? InterfaceFilter.defaultExcluded : excludedInterfaces))
+        let speaker = L2Speaker(client: kube, options: options, logger: logger)
+        // BGP mode runs beside Layer 2, as in MetalLB: it peers only where BGPPeer objects select this node.
+        let bgp = BGPSpeaker(client: kube, options: options, logger: logger)
         let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
             speaker.isReady
         }
-        try await Daemon.run([metrics, speaker], client: kube, logger: logger)
+        try await Daemon.run([metrics, speaker, bgp], client: kube, logger: logger)
     }
 }

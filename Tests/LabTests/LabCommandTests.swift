@@ -139,6 +139,53 @@ struct LabCommandTests {
         }
     }
 
+    @Test func withBGPEveryNodeAnnouncesToBIRDAndWithdrawsWhenItStopsOrTheServiceGoes() async throws {
+        try await ManagementSegment.exclusively {
+            let directory = Self.directory()
+            do {
+                let up = try await Self.pylon("up", "--detach", "--bgp", "--no-ipv6", "--directory", directory)
+                #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
+                #expect(up.stdout.contains("router: BIRD learnt 192.0.2.100/32 over BGP from node-1, node-2, node-3"))
+                func paths() async throws -> [String] {
+                    let output = try await Self.pylon(
+                        "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for",
+                        "192.0.2.100", "all")
+                    return ["node_1", "node_2", "node_3"].filter { output.stdout.contains("[\($0) ") }
+                }
+                let state = try #require(try LabState.load(directory: directory))
+                #expect(state.hosts.contains("router") && state.daemons.contains { $0.role == "router" })
+                #expect(try await paths() == ["node_1", "node_2", "node_3"], "three paths, one per node")
+                let communities = try await Self.pylon(
+                    "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "all")
+                #expect(communities.stdout.contains("BGP.community: (64512,100)"))
+
+                // A stopped speaker sends Cease, a killed one's connection closes with it: either path goes at
+                // once (the 9 s hold time is for a node that vanishes).
+                let speaker2 = try #require(state.daemons.first { $0.role == "speaker" && $0.host == "node-2" })
+                kill(speaker2.pid, SIGTERM)
+                try await eventually("node-2's path is withdrawn", timeout: .seconds(10)) {
+                    try await paths() == ["node_1", "node_3"]
+                }
+                let speaker3 = try #require(state.daemons.first { $0.role == "speaker" && $0.host == "node-3" })
+                kill(speaker3.pid, SIGKILL)
+                try await eventually("node-3's path is withdrawn", timeout: .seconds(30)) {
+                    try await paths() == ["node_1"]
+                }
+                // Deleting the Service withdraws it everywhere.
+                let deleted = try await Command.run(
+                    "kubectl", ["delete", "service", "demo"], environment: ["KUBECONFIG": state.kubeconfig])
+                #expect(deleted.status == 0, "\(deleted)")
+                try await eventually("the route is gone from BIRD", timeout: .seconds(10)) { try await paths().isEmpty }
+            } catch {
+                _ = try? await Self.pylon("down", "--directory", directory)
+                throw error
+            }
+            let down = try await Self.pylon("down", "--directory", directory)
+            #expect(down.status == 0)
+            #expect(!LabNetwork.namespaces().contains { $0.hasPrefix("pylab-") })
+        }
+    }
+
     @Test func withoutRootTheLabSaysSo() async throws {
         let result = try await Command.run(
             "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", PylonBinary.path, "lab", "up"])
