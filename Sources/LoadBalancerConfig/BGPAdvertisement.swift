@@ -89,8 +89,8 @@ public struct BGPAdvertisement: Sendable, Equatable {
             fail("spec.ipAddressPools[\(i)]", "pool \"\(pool)\" does not exist")
             usable = false
         }
-        poolSelectors = BGPConfiguration.selectors(spec["ipAddressPoolSelectors"], "spec.ipAddressPoolSelectors", fail)
-        nodeSelectors = BGPConfiguration.selectors(spec["nodeSelectors"], "spec.nodeSelectors", fail)
+        poolSelectors = Configuration.selectors(spec["ipAddressPoolSelectors"], "spec.ipAddressPoolSelectors", fail)
+        nodeSelectors = Configuration.selectors(spec["nodeSelectors"], "spec.nodeSelectors", fail)
         peers = (spec["peers"]?.arrayValue ?? []).compactMap(\.stringValue)
         if !usable { return nil }
     }

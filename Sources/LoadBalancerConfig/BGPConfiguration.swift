@@ -81,19 +81,6 @@ public struct BGPConfiguration: Sendable, Equatable {
         if !errors.isEmpty { return .failure(ConfigurationErrors(errors: errors)) }
         return .success(BGPConfiguration(peers: peers, advertisements: advertisements))
     }
-
-    /// Reads a list of label selectors, reporting each bad one.
-    static func selectors(_ json: JSON?, _ field: String, _ fail: (String, String) -> Void) -> [LabelSelector] {
-        var result: [LabelSelector] = []
-        for (i, entry) in (json?.arrayValue ?? []).enumerated() {
-            do throws(SelectorError) {
-                result.append(try LabelSelector(json: entry))
-            } catch {
-                fail("\(field)[\(i)]", error.message)
-            }
-        }
-        return result
-    }
 }
 
 /// A BGP community as MetalLB writes it: `AA:NN` (RFC 1997) or `large:AA:BB:CC` (RFC 8092).

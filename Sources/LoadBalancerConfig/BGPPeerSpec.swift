@@ -119,7 +119,7 @@ public struct BGPPeerSpec: Sendable, Equatable, CustomStringConvertible {
                 usable = false
             }
         }
-        nodeSelectors = BGPConfiguration.selectors(spec["nodeSelectors"], "spec.nodeSelectors", fail)
+        nodeSelectors = Configuration.selectors(spec["nodeSelectors"], "spec.nodeSelectors", fail)
         password = spec["password"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         passwordSecret = nil
         if let secret = spec["passwordSecret"], let secretName = secret["name"]?.stringValue {

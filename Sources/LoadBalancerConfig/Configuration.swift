@@ -134,7 +134,8 @@ public struct Configuration: Sendable, Equatable {
         return .success(Configuration(pools: pools, l2Advertisements: advertisements))
     }
 
-    private static func selectors(_ json: JSON?, _ field: String, _ fail: (String, String) -> Void) -> [LabelSelector] {
+    /// Reads a list of label selectors, reporting each bad one through `fail(field, message)`.
+    static func selectors(_ json: JSON?, _ field: String, _ fail: (String, String) -> Void) -> [LabelSelector] {
         var result: [LabelSelector] = []
         for (i, entry) in (json?.arrayValue ?? []).enumerated() {
             do throws(SelectorError) {

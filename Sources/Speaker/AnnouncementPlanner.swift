@@ -28,17 +28,8 @@ public enum AnnouncementPlanner {
         let serving = servingNodes(endpointSlices)
         var decisions: [Decision] = []
         for service in services {
+            guard let (ips, pool) = assigned(service, configuration, loadBalancerClass) else { continue }
             let spec = service["spec"] ?? [:]
-            guard spec["type"]?.stringValue == "LoadBalancer",
-                spec["loadBalancerClass"]?.stringValue == loadBalancerClass
-            else { continue }
-            let ips = (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap {
-                $0["ip"]?.stringValue.flatMap(IPAddress.init)
-            }
-            guard let first = ips.first else { continue }
-            let annotated = service["metadata"]?["annotations"]?[allocatedFromPool]?.stringValue
-            guard let pool = annotated.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first)
-            else { continue }
             let key = service.namespacedName
             let election = L2Election.Service(
                 labels: stringMap(service["metadata"]?["labels"]), ips: ips, pool: pool,
@@ -52,6 +43,27 @@ public enum AnnouncementPlanner {
                         advertisements: configuration.l2Advertisements)))
         }
         return decisions.sorted { $0.service < $1.service }
+    }
+
+    /// A LoadBalancer Service of `loadBalancerClass` (nil: class-less) with addresses in its status, and the pool
+    /// they come from (its `metallb.io/ip-allocated-from-pool` annotation, else the pool holding the first); nil for
+    /// any other Service.
+    static func assigned(_ service: JSON, _ configuration: Configuration, _ loadBalancerClass: String?) -> (
+        ips: [IPAddress], pool: AddressPool
+    )? {
+        let spec = service["spec"] ?? [:]
+        guard spec["type"]?.stringValue == "LoadBalancer",
+            spec["loadBalancerClass"]?.stringValue == loadBalancerClass
+        else { return nil }
+        let ips = (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap {
+            $0["ip"]?.stringValue.flatMap(IPAddress.init)
+        }
+        guard let first = ips.first else { return nil }
+        let annotated = service["metadata"]?["annotations"]?[allocatedFromPool]?.stringValue
+        guard let pool = annotated.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first) else {
+            return nil
+        }
+        return (ips, pool)
     }
 
     /// Nodes with a serving endpoint (ready, unknown readiness, or serving while terminating) per Service.

@@ -29,17 +29,10 @@ public enum BGPAnnouncementPlanner {
         let serving = AnnouncementPlanner.servingNodes(endpointSlices)
 
         for service in services {
-            let spec = service["spec"] ?? [:]
-            guard spec["type"]?.stringValue == "LoadBalancer",
-                spec["loadBalancerClass"]?.stringValue == loadBalancerClass
-            else { continue }
-            let ips = (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap {
-                $0["ip"]?.stringValue.flatMap(IPAddress.init)
+            guard let (ips, pool) = AnnouncementPlanner.assigned(service, configuration, loadBalancerClass) else {
+                continue
             }
-            guard let first = ips.first else { continue }
-            let annotated = service["metadata"]?["annotations"]?[AnnouncementPlanner.allocatedFromPool]?.stringValue
-            guard let pool = annotated.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first)
-            else { continue }
+            let spec = service["spec"] ?? [:]
             let servers = serving[service.namespacedName] ?? []
             let local = spec["externalTrafficPolicy"]?.stringValue == "Local"
             guard local ? servers.contains(node) : !servers.isEmpty else { continue }

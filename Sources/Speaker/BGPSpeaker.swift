@@ -28,12 +28,8 @@ public final class BGPSpeaker: Service, Sendable {
         self.client = client
         self.options = options
         self.logger = logger
-        services = Informer(
-            client: client, resource: .services, transform: { $0.projected(onto: JSON.loadBalancerServiceShape) },
-            logger: logger)
-        slices = Informer(
-            client: client, resource: .endpointSlices,
-            transform: { $0.projected(onto: JSON.endpointSliceNodesShape) }, logger: logger)
+        services = Informer.loadBalancerServices(client, logger: logger)
+        slices = Informer.endpointSliceNodes(client, logger: logger)
         nodes = Informer(client: client, resource: .nodes, logger: logger)
         pools = Informer(client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
         peers = Informer(client: client, resource: .bgpPeers, namespace: options.namespace, logger: logger)

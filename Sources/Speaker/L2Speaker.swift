@@ -76,12 +76,8 @@ public final class L2Speaker: Service, Sendable {
         self.options = options
         self.logger = logger
         self.recorder = EventRecorder(client: client, component: "pylon-speaker", logger: logger)
-        services = Informer(
-            client: client, resource: .services, transform: { $0.projected(onto: JSON.loadBalancerServiceShape) },
-            logger: logger)
-        slices = Informer(
-            client: client, resource: .endpointSlices,
-            transform: { $0.projected(onto: JSON.endpointSliceNodesShape) }, logger: logger)
+        services = Informer.loadBalancerServices(client, logger: logger)
+        slices = Informer.endpointSliceNodes(client, logger: logger)
         nodes = Informer(client: client, resource: .nodes, logger: logger)
         pools = Informer(client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
         advertisements = Informer(
