@@ -48,6 +48,21 @@ struct BGPPeerInteropTests {
         }
     }
 
+    /// Runs `services` in a ServiceGroup while `body` runs, then shuts them down gracefully (also when it throws).
+    static func running(_ services: [any Service], logger: Logger, _ body: () async throws -> Void) async throws {
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
+        let task = Task { try await group.run() }
+        do {
+            try await body()
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await task.value
+            throw error
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
     /// A session from this process to the lab's router.
     static func routerPeer(_ lab: LabNetwork, peerASN: UInt32 = 64_500, logger: Logger) -> BGPPeer {
         BGPPeer(
@@ -68,9 +83,7 @@ struct BGPPeerInteropTests {
             var logger = Logger(label: "test.bgp")
             logger.logLevel = .info
             let peer = Self.routerPeer(lab, peerASN: routerASN, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: [.init(service: peer)], logger: logger))
-            let running = Task { try await group.run() }
-            do {
+            try await Self.running([peer], logger: logger) {
                 try await eventually("the session is established on both sides", timeout: .seconds(30)) {
                     let routerUp = try router.isEstablished()
                     return peer.status.state == .established && routerUp
@@ -108,13 +121,7 @@ struct BGPPeerInteropTests {
                         && !routes.contains("198.51.100.0/24")
                 }
                 #expect(peer.status.updatesSent >= 2 && peer.status.prefixesAdvertised == 1)
-            } catch {
-                await group.triggerGracefulShutdown()
-                _ = try? await running.value
-                throw error
             }
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
             // A graceful stop ends the session at once (Cease), and the router forgets the routes.
             try await eventually("\(kind) saw the session end and dropped the routes", timeout: .seconds(10)) {
                 let routerUp = try router.isEstablished()
@@ -185,12 +192,8 @@ struct BGPPeerInteropTests {
                     retryInitial: .milliseconds(100), retryMaximum: .milliseconds(200)),
                 endpoint: .init(address: "127.0.0.1", port: port), logger: logger)
             let good = Self.routerPeer(lab, logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(services: [.init(service: good), .init(service: hostile)], logger: logger))
-            let running = Task { try await group.run() }
             var answers: [BGPNotification?] = []
-            var prefixesDuringAbuse: [Int] = []
-            do {
+            try await Self.running([good, hostile], logger: logger) {
                 try await eventually("the session to BIRD is established", timeout: .seconds(30)) {
                     good.status.state == .established
                 }
@@ -215,18 +218,11 @@ struct BGPPeerInteropTests {
                             return nil
                         }
                         answers.append(answer)
-                        prefixesDuringAbuse.append(good.status.prefixesAdvertised)
                         #expect(good.status.state == .established, "BIRD's session is unaffected by \(scenario.name)")
                     }
                 }
                 #expect(try router.isEstablished(), "BIRD kept its session up throughout")
-            } catch {
-                await group.triggerGracefulShutdown()
-                _ = try? await running.value
-                throw error
             }
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
             for (scenario, answer) in zip(Self.scenarios, answers) {
                 #expect(
                     answer == scenario.expected, "\(scenario.name): \(answer.map(\.description) ?? "no NOTIFICATION")")
