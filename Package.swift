@@ -157,7 +157,9 @@ let package = Package(
         .target(name: "BGP", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(
             name: "Explain",
-            dependencies: ["Allocator", "Controller", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", "Speaker"],
+            dependencies: [
+                "Allocator", "BGP", "Controller", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", "Speaker",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -7,6 +7,8 @@ public struct ClusterSnapshot: Sendable {
     public var pools: [JSON]
     public var l2Advertisements: [JSON]
     public var bgpAdvertisements: [JSON]
+    public var bgpPeers: [JSON]
+    public var communities: [JSON]
     public var endpointSlices: [JSON]
     public var nodes: [JSON]
     public var serviceL2Statuses: [JSON]
@@ -17,7 +19,8 @@ public struct ClusterSnapshot: Sendable {
 
     public init(
         services: [JSON] = [], namespaces: [JSON] = [], pools: [JSON] = [], l2Advertisements: [JSON] = [],
-        bgpAdvertisements: [JSON] = [], endpointSlices: [JSON] = [], nodes: [JSON] = [],
+        bgpAdvertisements: [JSON] = [], bgpPeers: [JSON] = [], communities: [JSON] = [], endpointSlices: [JSON] = [],
+        nodes: [JSON] = [],
         serviceL2Statuses: [JSON] = [], events: [JSON] = [], loadBalancerClass: String? = nil
     ) {
         self.services = services
@@ -25,6 +28,8 @@ public struct ClusterSnapshot: Sendable {
         self.pools = pools
         self.l2Advertisements = l2Advertisements
         self.bgpAdvertisements = bgpAdvertisements
+        self.bgpPeers = bgpPeers
+        self.communities = communities
         self.endpointSlices = endpointSlices
         self.nodes = nodes
         self.serviceL2Statuses = serviceL2Statuses

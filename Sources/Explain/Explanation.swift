@@ -51,6 +51,17 @@ public struct Explanation: Sendable, Codable, Equatable {
         }
     }
 
+    /// One BGP peer the addresses go to, and the nodes announcing them to it.
+    public struct BGPAnnouncement: Sendable, Codable, Equatable {
+        public var peer: String
+        public var nodes: [String]
+
+        public init(peer: String, nodes: [String]) {
+            self.peer = peer
+            self.nodes = nodes
+        }
+    }
+
     public var service: String
     /// One line: the answer to "why is it pending / why does nobody answer?", or that all is well.
     public var summary: String
@@ -63,5 +74,7 @@ public struct Explanation: Sendable, Codable, Equatable {
     public var macs: [String: String]
     public var pools: [Pool]
     public var nodes: [Node]
+    /// BGP peers the addresses are announced to (by the speakers' rules; empty without BGPPeers).
+    public var bgp: [BGPAnnouncement]
     public var findings: [Finding]
 }

@@ -1,4 +1,5 @@
 import Allocator
+import BGP
 import Controller
 import Election
 import KubeAPI
@@ -39,7 +40,7 @@ public enum ServiceExplainer {
             explanation = Explanation(
                 service: key, summary: "", healthy: false,
                 addresses: ServiceReading.statusIPs(service).map(\.description), pool: nil, announcedBy: nil,
-                interfaces: [], macs: [:], pools: [], nodes: [], findings: [])
+                interfaces: [], macs: [:], pools: [], nodes: [], bgp: [], findings: [])
         }
 
         mutating func note(_ topic: String, _ level: Explanation.Finding.Level, _ text: String) {
@@ -220,19 +221,21 @@ public enum ServiceExplainer {
                 note("layer2", .problem, "its addresses are not in any configured pool")
                 return conclude("its addresses are not in any configured pool: nobody announces them")
             }
-            let bgp = bgpAdvertisementsCovering(explanation.pool ?? "", configuration)
+            explainBGP(configuration)
+            let overBGP = explanation.bgp.map { "\($0.peer) (from \($0.nodes.joined(separator: ", ")))" }
             switch decision.outcome {
+            case .noAdvertisement where !overBGP.isEmpty:
+                note("layer2", .info, "no L2Advertisement covers pool \(explanation.pool ?? "?"): BGP only")
+                return conclude(
+                    "\(explanation.addresses.joined(separator: ", ")) from pool \(explanation.pool ?? "?"), announced over BGP to \(overBGP.joined(separator: "; "))",
+                    healthy: true)
             case .noAdvertisement:
                 note(
                     "layer2", .problem,
                     "no L2Advertisement covers pool \(explanation.pool ?? "?") and the Service's labels")
-                if !bgp.isEmpty {
-                    note(
-                        "bgp", .info,
-                        "BGPAdvertisement \(bgp.joined(separator: ", ")) covers the pool; BGP mode is not implemented yet"
-                    )
-                }
-                return conclude("nobody announces it: no L2Advertisement covers pool \(explanation.pool ?? "?")")
+                return conclude(
+                    "nobody announces it: no L2Advertisement or BGPAdvertisement covers pool \(explanation.pool ?? "?")"
+                )
             case .noServingEndpoint:
                 note("layer2", .problem, "the Service has no ready endpoint on any node, so no node announces it")
                 return conclude("nobody announces it: the Service has no ready endpoint (check its pods)")
@@ -282,12 +285,46 @@ public enum ServiceExplainer {
             }
         }
 
-        func bgpAdvertisementsCovering(_ pool: String, _ configuration: Configuration) -> [String] {
-            snapshot.bgpAdvertisements.compactMap { advertisement in
-                let pools = advertisement["spec"]?["ipAddressPools"]?.arrayValue?.compactMap(\.stringValue) ?? []
-                let selectors = advertisement["spec"]?["ipAddressPoolSelectors"]?.arrayValue ?? []
-                guard pools.contains(pool) || (pools.isEmpty && selectors.isEmpty) else { return nil }
-                return advertisement["metadata"]?["name"]?.stringValue
+        /// Which BGP peers would get the Service's addresses, and from which nodes (the speakers' own planner, run
+        /// for every node).
+        mutating func explainBGP(_ configuration: Configuration) {
+            guard !snapshot.bgpPeers.isEmpty else { return }
+            let bgp: BGPConfiguration
+            switch BGPConfiguration.parse(
+                peers: snapshot.bgpPeers, advertisements: snapshot.bgpAdvertisements, communities: snapshot.communities,
+                pools: configuration.pools)
+            {
+            case .success(let parsed): bgp = parsed
+            case .failure(let errors):
+                return note(
+                    "bgp", .problem, "the BGP configuration is invalid (speakers keep the last valid one): \(errors)")
+            }
+            let ips = Set(explanation.addresses.compactMap(IPAddress.init))
+            var fromNodes: [String: [String]] = [:]
+            for node in snapshot.nodes {
+                guard let name = node["metadata"]?["name"]?.stringValue else { continue }
+                let addresses = (node["status"]?["addresses"]?.arrayValue ?? []).filter {
+                    $0["type"]?.stringValue == "InternalIP"
+                }.compactMap { $0["address"]?.stringValue.flatMap(IPAddress.init) }
+                let plan = BGPAnnouncementPlanner.plan(
+                    node: name, addresses: addresses, services: [service], endpointSlices: snapshot.endpointSlices,
+                    nodes: snapshot.nodes, configuration: configuration, bgp: bgp,
+                    loadBalancerClass: snapshot.loadBalancerClass)
+                for (peer, routes) in plan
+                where routes.contains(where: { route in ips.contains { route.prefix.contains($0) } }) {
+                    fromNodes[peer, default: []].append(name)
+                }
+            }
+            explanation.bgp = fromNodes.keys.sorted().map { .init(peer: $0, nodes: fromNodes[$0]!.sorted()) }
+            if explanation.bgp.isEmpty {
+                note(
+                    "bgp", .info, "no BGPPeer gets it (no BGPAdvertisement covers the pool, or no node may announce it)"
+                )
+            }
+            for announcement in explanation.bgp {
+                note(
+                    "bgp", .ok,
+                    "announced to BGPPeer \(announcement.peer) from \(announcement.nodes.joined(separator: ", "))")
             }
         }
 

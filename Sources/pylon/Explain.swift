@@ -78,6 +78,8 @@ struct ExplainServiceCommand: AsyncParsableCommand {
         snapshot.pools = try await items(.ipAddressPools, in: namespace)
         snapshot.l2Advertisements = try await items(.l2Advertisements, in: namespace)
         snapshot.bgpAdvertisements = try await items(.bgpAdvertisements, in: namespace)
+        snapshot.bgpPeers = try await items(.bgpPeers, in: namespace)
+        snapshot.communities = try await items(.communities, in: namespace)
         snapshot.endpointSlices = try await items(
             .endpointSlices, in: serviceNamespace, label: "kubernetes.io/service-name=\(name)")
         snapshot.nodes = try await items(.nodes)

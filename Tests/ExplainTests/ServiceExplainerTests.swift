@@ -187,7 +187,9 @@ import Testing
         let web = Self.service("web", ips: ["192.0.2.100"], local: true)
         var snapshot = Self.cluster([web], advertisements: [])
         snapshot.endpointSlices = [Self.endpoints("web", on: ["a"])]
-        #expect(try Self.explain("web", snapshot).summary == "nobody announces it: no L2Advertisement covers pool lan")
+        #expect(
+            try Self.explain("web", snapshot).summary
+                == "nobody announces it: no L2Advertisement or BGPAdvertisement covers pool lan")
 
         snapshot = Self.cluster([web])
         #expect(try Self.explain("web", snapshot).summary.contains("the Service has no ready endpoint"))
@@ -214,6 +216,30 @@ import Testing
             try Self.explain("web", snapshot).summary == "nobody announces it yet: b's speaker should — is it running?")
         snapshot.serviceL2Statuses = [Self.l2Status("web", node: "a"), Self.l2Status("web", node: "b")]
         #expect(try Self.explain("web", snapshot).summary.hasPrefix("several nodes announce it at once"))
+    }
+
+    @Test func bgpPeersAndTheNodesAnnouncingToThemAreNamed() throws {
+        var snapshot = Self.cluster([Self.service("web", ips: ["192.0.2.100"], local: true)], advertisements: [])
+        snapshot.endpointSlices = [Self.endpoints("web", on: ["a", "c"])]
+        snapshot.nodes = ["a", "b", "c"].enumerated().map { i, name in
+            var node = Self.node(name)
+            node["status"]?["addresses"] = [["type": "InternalIP", "address": .string("192.0.2.\(10 + i)")]]
+            return node
+        }
+        snapshot.bgpPeers = [
+            [
+                "metadata": ["name": "router"],
+                "spec": ["myASN": 64_512, "peerASN": 64_500, "peerAddress": "192.0.2.1"],
+            ]
+        ]
+        #expect(
+            try Self.explain("web", snapshot).summary
+                == "nobody announces it: no L2Advertisement or BGPAdvertisement covers pool lan")
+        snapshot.bgpAdvertisements = [["metadata": ["name": "all"], "spec": ["ipAddressPools": ["lan"]]]]
+        let explanation = try Self.explain("web", snapshot)
+        #expect(explanation.healthy)
+        #expect(explanation.bgp == [.init(peer: "router", nodes: ["a", "c"])], "Local: only nodes with an endpoint")
+        #expect(explanation.summary == "192.0.2.100 from pool lan, announced over BGP to router (from a, c)")
     }
 
     @Test func anUnknownServiceIsNil() {
