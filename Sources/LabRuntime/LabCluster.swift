@@ -129,6 +129,7 @@ public struct LabCluster: Sendable {
                   neighbor \(topology.addresses(of: node).v4) as 64512;
                   passive on;
                   ipv4 { import all; export none; };
+                  ipv6 { import all; export none; };
                 }
 
                 """
@@ -218,7 +219,8 @@ public struct LabCluster: Sendable {
             "applied the seed's MetalLB configuration: pool 192.0.2.100-192.0.2.200"
                 + (state.ipv6 ? " and 2001:db8::100-2001:db8::1ff" : "") + ", L2Advertisement")
         for node in state.nodes {
-            let (object, status) = LabManifests.node(node, address: topology.addresses(of: node).v4)
+            let lan = topology.addresses(of: node)
+            let (object, status) = LabManifests.node(node, addresses: state.ipv6 ? [lan.v4, lan.v6] : [lan.v4])
             var created = try await client.create(.nodes, object)
             created["status"] = status
             _ = try await client.updateStatus(.nodes, created)
@@ -284,16 +286,22 @@ public struct LabCluster: Sendable {
             return !announcer.isEmpty
         }
         say("\(announcer) answers ARP/NDP for \(addresses.joined(separator: " and ")) (ServiceL2Status)")
-        if state.bgp == true, let v4 = addresses.first(where: { !$0.contains(":") }) {
-            var learnt: [String] = []
-            try await Self.waitUntil("BIRD on router learns \(v4) from every node", timeout: .seconds(30)) {
-                let (_, output) = await Shell.run(
-                    Self.ip,
-                    ["netns", "exec", topology.namespace(of: "router"), "birdc", "show", "route", "for", v4, "all"])
-                learnt = state.nodes.filter { output.contains("[\($0.replacingOccurrences(of: "-", with: "_")) ") }
-                return learnt.count == state.nodes.count
+        if state.bgp == true {
+            for address in addresses {
+                var learnt: [String] = []
+                try await Self.waitUntil("BIRD on router learns \(address) from every node", timeout: .seconds(30)) {
+                    let (_, output) = await Shell.run(
+                        Self.ip,
+                        [
+                            "netns", "exec", topology.namespace(of: "router"), "birdc", "show", "route", "for", address,
+                            "all",
+                        ])
+                    learnt = state.nodes.filter { output.contains("[\($0.replacingOccurrences(of: "-", with: "_")) ") }
+                    return learnt.count == state.nodes.count
+                }
+                let length = address.contains(":") ? 128 : 32
+                say("router: BIRD learnt \(address)/\(length) over BGP from \(learnt.joined(separator: ", "))")
             }
-            say("router: BIRD learnt \(v4)/32 over BGP from \(learnt.joined(separator: ", "))")
         }
         for address in addresses {
             var outcome = HTTPProbe.Outcome.failed("not tried")

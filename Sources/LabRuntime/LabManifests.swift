@@ -64,18 +64,18 @@ public enum LabManifests {
         """
     }
 
-    /// A Ready Node whose InternalIP is its LAN address.
-    public static func node(_ name: String, address: IPAddress) -> (object: JSON, status: JSON) {
+    /// A Ready Node whose InternalIPs are its LAN addresses (IPv4 first: the membership address).
+    public static func node(_ name: String, addresses: [IPAddress]) -> (object: JSON, status: JSON) {
         (
             [
                 "apiVersion": "v1", "kind": "Node",
                 "metadata": ["name": .string(name), "labels": ["kubernetes.io/hostname": .string(name)]],
             ],
             [
-                "addresses": [
-                    ["type": "InternalIP", "address": .string(address.description)],
-                    ["type": "Hostname", "address": .string(name)],
-                ],
+                "addresses": .array(
+                    addresses.map { ["type": "InternalIP", "address": .string($0.description)] } + [
+                        ["type": "Hostname", "address": .string(name)]
+                    ]),
                 "conditions": [["type": "Ready", "status": "True", "reason": "LabNodeReady"]],
             ]
         )

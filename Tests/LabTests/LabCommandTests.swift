@@ -143,18 +143,25 @@ struct LabCommandTests {
         try await ManagementSegment.exclusively {
             let directory = Self.directory()
             do {
-                let up = try await Self.pylon("up", "--detach", "--bgp", "--no-ipv6", "--directory", directory)
+                let up = try await Self.pylon("up", "--detach", "--bgp", "--directory", directory)
                 #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
                 #expect(up.stdout.contains("router: BIRD learnt 192.0.2.100/32 over BGP from node-1, node-2, node-3"))
-                func paths() async throws -> [String] {
+                #expect(
+                    up.stdout.contains("router: BIRD learnt 2001:db8::100/128 over BGP from node-1, node-2, node-3"))
+                func paths(_ address: String = "192.0.2.100") async throws -> [String] {
                     let output = try await Self.pylon(
-                        "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for",
-                        "192.0.2.100", "all")
+                        "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for", address,
+                        "all")
                     return ["node_1", "node_2", "node_3"].filter { output.stdout.contains("[\($0) ") }
                 }
                 let state = try #require(try LabState.load(directory: directory))
                 #expect(state.hosts.contains("router") && state.daemons.contains { $0.role == "router" })
                 #expect(try await paths() == ["node_1", "node_2", "node_3"], "three paths, one per node")
+                #expect(try await paths("2001:db8::100") == ["node_1", "node_2", "node_3"], "IPv6 over MP-BGP too")
+                let v6 = try await Self.pylon(
+                    "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for", "2001:db8::100",
+                    "all")
+                #expect(v6.stdout.contains("BGP.next_hop: 2001:db8::a"), "the node's own IPv6 address: \(v6.stdout)")
                 let communities = try await Self.pylon(
                     "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "all")
                 #expect(communities.stdout.contains("BGP.community: (64512,100)"))
