@@ -40,6 +40,8 @@ public final class BGPPeer: Service, Sendable {
         public var prefixesReceived = 0
         public var prefixesAdvertised = 0
         public var lastError: String?
+        var updatesSentPublished = 0
+        var updatesReceivedPublished = 0
     }
 
     private enum Input: Sendable {
@@ -52,6 +54,7 @@ public final class BGPPeer: Service, Sendable {
     public let configuration: BGPSession.Configuration
     public let endpoint: Endpoint
     private let logger: Logger
+    private let metrics: BGPPeerMetrics
     private let desired = Mutex<[IPNetwork: Route]>([:])
     private let current = Mutex(Status())
     private let inputs: AsyncStream<Input>
@@ -63,10 +66,27 @@ public final class BGPPeer: Service, Sendable {
         var logger = logger
         logger[metadataKey: "peer"] = "\(endpoint.address):\(endpoint.port)"
         self.logger = logger
+        self.metrics = BGPPeerMetrics(peer: "\(endpoint.address):\(endpoint.port)")
         (inputs, input) = AsyncStream.makeStream()
     }
 
     public var status: Status { current.withLock { $0 } }
+
+    /// Copies the status into the metrics (counters by difference, so each is only ever incremented).
+    private func publish() {
+        let (status, sent, received) = current.withLock { status in
+            let sent = status.updatesSent - status.updatesSentPublished
+            let received = status.updatesReceived - status.updatesReceivedPublished
+            status.updatesSentPublished = status.updatesSent
+            status.updatesReceivedPublished = status.updatesReceived
+            return (status, sent, received)
+        }
+        metrics.sessionUp.record(status.state == .established ? 1 : 0)
+        metrics.prefixesAnnounced.record(status.prefixesAdvertised)
+        metrics.prefixesReceived.record(status.prefixesReceived)
+        if sent > 0 { metrics.updatesSent.increment(by: sent) }
+        if received > 0 { metrics.updatesReceived.increment(by: received) }
+    }
 
     /// Replaces the routes the router should have from this speaker.
     public func advertise(_ routes: [Route]) {
@@ -122,13 +142,16 @@ public final class BGPPeer: Service, Sendable {
                 if session.state == .established { sendDifferences() }
             }
             peer.current.withLock { $0.state = session.state }
+            peer.publish()
         }
 
         mutating func perform(_ actions: [BGPSession.Action]) async {
             for action in actions {
                 switch action {
                 case .connect: connect()
-                case .send(let message): send(message)
+                case .send(let message):
+                    if case .notification = message { peer.metrics.notificationsSent.increment() }
+                    send(message)
                 case .close: close()
                 case .arm(let timer, let after): arm(timer, after)
                 case .disarm(let timer): timers.removeValue(forKey: timer)?.cancel()

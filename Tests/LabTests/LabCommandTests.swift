@@ -162,6 +162,15 @@ struct LabCommandTests {
                     "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for", "2001:db8::100",
                     "all")
                 #expect(v6.stdout.contains("BGP.next_hop: 2001:db8::a"), "the node's own IPv6 address: \(v6.stdout)")
+                let metrics = MetricSamples.parse(
+                    try await Self.pylon(
+                        "exec", "--directory", directory, "node-1", "--", "curl", "-s", "http://127.0.0.1:7473/metrics"
+                    ).stdout)
+                #expect(
+                    metrics["pylon_bgp_session_up{peer=\"192.0.2.14:179\"}"] == 1,
+                    "\(metrics.filter { $0.key.contains("bgp") })")
+                #expect(metrics["pylon_bgp_prefixes_announced{peer=\"192.0.2.14:179\"}"] == 2)
+                #expect((metrics["pylon_bgp_updates_sent_total{peer=\"192.0.2.14:179\"}"] ?? 0) >= 1)
                 let communities = try await Self.pylon(
                     "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "all")
                 #expect(communities.stdout.contains("BGP.community: (64512,100)"))
