@@ -77,6 +77,19 @@ public final class TestAPIServer: Sendable {
     /// The test servers' default service CIDRs.
     public static let dualStackServiceCIDRs = [IPNetwork("10.43.0.0/16")!, IPNetwork("2001:db8:43::/112")!]
 
+    /// Removes `path` and everything in it. A removal can fail half-way when SQLite deletes its -wal and -shm files
+    /// at the same moment (the directory listing goes stale), leaving files behind: it is tried again.
+    static func remove(_ path: String) {
+        for _ in 0..<5 {
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                return
+            } catch {
+                if !FileManager.default.fileExists(atPath: path) { return }
+            }
+        }
+    }
+
     /// Removes data directories of earlier test runs that crashed before cleaning up (older than an hour, so
     /// concurrent runs are left alone).
     static func sweepLeftovers() {
@@ -97,7 +110,7 @@ public final class TestAPIServer: Sendable {
     public func stop(keepData: Bool = false) async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
-        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        if !keepData { Self.remove(dataDirectory) }
     }
 
     /// A client configured from this server's kubeconfig (shut it down when done).
