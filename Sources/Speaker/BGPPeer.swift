@@ -40,8 +40,6 @@ public final class BGPPeer: Service, Sendable {
         public var prefixesReceived = 0
         public var prefixesAdvertised = 0
         public var lastError: String?
-        var updatesSentPublished = 0
-        var updatesReceivedPublished = 0
     }
 
     private enum Input: Sendable {
@@ -72,20 +70,12 @@ public final class BGPPeer: Service, Sendable {
 
     public var status: Status { current.withLock { $0 } }
 
-    /// Copies the status into the metrics (counters by difference, so each is only ever incremented).
+    /// Copies the status's gauges into the metrics (counters are incremented where they change).
     private func publish() {
-        let (status, sent, received) = current.withLock { status in
-            let sent = status.updatesSent - status.updatesSentPublished
-            let received = status.updatesReceived - status.updatesReceivedPublished
-            status.updatesSentPublished = status.updatesSent
-            status.updatesReceivedPublished = status.updatesReceived
-            return (status, sent, received)
-        }
+        let status = self.status
         metrics.sessionUp.record(status.state == .established ? 1 : 0)
         metrics.prefixesAnnounced.record(status.prefixesAdvertised)
         metrics.prefixesReceived.record(status.prefixesReceived)
-        if sent > 0 { metrics.updatesSent.increment(by: sent) }
-        if received > 0 { metrics.updatesReceived.increment(by: received) }
     }
 
     /// Replaces the routes the router should have from this speaker.
@@ -124,7 +114,10 @@ public final class BGPPeer: Service, Sendable {
             switch input {
             case .session(let event, let id):
                 guard id == connection else { return }  // from a connection already given up
-                if case .received(.update) = event { peer.current.withLock { $0.updatesReceived += 1 } }
+                if case .received(.update) = event {
+                    peer.current.withLock { $0.updatesReceived += 1 }
+                    peer.metrics.updatesReceived.increment()
+                }
                 await perform(session.handle(event))
                 // Whatever the state machine made of it, a closed connection is gone: let its task end.
                 if case .connectionClosed = event, id == connection { close() }
@@ -209,6 +202,7 @@ public final class BGPPeer: Service, Sendable {
                 $0.updatesSent += updates.count
                 $0.prefixesAdvertised = count
             }
+            peer.metrics.updatesSent.increment(by: updates.count)
         }
 
         func send(_ message: BGPMessage) {

@@ -24,14 +24,16 @@ public final class BGPSpeaker: Service, Sendable {
     let advertisements: Informer
     let communities: Informer
 
-    public init(client: KubeClient, options: L2Speaker.Options, logger: Logger) {
+    /// Shares the Layer 2 speaker's Service, EndpointSlice, Node and pool caches (which it runs); watches the BGP
+    /// objects itself.
+    public init(client: KubeClient, sharingWith speaker: L2Speaker, logger: Logger) {
         self.client = client
-        self.options = options
+        self.options = speaker.options
         self.logger = logger
-        services = Informer.loadBalancerServices(client, logger: logger)
-        slices = Informer.endpointSliceNodes(client, logger: logger)
-        nodes = Informer(client: client, resource: .nodes, logger: logger)
-        pools = Informer(client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
+        services = speaker.services
+        slices = speaker.slices
+        nodes = speaker.nodes
+        pools = speaker.pools
         peers = Informer(client: client, resource: .bgpPeers, namespace: options.namespace, logger: logger)
         advertisements = Informer(
             client: client, resource: .bgpAdvertisements, namespace: options.namespace, logger: logger)
@@ -39,6 +41,8 @@ public final class BGPSpeaker: Service, Sendable {
     }
 
     private var informers: [Informer] { [services, slices, nodes, pools, peers, advertisements, communities] }
+    /// The ones this speaker runs (the others run in the Layer 2 speaker).
+    private var ownInformers: [Informer] { [peers, advertisements, communities] }
 
     /// A running session and the BGPPeer it was made from.
     private struct Session {
@@ -50,10 +54,8 @@ public final class BGPSpeaker: Service, Sendable {
     public func run() async throws {
         let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { tasks in
-            for informer in informers {
-                tasks.addTask { try? await informer.run() }
-                await informer.addHandler { _ in trigger.yield() }
-            }
+            for informer in ownInformers { tasks.addTask { try? await informer.run() } }
+            for informer in informers { await informer.addHandler { _ in trigger.yield() } }
             for informer in informers { await informer.waitForSync() }
             var sessions: [String: Session] = [:]
             var configuration: BGPConfiguration?

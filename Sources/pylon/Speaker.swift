@@ -78,7 +78,7 @@ struct SpeakerCommand: AsyncParsableCommand {
                 exclude: excludedInterfaces.isEmpty ? InterfaceFilter.defaultExcluded : excludedInterfaces))
         let speaker = L2Speaker(client: kube, options: options, logger: logger)
         // BGP mode runs beside Layer 2, as in MetalLB: it peers only where BGPPeer objects select this node.
-        let bgp = BGPSpeaker(client: kube, options: options, logger: logger)
+        let bgp = BGPSpeaker(client: kube, sharingWith: speaker, logger: logger)
         let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
             speaker.isReady
         }
