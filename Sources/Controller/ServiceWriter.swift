@@ -1,3 +1,4 @@
+import DequeModule
 import KubeAPI
 import KubeClient
 import Logging
@@ -6,12 +7,26 @@ import Metrics
 /// Carries out the controller's decisions: writes Services' pool annotation and `status.loadBalancer`, then
 /// records their Events, with bounded concurrency and the ordering rules of `WriteQueue`.
 ///
+/// Status writes come first: a job's Events are recorded once its status write succeeded, by a worker that finds no
+/// status write ready to start. In steady state that is at once; after a burst (a restart with thousands of
+/// pending Services, a pool change moving many) every address is written before the Events catch up.
+///
 /// Isolation: an actor owning the queue; the writes themselves run on the worker tasks started by `run()`.
 /// A write that fails is retried with exponential backoff (100 ms doubling to 10 s) until it succeeds, the Service
 /// is gone (404), or a newer decision supersedes it; failures are logged and counted, never dropped silently.
 actor ServiceWriter {
+    /// What a worker does next.
+    private enum Work: Sendable {
+        /// Write a Service's status, then hand its notes back.
+        case write(WriteQueue.Job)
+        /// Record the Events of a job whose status write (if any) is done.
+        case record(service: JSON, notes: [WriteQueue.Note])
+    }
+
     private var queue = WriteQueue()
-    private var waiting: [CheckedContinuation<WriteQueue.Job?, Never>] = []
+    /// Events of finished writes, oldest first.
+    private var notes: Deque<(service: JSON, notes: [WriteQueue.Note])> = []
+    private var waiting: [CheckedContinuation<Work?, Never>] = []
     private var closed = false
     /// Status written by finished jobs, with the resourceVersion the write produced, until the informer shows it.
     private var written: [String: (target: WriteQueue.Target, resourceVersion: UInt64)] = [:]
@@ -25,8 +40,13 @@ actor ServiceWriter {
         self.logger = logger
     }
 
-    /// Whether nothing is queued or being written.
-    var isIdle: Bool { queue.isIdle }
+    /// Whether nothing is queued or being written, Events included.
+    var isIdle: Bool { queue.isIdle && notes.isEmpty && recording == 0 }
+
+    /// Event batches being recorded now.
+    private var recording = 0
+
+    private var pendingCount: Int { queue.count + notes.count + recording }
 
     /// Whether a write for `key` is queued or running.
     func hasWork(for key: String) -> Bool { queue.hasWork(for: key) }
@@ -39,6 +59,7 @@ actor ServiceWriter {
         guard let record = written[key] else { return nil }
         if let seen = resourceVersion.flatMap(UInt64.init), seen < record.resourceVersion { return record.target }
         written[key] = nil
+        if written.isEmpty { written = [:] }
         return nil
     }
 
@@ -47,19 +68,28 @@ actor ServiceWriter {
 
     func submit(_ job: WriteQueue.Job) {
         queue.submit(job)
-        Gauge(label: "pylon_controller_pending_writes").record(queue.count)
+        Gauge(label: "pylon_controller_pending_writes").record(pendingCount)
         dispatch()
     }
 
     /// Runs `workers` concurrent writers until the calling task is cancelled.
     nonisolated func run(workers: Int) async {
-        Gauge(label: "pylon_controller_pending_writes").record(await queue.count)
+        Gauge(label: "pylon_controller_pending_writes").record(await pendingCount)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask {
-                    while let job = await self.take() {
-                        let outcome = await self.perform(job)
-                        await self.finish(job, outcome)
+                    while let task = await self.take() {
+                        switch task {
+                        case .write(let job):
+                            let outcome = await self.perform(job)
+                            await self.finish(job, outcome)
+                        case .record(let service, let notes):
+                            for note in notes {
+                                await self.recorder.record(
+                                    service, type: note.type, reason: note.reason, message: note.message)
+                            }
+                            await self.recorded()
+                        }
                     }
                 }
             }
@@ -71,23 +101,48 @@ actor ServiceWriter {
         }
     }
 
-    private func take() async -> WriteQueue.Job? {
+    private func take() async -> Work? {
         if closed { return nil }
-        if let job = queue.next() { return job }
+        if let work = nextWork() { return work }
         return await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// A ready status write, else the oldest Events to record.
+    private func nextWork() -> Work? {
+        if let job = queue.next() { return .write(job) }
+        guard let (service, notes) = notes.popFirst() else { return nil }
+        recording += 1
+        return .record(service: service, notes: notes)
     }
 
     private func finish(_ job: WriteQueue.Job, _ outcome: Outcome) {
         queue.finish(job.key, failed: outcome == .failed)
-        if case .written(let version) = outcome, let target = job.target, let version {
-            written[job.key] = (target, version)
+        if case .written(let version) = outcome {
+            if let target = job.target, let version { written[job.key] = (target, version) }
+            if !job.notes.isEmpty { notes.append((job.service, job.notes)) }
         }
-        Gauge(label: "pylon_controller_pending_writes").record(queue.count)
+        Gauge(label: "pylon_controller_pending_writes").record(pendingCount)
         dispatch()
+        releaseCapacityWhenIdle()
+    }
+
+    private func recorded() {
+        recording -= 1
+        Gauge(label: "pylon_controller_pending_writes").record(pendingCount)
+        dispatch()
+        releaseCapacityWhenIdle()
+    }
+
+    /// Collections keep the capacity of their largest size; after a burst of thousands of writes the empty queues
+    /// are replaced, so the memory goes back to the heap.
+    private func releaseCapacityWhenIdle() {
+        guard isIdle else { return }
+        queue = WriteQueue()
+        notes = []
     }
 
     private func dispatch() {
-        while !waiting.isEmpty, let job = queue.next() { waiting.removeFirst().resume(returning: job) }
+        while !waiting.isEmpty, let work = nextWork() { waiting.removeFirst().resume(returning: work) }
     }
 
     private func close() {
@@ -139,9 +194,6 @@ actor ServiceWriter {
                 try? await Task.sleep(for: delay)
                 return .failed
             }
-        }
-        for note in job.notes {
-            await recorder.record(job.service, type: note.type, reason: note.reason, message: note.message)
         }
         return .written(version)
     }

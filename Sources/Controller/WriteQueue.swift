@@ -38,16 +38,28 @@ public struct WriteQueue: Sendable {
     /// One unit of work: write `target` (when set) over `service`, then record `notes`.
     public struct Job: Sendable {
         public var key: String
-        /// The Service as the decision saw it.
+        /// The Service as the decision saw it, reduced to `Job.serviceShape`.
         public var service: JSON
         public var target: Target?
         public var notes: [Note]
         /// Failed attempts so far (for backoff).
         public var attempts: Int
 
+        /// What a job keeps of its Service: what the write and the Events name (identity, resourceVersion, the
+        /// pool annotation) and the status it replaces. Thousands of queued jobs then hold little memory.
+        public static let serviceShape: JSON = [
+            "apiVersion": true, "kind": true,
+            "metadata": [
+                "name": true, "namespace": true, "uid": true, "resourceVersion": true,
+                "annotations": [ServiceReading.allocatedFromPool: true],
+            ],
+            "status": ["loadBalancer": true],
+        ]
+
+        /// - Parameter service: the Service as the decision saw it; only `serviceShape` of it is kept.
         public init(key: String, service: JSON, target: Target?, notes: [Note] = [], attempts: Int = 0) {
             self.key = key
-            self.service = service
+            self.service = service.projected(onto: Self.serviceShape)
             self.target = target
             self.notes = notes
             self.attempts = attempts
