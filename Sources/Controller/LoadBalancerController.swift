@@ -47,6 +47,8 @@ public final class LoadBalancerController: Service, Sendable {
     private let poolInformer: Informer
     private let l2Informer: Informer
     private let synced = Mutex(false)
+    /// The latest labels read per namespace, shared by the requests built from them.
+    private let namespaceLabels = Mutex<[String: [String: String]]>([:])
     private let writer = Mutex<ServiceWriter?>(nil)
     /// How many Service writes run at once.
     static let writers = 16
@@ -67,7 +69,7 @@ public final class LoadBalancerController: Service, Sendable {
         self.recorder = EventRecorder(client: client, component: "pylon-controller", logger: logger)
         self.services = Informer(
             client: client, resource: .services, transform: { $0.projected(onto: JSON.loadBalancerServiceShape) },
-            logger: logger)
+            compact: true, logger: logger)
         self.namespaces = Informer(client: client, resource: .namespaces, logger: logger)
         self.poolInformer = Informer(
             client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
@@ -139,8 +141,9 @@ public final class LoadBalancerController: Service, Sendable {
         var reported: JSON? = nil
         _ = await applyConfiguration(&current, &allocator, &reported)
         // Restore what Services already hold, oldest first, before deciding anything.
-        let existing = Self.oldestFirst(services.list())
-        for service in existing {
+        let existing = servicesOldestFirst()
+        for (namespace, name) in existing {
+            guard let service = services.get(namespace: namespace, name: name) else { continue }
             let ips = ServiceReading.statusIPs(service)
             guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
             _ = allocator.restore(request, ips: ips)
@@ -154,7 +157,9 @@ public final class LoadBalancerController: Service, Sendable {
                 waiting.remove(service.namespacedName)
             }
         }
-        for service in existing { await decide(service) }
+        for (namespace, name) in existing {
+            if let service = services.get(namespace: namespace, name: name) { await decide(service) }
+        }
         synced.withLock { $0 = true }
         logger.info(
             "controller synced", metadata: ["services": "\(existing.count)", "assigned": "\(allocator.assignedCount)"])
@@ -186,9 +191,22 @@ public final class LoadBalancerController: Service, Sendable {
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }
-                for service in Self.oldestFirst(services.list()) { await decide(service) }
+                for (namespace, name) in servicesOldestFirst() {
+                    if let service = services.get(namespace: namespace, name: name) { await decide(service) }
+                }
             }
         }
+    }
+
+    /// The cached Services' namespaces and names in creation order, without holding every Service decoded.
+    private func servicesOldestFirst() -> [(namespace: String, name: String)] {
+        services.list { service in
+            (
+                service.creationOrder, service["metadata"]?["namespace"]?.stringValue ?? "",
+                service["metadata"]?["name"]?.stringValue ?? ""
+            )
+        }
+        .sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
     }
 
     /// Services in creation order (each object's sort key computed once).
@@ -235,6 +253,12 @@ public final class LoadBalancerController: Service, Sendable {
         var labels: [String: String] = [:]
         for (k, v) in namespaces.get(name: namespace)?["metadata"]?["labels"]?.objectValue ?? [:] {
             labels[k] = v.stringValue ?? ""
+        }
+        // The allocator keeps every request; requests of one namespace share one copy of its labels.
+        labels = namespaceLabels.withLock { shared in
+            if let same = shared[namespace], same == labels { return same }
+            shared[namespace] = labels
+            return labels
         }
         return ServiceReading.read(service, namespaceLabels: labels, loadBalancerClass: options.loadBalancerClass)
     }

@@ -26,8 +26,56 @@ public final class Informer: Service, Sendable {
     /// Reduces an object before it is cached and delivered (e.g. to the fields a component reads).
     public typealias Transform = @Sendable (JSON) -> JSON
 
+    /// One cached object: decoded, or (for a compact informer) its serialized text.
+    private struct Entry {
+        private enum Storage {
+            case decoded(JSON)
+            case encoded([UInt8])
+        }
+
+        let resourceVersion: String?
+        private let storage: Storage
+
+        init(_ object: JSON, compact: Bool) {
+            resourceVersion = object["metadata"]?["resourceVersion"]?.stringValue
+            storage = compact ? .encoded(object.serialized()) : .decoded(object)
+        }
+
+        var object: JSON {
+            switch storage {
+            case .decoded(let object):
+                return object
+            case .encoded(let text):
+                do {
+                    return try JSONParser.parse(text)
+                } catch {
+                    // The text was written by `JSON.serialized()` from a value; it always parses back.
+                    preconditionFailure("informer cache entry does not parse: \(error)")
+                }
+            }
+        }
+    }
+
+    /// A change of the cache, decoded only when it is delivered.
+    private enum EntryChange {
+        case added(Entry)
+        case updated(old: Entry, new: Entry)
+        case deleted(Entry)
+        /// A change whose objects are decoded already (from a watch event).
+        case decoded(Change)
+
+        var change: Change {
+            switch self {
+            case .decoded(let change): change
+            case .added(let new): .added(new.object)
+            case .updated(let old, let new): .updated(old: old.object, new: new.object)
+            case .deleted(let old): .deleted(old.object)
+            }
+        }
+    }
+
     private struct State {
-        var objects: [String: JSON] = [:]
+        var objects: [String: Entry] = [:]
         var indexes: [String: [String: Set<String>]] = [:]
         var handlers: [Handler] = []
         var synced = false
@@ -48,18 +96,22 @@ public final class Informer: Service, Sendable {
     private let state = Mutex(State())
     private let watchTimeout: Int
     private let transform: Transform?
+    private let compact: Bool
 
     /// - Parameters:
     ///   - indexers: named functions giving the index keys of an object (e.g. by node name).
     ///   - watchTimeoutSeconds: how long one watch request lasts before it is renewed.
     ///   - transform: applied to every object before it is cached; it must keep `metadata.name`, `namespace` and
     ///     `resourceVersion`.
+    ///   - compact: keep cached objects as serialized JSON (several times smaller than the decoded form) and decode
+    ///     them on every read: for large collections read mostly one object at a time (`get`).
     public init(
         client: KubeClient, resource: Resource, namespace: String? = nil, labelSelector: String? = nil,
         fieldSelector: String? = nil, indexers: [String: IndexFunction] = [:], watchTimeoutSeconds: Int = 300,
-        transform: Transform? = nil, logger: Logger? = nil
+        transform: Transform? = nil, compact: Bool = false, logger: Logger? = nil
     ) {
         self.transform = transform
+        self.compact = compact
         self.client = client
         self.resource = resource
         self.namespace = namespace
@@ -76,7 +128,7 @@ public final class Informer: Service, Sendable {
             s.handlers.append(handler)
             return Array(s.objects.values)
         }
-        for object in existing { await handler(.added(object)) }
+        for entry in existing { await handler(.added(entry.object)) }
     }
 
     /// Whether the first list has been applied.
@@ -96,17 +148,21 @@ public final class Informer: Service, Sendable {
 
     /// The cached object, if any.
     public func get(namespace: String? = nil, name: String) -> JSON? {
-        state.withLock { $0.objects[Self.key(namespace ?? "", name)] }
+        state.withLock { $0.objects[Self.key(namespace ?? "", name)]?.object }
     }
 
     /// All cached objects.
-    public func list() -> [JSON] {
-        state.withLock { Array($0.objects.values) }
+    public func list() -> [JSON] { list { $0 } }
+
+    /// Every cached object reduced by `transform`, one at a time: a compact informer never holds its whole
+    /// collection decoded. `transform` runs outside the informer's lock.
+    public func list<T>(_ transform: (JSON) throws -> T) rethrows -> [T] {
+        try state.withLock { Array($0.objects.values) }.map { try transform($0.object) }
     }
 
     /// Cached objects whose index `index` contains `value`.
     public func byIndex(_ index: String, _ value: String) -> [JSON] {
-        state.withLock { s in (s.indexes[index]?[value] ?? []).compactMap { s.objects[$0] } }
+        state.withLock { s in (s.indexes[index]?[value] ?? []).compactMap { s.objects[$0]?.object } }
     }
 
     /// How many times the collection was listed (1 + relists after 410 Gone).
@@ -172,13 +228,13 @@ public final class Informer: Service, Sendable {
 
     private func relist() async throws {
         // Each object reduced as its page arrives, so a large collection is never held whole.
-        var fresh: [String: JSON] = [:]
+        var fresh: [String: Entry] = [:]
         let version = try await client.listPages(
             resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector
         ) { items in
-            for item in items { fresh[item.namespacedName] = transform?(item) ?? item }
+            for item in items { fresh[item.namespacedName] = Entry(transform?(item) ?? item, compact: compact) }
         }
-        var changes: [Change] = []
+        var changes: [EntryChange] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in
             for (key, old) in s.objects where fresh[key] == nil {
                 changes.append(.deleted(old))
@@ -186,7 +242,7 @@ public final class Informer: Service, Sendable {
             }
             for (key, new) in fresh {
                 if let old = s.objects[key] {
-                    if old["metadata"]?["resourceVersion"] != new["metadata"]?["resourceVersion"] {
+                    if old.resourceVersion != new.resourceVersion {
                         changes.append(.updated(old: old, new: new))
                         store(key, new, in: &s)
                     }
@@ -224,41 +280,45 @@ public final class Informer: Service, Sendable {
                     return nil
                 case .added, .modified:
                     let old = s.objects[key]
-                    if let old, old["metadata"]?["resourceVersion"] == object["metadata"]?["resourceVersion"] {
+                    if let old, old.resourceVersion == object["metadata"]?["resourceVersion"]?.stringValue {
                         return nil
                     }
-                    store(key, object, in: &s)
-                    return old.map { .updated(old: $0, new: object) } ?? .added(object)
+                    store(key, Entry(object, compact: compact), in: &s)
+                    return old.map { .updated(old: $0.object, new: object) } ?? .added(object)
                 case .deleted:
                     guard s.objects[key] != nil else { return nil }
                     remove(key, from: &s)
                     return .deleted(object)
                 }
             }
-            if let change { await deliver([change]) }
+            if let change { await deliver([.decoded(change)]) }
         }
     }
 
-    private func deliver(_ changes: [Change]) async {
+    private func deliver(_ changes: [EntryChange]) async {
         guard !changes.isEmpty else { return }
         let handlers = state.withLock { $0.handlers }
-        for change in changes {
+        for entryChange in changes {
+            let change = entryChange.change
             for handler in handlers { await handler(change) }
         }
     }
 
-    private func store(_ key: String, _ object: JSON, in s: inout State) {
+    private func store(_ key: String, _ entry: Entry, in s: inout State) {
         remove(key, from: &s)
-        s.objects[key] = object
+        s.objects[key] = entry
+        guard !indexers.isEmpty else { return }
+        let object = entry.object
         for (name, function) in indexers {
             for value in function(object) { s.indexes[name, default: [:]][value, default: []].insert(key) }
         }
     }
 
     private func remove(_ key: String, from s: inout State) {
-        guard let old = s.objects.removeValue(forKey: key) else { return }
+        guard let old = s.objects.removeValue(forKey: key), !indexers.isEmpty else { return }
+        let object = old.object
         for (name, function) in indexers {
-            for value in function(old) { s.indexes[name]?[value]?.remove(key) }
+            for value in function(object) { s.indexes[name]?[value]?.remove(key) }
         }
     }
 }

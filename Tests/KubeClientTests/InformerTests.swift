@@ -102,7 +102,8 @@ final class Mirror: Sendable {
         await server.stop()
     }
 
-    @Test func survivesWatchCutMidEventAndExpiredHistory() async throws {
+    /// Also for a compact informer (cache kept serialized), whose relist compares and delivers stored entries.
+    @Test(arguments: [false, true]) func survivesWatchCutMidEventAndExpiredHistory(compact: Bool) async throws {
         let server = try await TestAPIServer.start(historyLimit: 8)
         let proxy = try await FaultProxy.start(targetPort: server.port)
         let direct = try server.client()
@@ -110,7 +111,8 @@ final class Mirror: Sendable {
         viaProxyConfiguration.server = "https://127.0.0.1:\(proxy.port)"
         let viaProxy = try KubeClient(configuration: viaProxyConfiguration)
         let mirror = Mirror()
-        let informer = Informer(client: viaProxy, resource: .configMaps, namespace: "default", watchTimeoutSeconds: 30)
+        let informer = Informer(
+            client: viaProxy, resource: .configMaps, namespace: "default", watchTimeoutSeconds: 30, compact: compact)
         await informer.addHandler { mirror.apply($0) }
         let running = Task { try await informer.run() }
         do {
@@ -134,6 +136,14 @@ final class Mirror: Sendable {
             try await eventually("informer relisted after 410 Gone") { mirror.objects == expected }
             #expect(informer.listCount >= 2, "history was compacted while disconnected, so a relist was needed")
             #expect(mirror.violations.isEmpty, "\(mirror.violations)")
+            // The cache itself (not only the notifications) holds the server's contents.
+            let cached = informer.list {
+                ($0["metadata"]?["name"]?.stringValue ?? "", $0["data"]?["v"]?.stringValue ?? "")
+            }
+            #expect(Dictionary(uniqueKeysWithValues: cached) == expected)
+            for (name, value) in expected {
+                #expect(informer.get(namespace: "default", name: name)?["data"]?["v"]?.stringValue == value)
+            }
         } catch {
             running.cancel()
             try? await viaProxy.shutdown()
@@ -190,11 +200,11 @@ final class Mirror: Sendable {
 }
 
 @Suite(.timeLimit(.minutes(2))) struct InformerIndexTests {
-    @Test func indexesFollowChanges() async throws {
+    @Test(arguments: [false, true]) func indexesFollowChanges(compact: Bool) async throws {
         try await TestAPIServer.with { _, client in
             let informer = Informer(
                 client: client, resource: .configMaps, namespace: "default",
-                indexers: ["team": { [$0["metadata"]?["labels"]?["team"]?.stringValue ?? ""] }])
+                indexers: ["team": { [$0["metadata"]?["labels"]?["team"]?.stringValue ?? ""] }], compact: compact)
             #expect(!informer.hasSynced)
             let running = Task { try await informer.run() }
             await informer.waitForSync()
