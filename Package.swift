@@ -72,6 +72,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
+                "CLinuxNet",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -252,6 +253,11 @@ let package = Package(
         .testTarget(
             name: "KubeServerTests",
             dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spawn.h>
 
@@ -113,4 +114,13 @@ int pylon_spawn_daemon(const char *path, char *const argv[], const char *log) {
         return -1;
     }
     return pid;
+}
+
+unsigned long pylon_heap_free_bytes(void) {
+    struct mallinfo2 info = mallinfo2();
+    return (unsigned long)info.fordblks;
+}
+
+int pylon_heap_trim(void) {
+    return malloc_trim(0);
 }

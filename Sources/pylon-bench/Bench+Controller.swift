@@ -80,11 +80,11 @@ extension Bench {
         let assigned = try await waitForAssignments(client, names: Set((0..<count).map { "lb-\($0)" }), from: startRV)
         let allAssigned = start.duration(to: assigned)
         try await waitForMetric(metricsPort, "pylon_controller_pending_writes", 0)
-        let rss = residentKilobytes(controller.processIdentifier)
-        let anonymous = residentKilobytes(controller.processIdentifier, field: "RssAnon")
         let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
         let controllerCPU = Double(cpuTicks(controller.processIdentifier)) / tick
         let serverCPU = Double(cpuTicks(serverPID) - serverTicks) / tick
+        let rss = await settledResidentKilobytes(controller.processIdentifier)
+        let anonymous = await settledResidentKilobytes(controller.processIdentifier, field: "RssAnon")
         var rows = [
             (
                 "pylon controller: \(count) pending Services → all assigned",
@@ -114,7 +114,7 @@ extension Bench {
         controller = try launch(binary, arguments)
         try await waitForMetric(metricsPort, "pylon_controller_pending_writes", 0, ready: true)
         let restartReady = restart.duration(to: .now)
-        let restartRSS = residentKilobytes(controller.processIdentifier)
+        let restartRSS = await settledResidentKilobytes(controller.processIdentifier)
         let metrics = try await fetch("http://127.0.0.1:\(metricsPort)/metrics")
         let writes = metrics.split(separator: "\n").filter {
             $0.hasPrefix("pylon_kube_client_requests_total{") && $0.contains("resource=\"services\"")

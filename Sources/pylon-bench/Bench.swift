@@ -78,7 +78,7 @@ struct Bench {
             "pylon server: watch delivery to 10 watchers (200 events)", "p50 \(ms(percentile(watch, 0.5)))",
             "p99 \(ms(percentile(watch, 0.99))) (goal < 50 ms)")
 
-        let rss = residentKilobytes(server.processIdentifier)
+        let rss = await settledResidentKilobytes(server.processIdentifier)
         row("pylon server: RSS with \(count) Services stored", "\(rss / 1024) MB", "goal < 150 MB")
         try await client.shutdown()
 
@@ -121,6 +121,24 @@ struct Bench {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
         }
         return 0
+    }
+
+    /// `VmRSS` (or `field`) once it stopped falling: sampled every 250 ms until no sample in 2 s was lower than the
+    /// lowest so far, at most 10 s. Daemons give freed heap back to the system within a second (`HeapTrimmer`);
+    /// this reads the resident size they keep, not a moment inside that second.
+    static func settledResidentKilobytes(_ pid: Int32, field: String = "VmRSS") async -> Int {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var lowest = residentKilobytes(pid, field: field)
+        var lowestAt = ContinuousClock.now
+        while ContinuousClock.now < deadline, lowestAt.duration(to: .now) < .seconds(2) {
+            try? await Task.sleep(for: .milliseconds(250))
+            let sample = residentKilobytes(pid, field: field)
+            if sample < lowest {
+                lowest = sample
+                lowestAt = .now
+            }
+        }
+        return lowest
     }
 
     static func startServer(
@@ -292,7 +310,7 @@ struct Bench {
             return all
         }
         let elapsed = start.duration(to: .now)
-        let rss = residentKilobytes(etcd.processIdentifier)
+        let rss = await settledResidentKilobytes(etcd.processIdentifier)
         return [
             (
                 "etcd 3.4 (reference): put \(count) values of \(valueSize) B, 16 clients",

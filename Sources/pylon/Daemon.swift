@@ -1,14 +1,17 @@
 import KubeClient
 import Logging
 import ServiceLifecycle
+import Telemetry
 
-/// How every `pylon` daemon runs: its services as one `ServiceGroup` that shuts down gracefully on SIGTERM or
-/// SIGINT, then the Kubernetes client closed (also when a service fails, whose error is rethrown).
+/// How every `pylon` daemon runs: its services and a `HeapTrimmer` as one `ServiceGroup` that shuts down
+/// gracefully on SIGTERM or SIGINT, then the Kubernetes client closed (also when a service fails, whose error is
+/// rethrown).
 enum Daemon {
     static func run(_ services: [any Service], client: KubeClient? = nil, logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                services: (services + [HeapTrimmer()]).map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
             try await group.run()

@@ -1,5 +1,5 @@
 // Kernel interfaces Glibc does not expose to Swift: packet sockets, socket filters and rtnetlink; and glibc's GNU
-// process-spawning extensions.
+// extensions for spawning processes and for the heap.
 #ifndef PYLON_CLINUXNET_H
 #define PYLON_CLINUXNET_H
 
@@ -39,5 +39,13 @@ int pylon_netlink_socket(uint32_t groups);
 /// appended to `log` (created with mode 0600), and no other descriptor inherited.
 /// Returns the process id, or -1 with errno set.
 int pylon_spawn_daemon(const char *path, char *const argv[], const char *log);
+
+/// Bytes the heap holds free (glibc `mallinfo2().fordblks`, all arenas): memory freed by the program but not yet
+/// given back to the operating system.
+unsigned long pylon_heap_free_bytes(void);
+
+/// Gives every whole free page of the heap back to the operating system (glibc `malloc_trim(0)`).
+/// Returns 1 when memory was released, else 0.
+int pylon_heap_trim(void);
 
 #endif
