@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 
@@ -123,4 +126,57 @@ unsigned long pylon_heap_free_bytes(void) {
 
 int pylon_heap_trim(void) {
     return malloc_trim(0);
+}
+
+int pylon_tcp_connect(const struct sockaddr *peer, socklen_t peer_length, const struct sockaddr *source,
+                      socklen_t source_length, const void *key, int key_length, int ttl, int timeout_ms) {
+    if (key != NULL && (key_length < 0 || key_length > TCP_MD5SIG_MAXKEYLEN)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(peer->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) goto fail;
+    if (key != NULL) {
+        struct tcp_md5sig md5;
+        memset(&md5, 0, sizeof md5);
+        memcpy(&md5.tcpm_addr, peer, peer_length);
+        md5.tcpm_keylen = (uint16_t)key_length;
+        memcpy(md5.tcpm_key, key, (size_t)key_length);
+        if (setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &md5, sizeof md5) < 0) goto fail;
+    }
+    if (ttl > 0) {
+        int rc = peer->sa_family == AF_INET6
+            ? setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl)
+            : setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+        if (rc < 0) goto fail;
+    }
+    if (source != NULL && bind(fd, source, source_length) < 0) goto fail;
+    if (connect(fd, peer, peer_length) < 0) {
+        if (errno != EINPROGRESS) goto fail;
+        struct pollfd waiting = {.fd = fd, .events = POLLOUT};
+        int ready;
+        do {
+            ready = poll(&waiting, 1, timeout_ms);
+        } while (ready < 0 && errno == EINTR);
+        if (ready < 0) goto fail;
+        if (ready == 0) {
+            errno = ETIMEDOUT;
+            goto fail;
+        }
+        int error = 0;
+        socklen_t length = sizeof error;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) goto fail;
+        if (error != 0) {
+            errno = error;
+            goto fail;
+        }
+    }
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
 }

@@ -114,13 +114,16 @@ public struct LabCluster: Sendable {
         }
     }
 
-    /// The router host: BIRD (AS 64500) peering passively with every node (AS 64512) over the LAN, and the
-    /// BGPPeer and BGPAdvertisement that make the nodes announce the pool to it.
+    /// The router host: BIRD (AS 64500) peering passively with every node (AS 64512) over the LAN, each session
+    /// signed with TCP-MD5 (a password made for this lab, in a Secret the BGPPeer names), and the BGPPeer and
+    /// BGPAdvertisement that make the nodes announce the pool to it.
     private func startRouter(_ state: inout LabState, _ client: KubeClient, topology: LabTopology) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/bird") else {
             throw Failure("--bgp needs BIRD 2: install it (apt-get install bird2)")
         }
         let router = topology.addresses(of: "router")
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        let password = String((0..<24).map { _ in alphabet.randomElement()! })
         var protocols = ""
         for node in state.nodes {
             protocols += """
@@ -128,6 +131,7 @@ public struct LabCluster: Sendable {
                   local \(router.v4) as 64500;
                   neighbor \(topology.addresses(of: node).v4) as 64512;
                   passive on;
+                  password "\(password)";
                   ipv4 { import all; export none; };
                   ipv6 { import all; export none; };
                 }
@@ -135,7 +139,11 @@ public struct LabCluster: Sendable {
                 """
         }
         let configuration = "router id \(router.v4);\nprotocol device { scan time 1; }\n" + protocols
-        try configuration.write(toFile: state.directory + "/bird.conf", atomically: true, encoding: .utf8)
+        guard
+            FileManager.default.createFile(
+                atPath: state.directory + "/bird.conf", contents: Data(configuration.utf8),
+                attributes: [.posixPermissions: 0o600])
+        else { throw Failure("cannot write \(state.directory)/bird.conf") }
         // BIRD's default control socket, so that `pylon lab exec router -- birdc show route` works as is.
         try FileManager.default.createDirectory(atPath: "/run/bird", withIntermediateDirectories: true)
         try spawn(
@@ -144,8 +152,14 @@ public struct LabCluster: Sendable {
                 Self.ip, "netns", "exec", topology.namespace(of: "router"), "/usr/sbin/bird", "-f", "-c",
                 state.directory + "/bird.conf",
             ])
-        for document in try YAMLToJSON.documents(LabManifests.bgpConfiguration(router: router.v4.description)) {
-            let resource: Resource = document["kind"]?.stringValue == "BGPPeer" ? .bgpPeers : .bgpAdvertisements
+        let manifests = LabManifests.bgpConfiguration(router: router.v4.description, password: password)
+        for document in try YAMLToJSON.documents(manifests) {
+            let resource: Resource =
+                switch document["kind"]?.stringValue {
+                case "Secret": .secrets
+                case "BGPPeer": .bgpPeers
+                default: .bgpAdvertisements
+                }
             _ = try await client.create(resource, document)
         }
         say("started BIRD on router (\(router.v4), AS 64500) and applied a BGPPeer and a BGPAdvertisement for it")

@@ -36,9 +36,19 @@ public enum LabManifests {
         """
     }
 
-    /// With `--bgp`: every node peers with the router (AS 64512 to AS 64500) and announces the lab pool to it.
-    public static func bgpConfiguration(router: String) -> String {
+    /// With `--bgp`: every node peers with the router (AS 64512 to AS 64500), signing the session with TCP-MD5
+    /// `password` (from a Secret, as MetalLB's `passwordSecret` reads it), and announces the lab pool to it.
+    public static func bgpConfiguration(router: String, password: String) -> String {
         """
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: router-bgp-password
+          namespace: \(namespace)
+        type: kubernetes.io/basic-auth
+        data:
+          password: \(Base64.encode(Array(password.utf8)))
+        ---
         apiVersion: metallb.io/v1beta2
         kind: BGPPeer
         metadata:
@@ -49,6 +59,9 @@ public enum LabManifests {
           peerASN: 64500
           peerAddress: \(router)
           holdTime: 9s
+          passwordSecret:
+            name: router-bgp-password
+            namespace: \(namespace)
         ---
         apiVersion: metallb.io/v1beta1
         kind: BGPAdvertisement

@@ -22,10 +22,10 @@ public struct RealRouter: Sendable {
     public var log: String { processes.map(\.text).joined(separator: "\n") }
 
     /// Starts `kind` in `host` (AS `asn`, router ID = its management address) for `neighbor` in AS `neighborASN`,
-    /// hold time 9 s, IPv4 unicast. Files go to `directory`.
+    /// hold time 9 s, IPv4 unicast, TCP-MD5 signed with `password` when given. Files go to `directory`.
     public static func start(
         _ kind: Kind, in lab: LabNetwork, host: String, asn: UInt32, neighbor: String, neighborASN: UInt32,
-        directory: String
+        password: String? = nil, directory: String
     ) throws -> RealRouter {
         let id = lab.topology.managementAddress(of: host).description
         let namespace = lab.topology.namespace(of: host)
@@ -42,7 +42,7 @@ public struct RealRouter: Sendable {
               neighbor \(neighbor) as \(neighborASN);
               passive on;
               direct;
-              hold time 9;
+              hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")
               ipv4 { import all; export none; };
             }
             """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
@@ -58,7 +58,7 @@ public struct RealRouter: Sendable {
              no bgp ebgp-requires-policy
              neighbor \(neighbor) remote-as \(neighborASN)
              neighbor \(neighbor) passive
-             neighbor \(neighbor) timers 3 9
+             neighbor \(neighbor) timers 3 9\(password.map { "\n neighbor \(neighbor) password \($0)" } ?? "")
              address-family ipv4 unicast
               neighbor \(neighbor) activate
              exit-address-family
@@ -84,7 +84,7 @@ public struct RealRouter: Sendable {
             [[neighbors]]
               [neighbors.config]
                 neighbor-address = "\(neighbor)"
-                peer-as = \(neighborASN)
+                peer-as = \(neighborASN)\(password.map { "\n    auth-password = \"\($0)\"" } ?? "")
               [neighbors.transport.config]
                 passive-mode = true
               [neighbors.timers.config]

@@ -1,4 +1,5 @@
 import BGP
+import CLinuxNet
 import Logging
 import NIOCore
 import NIOPosix
@@ -14,21 +15,31 @@ import Synchronization
 /// Cease / Administrative Shutdown and closes. Connection failures are retried by the state machine with back-off;
 /// they are logged, never thrown.
 public final class BGPPeer: Service, Sendable {
-    public struct Endpoint: Sendable, Equatable {
+    /// Where and how to connect. Its description names only the address and port (never the password).
+    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         public var address: String
         public var port: Int
         /// Local address to connect from (nil: the kernel's choice).
         public var sourceAddress: String?
         public var connectTimeout: Duration
+        /// TCP-MD5 key (RFC 2385, at most 80 bytes): every segment of the session is signed with it.
+        public var password: [UInt8]?
+        /// TTL (hop limit) of outgoing packets; nil leaves the system default.
+        public var ttl: Int?
 
         public init(
-            address: String, port: Int = 179, sourceAddress: String? = nil, connectTimeout: Duration = .seconds(5)
+            address: String, port: Int = 179, sourceAddress: String? = nil, connectTimeout: Duration = .seconds(5),
+            password: [UInt8]? = nil, ttl: Int? = nil
         ) {
             self.address = address
             self.port = port
             self.sourceAddress = sourceAddress
             self.connectTimeout = connectTimeout
+            self.password = password
+            self.ttl = ttl
         }
+
+        public var description: String { "\(address):\(port)" }
     }
 
     /// What the session is doing, for status, metrics and tests.
@@ -62,9 +73,9 @@ public final class BGPPeer: Service, Sendable {
         self.configuration = configuration
         self.endpoint = endpoint
         var logger = logger
-        logger[metadataKey: "peer"] = "\(endpoint.address):\(endpoint.port)"
+        logger[metadataKey: "peer"] = "\(endpoint)"
         self.logger = logger
-        self.metrics = BGPPeerMetrics(peer: "\(endpoint.address):\(endpoint.port)")
+        self.metrics = BGPPeerMetrics(peer: endpoint.description)
         (inputs, input) = AsyncStream.makeStream()
     }
 
@@ -241,15 +252,11 @@ public final class BGPPeer: Service, Sendable {
 
     /// Connects, then reads and writes until the write stream is finished or the peer closes.
     private func connect(id: Int) async {
-        let endpoint = self.endpoint
         do {
-            var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.nanoseconds(Int64(endpoint.connectTimeout / .nanoseconds(1))))
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            if let source = endpoint.sourceAddress {
-                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
-            }
-            let channel = try await bootstrap.connect(host: endpoint.address, port: endpoint.port) { channel in
+            let socket = try await Self.open(endpoint)
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).withConnectedSocket(
+                socket
+            ) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
@@ -268,6 +275,36 @@ public final class BGPPeer: Service, Sendable {
         } catch {
             input.yield(.session(.connectionFailed("\(error)"), connection: id))
             input.yield(.session(.connectionClosed, connection: id))
+        }
+    }
+
+    /// Opens the TCP connection on a thread of NIO's blocking pool (the socket options, TCP-MD5 above all, must be
+    /// set before the handshake, which NIO's own connect does not allow).
+    private static func open(_ endpoint: Endpoint) async throws -> NIOBSDSocket.Handle {
+        let peer = try SocketAddress(ipAddress: endpoint.address, port: endpoint.port)
+        let source = try endpoint.sourceAddress.map { try SocketAddress(ipAddress: $0, port: 0) }
+        let (seconds, attoseconds) = endpoint.connectTimeout.components
+        let timeout = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let ttl = Int32(clamping: endpoint.ttl ?? 0)
+        let password = endpoint.password
+        return try await NIOThreadPool.singleton.runIfActive {
+            let descriptor = peer.withSockAddr { peer, peerLength in
+                func connect(_ source: UnsafePointer<sockaddr>?, _ sourceLength: Int) -> Int32 {
+                    if let password {
+                        return password.withUnsafeBytes { key in
+                            pylon_tcp_connect(
+                                peer, socklen_t(peerLength), source, socklen_t(sourceLength), key.baseAddress,
+                                Int32(key.count), ttl, timeout)
+                        }
+                    }
+                    return pylon_tcp_connect(
+                        peer, socklen_t(peerLength), source, socklen_t(sourceLength), nil, 0, ttl, timeout)
+                }
+                guard let source else { return connect(nil, 0) }
+                return source.withSockAddr { connect($0, $1) }
+            }
+            guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "connect to \(endpoint)") }
+            return descriptor
         }
     }
 

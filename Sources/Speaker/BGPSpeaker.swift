@@ -9,7 +9,9 @@ import ServiceLifecycle
 /// The speaker's BGP mode: one `BGPPeer` session per BGPPeer object that selects this node, each kept announcing
 /// what `BGPAnnouncementPlanner` decides from the informers' caches. Sessions are started, replaced (when their
 /// BGPPeer changes) and stopped (Cease) as the configuration changes. An invalid BGP configuration is logged and the
-/// sessions keep the last valid one. Peers asking for TCP-MD5 are not started yet (logged).
+/// sessions keep the last valid one. TCP-MD5 passwords come from the BGPPeer (`password`) or from a Secret in the
+/// configuration namespace (`passwordSecret`, key `password`); a missing one keeps that session from starting
+/// (logged), a changed one restarts it.
 ///
 /// Isolation: a `Service`; `run()` returns on graceful shutdown, after every session sent its Cease.
 public final class BGPSpeaker: Service, Sendable {
@@ -23,6 +25,7 @@ public final class BGPSpeaker: Service, Sendable {
     let peers: Informer
     let advertisements: Informer
     let communities: Informer
+    let secrets: Informer
 
     /// Shares the Layer 2 speaker's Service, EndpointSlice, Node and pool caches (which it runs); watches the BGP
     /// objects itself.
@@ -38,15 +41,20 @@ public final class BGPSpeaker: Service, Sendable {
         advertisements = Informer(
             client: client, resource: .bgpAdvertisements, namespace: options.namespace, logger: logger)
         communities = Informer(client: client, resource: .communities, namespace: options.namespace, logger: logger)
+        secrets = Informer(client: client, resource: .secrets, namespace: options.namespace, logger: logger)
     }
 
-    private var informers: [Informer] { [services, slices, nodes, pools, peers, advertisements, communities] }
+    private var informers: [Informer] {
+        [services, slices, nodes, pools, peers, advertisements, communities, secrets]
+    }
     /// The ones this speaker runs (the others run in the Layer 2 speaker).
-    private var ownInformers: [Informer] { [peers, advertisements, communities] }
+    private var ownInformers: [Informer] { [peers, advertisements, communities, secrets] }
 
     /// A running session and the BGPPeer it was made from.
     private struct Session {
         var spec: BGPPeerSpec
+        /// The TCP-MD5 key in force (from the spec or its Secret).
+        var password: [UInt8]?
         var peer: BGPPeer
         var task: Task<Void, Never>
     }
@@ -93,16 +101,23 @@ public final class BGPSpeaker: Service, Sendable {
             node: options.nodeName, addresses: addresses, services: services.list(), endpointSlices: slices.list(),
             nodes: nodes.list(), configuration: pools, bgp: bgp, loadBalancerClass: options.loadBalancerClass)
 
+        var passwords: [String: Result<[UInt8]?, PasswordError>] = [:]
+        for spec in bgp.peers { passwords[spec.name] = password(spec) }
         for (name, session) in sessions
-        where plan[name] == nil || bgp.peers.first(where: { $0.name == name }) != session.spec {
+        where plan[name] == nil || bgp.peers.first(where: { $0.name == name }) != session.spec
+            || (try? passwords[name]?.get()) != session.password
+        {
             session.task.cancel()
             sessions[name] = nil
         }
         for spec in bgp.peers {
             guard let routes = plan[spec.name] else { continue }
             if sessions[spec.name] == nil {
-                guard spec.password == nil, spec.passwordSecret == nil else {
-                    logger.error("BGPPeer \(spec.name) asks for TCP-MD5, which is not supported yet; not peering")
+                let password: [UInt8]?
+                switch passwords[spec.name] ?? .success(nil) {
+                case .success(let found): password = found
+                case .failure(let error):
+                    logger.error("BGPPeer \(spec.name): \(error); not peering")
                     continue
                 }
                 guard let routerID = spec.routerID ?? addresses.first(where: { $0.family == .ipv4 }),
@@ -117,12 +132,52 @@ public final class BGPSpeaker: Service, Sendable {
                         keepaliveTime: spec.keepaliveTime),
                     endpoint: .init(
                         address: spec.address.description, port: spec.port,
-                        sourceAddress: spec.sourceAddress?.description, connectTimeout: spec.connectTime),
+                        sourceAddress: spec.sourceAddress?.description, connectTimeout: spec.connectTime,
+                        password: password),
                     logger: logger)
-                sessions[spec.name] = Session(spec: spec, peer: peer, task: Task { try? await peer.run() })
+                sessions[spec.name] = Session(
+                    spec: spec, password: password, peer: peer, task: Task { try? await peer.run() })
                 logger.info("peering", metadata: ["peer": "\(spec)"])
             }
             sessions[spec.name]?.peer.advertise(routes)
         }
+    }
+}
+
+extension BGPSpeaker {
+    /// Why a BGPPeer's TCP-MD5 password cannot be read. Never contains the password.
+    struct PasswordError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The TCP-MD5 key of `spec`: its inline `password`, or the `password` key of its `passwordSecret` (which must
+    /// be in the configuration namespace, as MetalLB requires); `nil` when it asks for none.
+    func password(_ spec: BGPPeerSpec) -> Result<[UInt8]?, PasswordError> {
+        if let inline = spec.password { return checked(Array(inline.utf8)) }
+        guard let reference = spec.passwordSecret else { return .success(nil) }
+        if let namespace = reference.namespace, namespace != options.namespace {
+            return .failure(
+                PasswordError(
+                    description:
+                        "passwordSecret \(namespace)/\(reference.name) must be in the namespace \(options.namespace)"))
+        }
+        guard let secret = secrets.get(namespace: options.namespace, name: reference.name) else {
+            return .failure(
+                PasswordError(description: "passwordSecret \(options.namespace)/\(reference.name) does not exist"))
+        }
+        guard let encoded = secret["data"]?["password"]?.stringValue, let key = Base64.decode(encoded), !key.isEmpty
+        else {
+            return .failure(
+                PasswordError(
+                    description: "passwordSecret \(options.namespace)/\(reference.name) has no \"password\" key"))
+        }
+        return checked(key)
+    }
+
+    private func checked(_ key: [UInt8]) -> Result<[UInt8]?, PasswordError> {
+        guard !key.isEmpty, key.count <= 80 else {
+            return .failure(PasswordError(description: "a TCP-MD5 password has 1 to 80 bytes, not \(key.count)"))
+        }
+        return .success(key)
     }
 }

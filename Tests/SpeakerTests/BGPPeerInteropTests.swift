@@ -24,7 +24,8 @@ struct BGPPeerInteropTests {
     /// A lab with one host, `router`, running a real router (AS 64500, passive) for a speaker in this process (AS
     /// 64512, on the machine's management address).
     static func withRouter(
-        _ kind: RealRouter.Kind, asn: UInt32 = 64_500, _ body: (LabNetwork, RealRouter) async throws -> Void
+        _ kind: RealRouter.Kind, asn: UInt32 = 64_500, password: String? = nil,
+        _ body: (LabNetwork, RealRouter) async throws -> Void
     ) async throws {
         try await ManagementSegment.exclusively {
             LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
@@ -37,7 +38,7 @@ struct BGPPeerInteropTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let router = try RealRouter.start(
                 kind, in: lab, host: "router", asn: asn, neighbor: LabTopology.managementHost.description,
-                neighborASN: 64_512, directory: directory)
+                neighborASN: 64_512, password: password, directory: directory)
             defer { router.stop() }
             do {
                 try await body(lab, router)
@@ -64,15 +65,49 @@ struct BGPPeerInteropTests {
     }
 
     /// A session from this process to the lab's router.
-    static func routerPeer(_ lab: LabNetwork, peerASN: UInt32 = 64_500, logger: Logger) -> BGPPeer {
+    static func routerPeer(
+        _ lab: LabNetwork, peerASN: UInt32 = 64_500, password: String? = nil, logger: Logger
+    ) -> BGPPeer {
         BGPPeer(
             configuration: .init(
                 localASN: 64_512, peerASN: peerASN, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
                 retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
             endpoint: .init(
                 address: lab.topology.managementAddress(of: "router").description,
-                sourceAddress: LabTopology.managementHost.description),
+                sourceAddress: LabTopology.managementHost.description, connectTimeout: .seconds(1),
+                password: password.map { Array($0.utf8) }),
             logger: logger)
+    }
+
+    /// TCP-MD5 (RFC 2385): with the router's password the session comes up and carries routes; without it, or
+    /// with another one, the router's kernel drops every segment, so the connection never completes.
+    @Test(arguments: RealRouter.Kind.allCases)
+    func md5SignedSessionsNeedTheRoutersPassword(_ kind: RealRouter.Kind) async throws {
+        try await Self.withRouter(kind, password: "pylon-md5-test") { lab, router in
+            var logger = Logger(label: "test.bgp")
+            logger.logLevel = .info
+            let unsigned = Self.routerPeer(lab, logger: logger)
+            let wrong = Self.routerPeer(lab, password: "not-the-password", logger: logger)
+            try await Self.running([unsigned, wrong], logger: logger) {
+                try await eventually("connections without the right signature fail", timeout: .seconds(20)) {
+                    unsigned.status.lastError != nil && wrong.status.lastError != nil
+                }
+                #expect(unsigned.status.state != .established && wrong.status.state != .established)
+                #expect(try !router.isEstablished())
+            }
+            let signed = Self.routerPeer(lab, password: "pylon-md5-test", logger: logger)
+            try await Self.running([signed], logger: logger) {
+                try await eventually("the signed session is established on both sides", timeout: .seconds(30)) {
+                    let routerUp = try router.isEstablished()
+                    return signed.status.state == .established && routerUp
+                }
+                let nextHop = IPAddress(LabTopology.managementHost.description)!
+                signed.advertise([Route(prefix: Self.prefix("192.0.2.100/32"), nextHop: nextHop)])
+                try await eventually("\(kind) holds the route", timeout: .seconds(20)) {
+                    try router.routes().contains("192.0.2.100/32")
+                }
+            }
+        }
     }
 
     /// eBGP (router in AS 64500) and iBGP (both in AS 64512: no AS in the path, LOCAL_PREF sent).

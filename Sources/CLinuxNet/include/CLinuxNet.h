@@ -40,6 +40,13 @@ int pylon_netlink_socket(uint32_t groups);
 /// Returns the process id, or -1 with errno set.
 int pylon_spawn_daemon(const char *path, char *const argv[], const char *log);
 
+/// Opens a TCP connection to `peer` for a BGP session: close-on-exec, TCP_NODELAY, bound to `source` when it is
+/// not NULL, signing every segment to and from `peer` with TCP-MD5 (RFC 2385) when `key` is not NULL (at most 80
+/// bytes), with outgoing TTL / hop limit `ttl` when it is above 0. Waits up to `timeout_ms` for the handshake.
+/// Returns the connected, non-blocking descriptor, or -1 with errno set (ETIMEDOUT after the timeout).
+int pylon_tcp_connect(const struct sockaddr *peer, socklen_t peer_length, const struct sockaddr *source,
+                      socklen_t source_length, const void *key, int key_length, int ttl, int timeout_ms);
+
 /// Bytes the heap holds free (glibc `mallinfo2().fordblks`, all arenas): memory freed by the program but not yet
 /// given back to the operating system.
 unsigned long pylon_heap_free_bytes(void);
