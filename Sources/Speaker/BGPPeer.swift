@@ -49,6 +49,8 @@ public final class BGPPeer: Service, Sendable {
         public var updatesReceived = 0
         /// Prefixes the router currently announces to us (counted, never installed).
         public var prefixesReceived = 0
+        /// Prefixes the router announced beyond `maximumReceivedPrefixes`, not tracked (since the session began).
+        public var prefixesIgnored = 0
         public var prefixesAdvertised = 0
         public var lastError: String?
     }
@@ -62,6 +64,9 @@ public final class BGPPeer: Service, Sendable {
 
     public let configuration: BGPSession.Configuration
     public let endpoint: Endpoint
+    /// How many distinct prefixes from the router are tracked (for `prefixesReceived`); announcements beyond are
+    /// ignored and counted, so a router that sends its whole table costs bounded memory and the session stays up.
+    public let maximumReceivedPrefixes: Int
     private let logger: Logger
     private let metrics: BGPPeerMetrics
     private let desired = Mutex<[IPNetwork: Route]>([:])
@@ -69,9 +74,13 @@ public final class BGPPeer: Service, Sendable {
     private let inputs: AsyncStream<Input>
     private let input: AsyncStream<Input>.Continuation
 
-    public init(configuration: BGPSession.Configuration, endpoint: Endpoint, logger: Logger) {
+    public init(
+        configuration: BGPSession.Configuration, endpoint: Endpoint, maximumReceivedPrefixes: Int = 10_000,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.endpoint = endpoint
+        self.maximumReceivedPrefixes = maximumReceivedPrefixes
         var logger = logger
         logger[metadataKey: "peer"] = "\(endpoint)"
         self.logger = logger
@@ -170,9 +179,26 @@ public final class BGPPeer: Service, Sendable {
                     sendDifferences()
                 case .routes(let update):
                     received.subtract(update.withdrawnPrefixes)
-                    received.formUnion(update.announcedPrefixes)
+                    var ignored = 0
+                    for prefix in update.announcedPrefixes where !received.contains(prefix) {
+                        if received.count < peer.maximumReceivedPrefixes {
+                            received.insert(prefix)
+                        } else {
+                            ignored += 1
+                        }
+                    }
                     let count = received.count
-                    peer.current.withLock { $0.prefixesReceived = count }
+                    let first = peer.current.withLock { status in
+                        status.prefixesReceived = count
+                        defer { status.prefixesIgnored += ignored }
+                        return status.prefixesIgnored == 0 && ignored > 0
+                    }
+                    if ignored > 0 { peer.metrics.prefixesIgnored.increment(by: ignored) }
+                    if first {
+                        peer.logger.warning(
+                            "the router sends more prefixes than are tracked; the rest are ignored (routes from peers are never installed)",
+                            metadata: ["maximum": "\(peer.maximumReceivedPrefixes)"])
+                    }
                 case .resendRoutes:
                     advertised = [:]
                     sendDifferences()

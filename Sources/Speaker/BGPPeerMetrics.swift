@@ -14,6 +14,8 @@ struct BGPPeerMetrics: Sendable {
     let prefixesReceived: Gauge
     /// Bad input answered with a NOTIFICATION, by error code.
     let notificationsSent: Counter
+    /// Prefixes beyond the tracking limit (see `BGPPeer.maximumReceivedPrefixes`).
+    let prefixesIgnored: Counter
 
     init(peer: String) {
         let dimensions = [("peer", peer)]
@@ -23,9 +25,10 @@ struct BGPPeerMetrics: Sendable {
         prefixesAnnounced = Gauge(label: "pylon_bgp_prefixes_announced", dimensions: dimensions)
         prefixesReceived = Gauge(label: "pylon_bgp_prefixes_received", dimensions: dimensions)
         notificationsSent = Counter(label: "pylon_bgp_notifications_sent_total", dimensions: dimensions)
+        prefixesIgnored = Counter(label: "pylon_bgp_prefixes_ignored_total", dimensions: dimensions)
         sessionUp.record(0)
         prefixesAnnounced.record(0)
         prefixesReceived.record(0)
-        for counter in [updatesSent, updatesReceived, notificationsSent] { counter.increment(by: 0) }
+        for counter in [updatesSent, updatesReceived, notificationsSent, prefixesIgnored] { counter.increment(by: 0) }
     }
 }

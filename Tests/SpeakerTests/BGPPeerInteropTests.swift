@@ -265,4 +265,73 @@ struct BGPPeerInteropTests {
             #expect(answers.count == Self.scenarios.count)
         }
     }
+
+    /// A router announcing more prefixes than are tracked (600 against a limit of 250, in UPDATEs built with the
+    /// codec): the session stays up, exactly the limit is tracked, the rest are counted as ignored; withdrawals
+    /// lower the count again.
+    @Test func aRouterSendingMoreThanTheLimitCostsBoundedMemoryAndKeepsTheSession() async throws {
+        var logger = Logger(label: "test.bgp")
+        logger.logLevel = .info
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = listener.channel.localAddress!.port!
+        let peer = BGPPeer(
+            configuration: .init(
+                localASN: 64_512, peerASN: 64_501, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast]),
+            endpoint: .init(address: "127.0.0.1", port: port), maximumReceivedPrefixes: 250, logger: logger)
+        func prefixes(_ range: Range<Int>) -> [IPNetwork] {
+            range.map { Self.prefix("198.51.\(100 + $0 / 256).\($0 % 256)/32") }
+        }
+        let attributes: [PathAttribute] = [
+            .origin(.igp), .asPath([.init(.sequence, [64_501])]), .nextHop(IPAddress("192.0.2.99")!),
+        ]
+        let routerOpen = BGPMessage.open(
+            BGPOpen(asn: 64_501, holdTime: 9, identifier: 0xC000_0263, capabilities: [.fourOctetAS(64_501)]))
+        try await Self.running([peer], logger: logger) {
+            try await listener.executeThenClose { connections in
+                var iterator = connections.makeAsyncIterator()
+                guard let connection = try await iterator.next() else { throw TestFailure("no connection") }
+                try await connection.executeThenClose { inbound, outbound in
+                    func send(_ message: BGPMessage) async throws {
+                        try await outbound.write(ByteBuffer(bytes: message.encoded(fourOctetAS: true)))
+                    }
+                    var framer = BGPFramer()
+                    var opened = false
+                    reading: for try await buffer in inbound {
+                        framer.append(buffer.readableBytesView)
+                        while let bytes = try framer.next() {
+                            guard !opened, case .open = try BGPMessage.decode(bytes) else { continue }
+                            opened = true
+                            break reading
+                        }
+                    }
+                    try await send(routerOpen)
+                    try await send(.keepalive)
+                    try await eventually("the session is established", timeout: .seconds(10)) {
+                        peer.status.state == .established
+                    }
+                    for chunk in stride(from: 0, to: 600, by: 200) {
+                        try await send(
+                            .update(
+                                BGPUpdate(attributes: attributes, nlri: prefixes(chunk..<chunk + 200))))
+                    }
+                    try await eventually("600 prefixes arrived", timeout: .seconds(10)) {
+                        peer.status.prefixesReceived + peer.status.prefixesIgnored == 600
+                    }
+                    #expect(peer.status.prefixesReceived == 250)
+                    #expect(peer.status.prefixesIgnored == 350)
+                    #expect(peer.status.state == .established)
+                    try await send(.update(BGPUpdate(withdrawn: prefixes(0..<100))))
+                    try await eventually("withdrawals lower the count", timeout: .seconds(10)) {
+                        peer.status.prefixesReceived == 150
+                    }
+                    #expect(peer.status.state == .established)
+                }
+            }
+        }
+    }
 }
