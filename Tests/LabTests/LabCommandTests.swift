@@ -143,21 +143,22 @@ struct LabCommandTests {
         try await ManagementSegment.exclusively {
             let directory = Self.directory()
             do {
-                let up = try await Self.pylon("up", "--detach", "--bgp", "--directory", directory)
+                let up = try await Self.pylon("up", "--detach", "--bgp", "--nodes", "4", "--directory", directory)
                 #expect(up.status == 0, "\(up.stdout)\(up.stderr)")
-                #expect(up.stdout.contains("router: BIRD learnt 192.0.2.100/32 over BGP from node-1, node-2, node-3"))
-                #expect(
-                    up.stdout.contains("router: BIRD learnt 2001:db8::100/128 over BGP from node-1, node-2, node-3"))
+                let all = "node-1, node-2, node-3, node-4"
+                #expect(up.stdout.contains("router: BIRD learnt 192.0.2.100/32 over BGP from \(all)"))
+                #expect(up.stdout.contains("router: BIRD learnt 2001:db8::100/128 over BGP from \(all)"))
                 func paths(_ address: String = "192.0.2.100") async throws -> [String] {
                     let output = try await Self.pylon(
                         "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for", address,
                         "all")
-                    return ["node_1", "node_2", "node_3"].filter { output.stdout.contains("[\($0) ") }
+                    return ["node_1", "node_2", "node_3", "node_4"].filter { output.stdout.contains("[\($0) ") }
                 }
                 let state = try #require(try LabState.load(directory: directory))
                 #expect(state.hosts.contains("router") && state.daemons.contains { $0.role == "router" })
-                #expect(try await paths() == ["node_1", "node_2", "node_3"], "three paths, one per node")
-                #expect(try await paths("2001:db8::100") == ["node_1", "node_2", "node_3"], "IPv6 over MP-BGP too")
+                let four = ["node_1", "node_2", "node_3", "node_4"]
+                #expect(try await paths() == four, "four paths, one per node")
+                #expect(try await paths("2001:db8::100") == four, "IPv6 over MP-BGP too")
                 let v6 = try await Self.pylon(
                     "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for", "2001:db8::100",
                     "all")
@@ -166,11 +167,11 @@ struct LabCommandTests {
                     try await Self.pylon(
                         "exec", "--directory", directory, "node-1", "--", "curl", "-s", "http://127.0.0.1:7473/metrics"
                     ).stdout)
-                #expect(
-                    metrics["pylon_bgp_session_up{peer=\"192.0.2.14:179\"}"] == 1,
-                    "\(metrics.filter { $0.key.contains("bgp") })")
-                #expect(metrics["pylon_bgp_prefixes_announced{peer=\"192.0.2.14:179\"}"] == 2)
-                #expect((metrics["pylon_bgp_updates_sent_total{peer=\"192.0.2.14:179\"}"] ?? 0) >= 1)
+                // LAN addresses from .10 on: node-1 … node-4, the client, then the router.
+                let router = "{peer=\"192.0.2.15:179\"}"
+                #expect(metrics["pylon_bgp_session_up" + router] == 1, "\(metrics.filter { $0.key.contains("bgp") })")
+                #expect(metrics["pylon_bgp_prefixes_announced" + router] == 2)
+                #expect((metrics["pylon_bgp_updates_sent_total" + router] ?? 0) >= 1)
                 let communities = try await Self.pylon(
                     "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "all")
                 #expect(communities.stdout.contains("BGP.community: (64512,100)"))
@@ -180,13 +181,24 @@ struct LabCommandTests {
                 let speaker2 = try #require(state.daemons.first { $0.role == "speaker" && $0.host == "node-2" })
                 kill(speaker2.pid, SIGTERM)
                 try await eventually("node-2's path is withdrawn", timeout: .seconds(10)) {
-                    try await paths() == ["node_1", "node_3"]
+                    try await paths() == ["node_1", "node_3", "node_4"]
                 }
                 let speaker3 = try #require(state.daemons.first { $0.role == "speaker" && $0.host == "node-3" })
                 kill(speaker3.pid, SIGKILL)
                 try await eventually("node-3's path is withdrawn", timeout: .seconds(30)) {
+                    try await paths() == ["node_1", "node_4"]
+                }
+                // A node that vanishes (its link cut) sends nothing more: BIRD drops its path when the hold time
+                // runs out.
+                let cut = try await Self.pylon(
+                    "exec", "--directory", directory, "node-4", "--", "ip", "link", "set", "eth0", "down")
+                #expect(cut.status == 0, "\(cut)")
+                try await eventually("node-4's path is withdrawn after the hold time", timeout: .seconds(40)) {
                     try await paths() == ["node_1"]
                 }
+                let node4 = try await Self.pylon(
+                    "exec", "--directory", directory, "router", "--", "birdc", "show", "protocols", "all", "node_4")
+                #expect(node4.stdout.contains("Hold timer expired"), "\(node4.stdout)")
                 // Deleting the Service withdraws it everywhere.
                 let deleted = try await Command.run(
                     "kubectl", ["delete", "service", "demo"], environment: ["KUBECONFIG": state.kubeconfig])
