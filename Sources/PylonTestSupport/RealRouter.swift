@@ -22,7 +22,8 @@ public struct RealRouter: Sendable {
     public var log: String { processes.map(\.text).joined(separator: "\n") }
 
     /// Starts `kind` in `host` (AS `asn`, router ID = its management address) for `neighbor` in AS `neighborASN`,
-    /// hold time 9 s, IPv4 unicast, TCP-MD5 signed with `password` when given. Files go to `directory`.
+    /// hold time 9 s, IPv4 and IPv6 unicast (over the IPv4 session), TCP-MD5 signed with `password` when given.
+    /// Files go to `directory`.
     public static func start(
         _ kind: Kind, in lab: LabNetwork, host: String, asn: UInt32, neighbor: String, neighborASN: UInt32,
         password: String? = nil, directory: String
@@ -44,6 +45,7 @@ public struct RealRouter: Sendable {
               direct;
               hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")
               ipv4 { import all; export none; };
+              ipv6 { import all; export none; };
             }
             """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
             argv = ["bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"]
@@ -60,6 +62,9 @@ public struct RealRouter: Sendable {
              neighbor \(neighbor) passive
              neighbor \(neighbor) timers 3 9\(password.map { "\n neighbor \(neighbor) password \($0)" } ?? "")
              address-family ipv4 unicast
+              neighbor \(neighbor) activate
+             exit-address-family
+             address-family ipv6 unicast
               neighbor \(neighbor) activate
              exit-address-family
             """.write(toFile: directory + "/bgpd.conf", atomically: true, encoding: .utf8)
@@ -92,6 +97,9 @@ public struct RealRouter: Sendable {
               [[neighbors.afi-safis]]
                 [neighbors.afi-safis.config]
                   afi-safi-name = "ipv4-unicast"
+              [[neighbors.afi-safis]]
+                [neighbors.afi-safis.config]
+                  afi-safi-name = "ipv6-unicast"
             """.write(toFile: directory + "/gobgpd.toml", atomically: true, encoding: .utf8)
             argv = ["gobgpd", "-f", directory + "/gobgpd.toml", "-t", "toml", "--api-hosts", "127.0.0.1:50051"]
         }
@@ -131,20 +139,22 @@ public struct RealRouter: Sendable {
         }
     }
 
-    /// The router's IPv4 routes learnt from the neighbour, with their attributes, as its CLI prints them.
+    /// The router's IPv4 and IPv6 routes learnt from the neighbour, with their attributes, as its CLI prints them.
     public func routes() throws -> String {
         switch kind {
         case .bird: return try cli(["show", "route", "protocol", "speaker", "all"])
         case .frr:
-            // The table, then each route in detail (communities are shown per route only).
-            let table = try cli(["-c", "show bgp ipv4 unicast"])
-            // Route lines start with status codes glued to the prefix ("*>i192.0.2.100/32").
-            let prefixes = table.split(whereSeparator: { $0 == " " || $0 == "\n" }).map {
-                $0.drop { !$0.isNumber }
-            }.filter { $0.contains("/") && $0.contains(".") }
-            guard !prefixes.isEmpty else { return table }
-            return table + (try cli(prefixes.flatMap { ["-c", "show bgp ipv4 unicast \($0)"] }))
-        case .gobgp: return try cli(["global", "rib", "-a", "ipv4"])
+            // Each table, then each route in detail (communities are shown per route only).
+            return try ["ipv4", "ipv6"].map { family in
+                let table = try cli(["-c", "show bgp \(family) unicast"])
+                // Route lines start with status codes glued to the prefix ("*>i192.0.2.100/32", "*> 2001:db8::/64").
+                let prefixes = table.split(whereSeparator: { $0 == " " || $0 == "\n" }).map {
+                    $0.drop { !$0.isHexDigit }
+                }.filter { $0.contains("/") && $0.contains(family == "ipv4" ? "." : ":") }
+                guard !prefixes.isEmpty else { return table }
+                return table + (try cli(prefixes.flatMap { ["-c", "show bgp \(family) unicast \($0)"] }))
+            }.joined(separator: "\n")
+        case .gobgp: return try cli(["global", "rib", "-a", "ipv4"]) + "\n" + cli(["global", "rib", "-a", "ipv6"])
         }
     }
 

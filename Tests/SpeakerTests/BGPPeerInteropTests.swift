@@ -70,8 +70,8 @@ struct BGPPeerInteropTests {
     ) -> BGPPeer {
         BGPPeer(
             configuration: .init(
-                localASN: 64_512, peerASN: peerASN, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
-                retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
+                localASN: 64_512, peerASN: peerASN, routerID: 0xC612_0001, holdTime: 9,
+                families: [.ipv4Unicast, .ipv6Unicast], retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
             endpoint: .init(
                 address: lab.topology.managementAddress(of: "router").description,
                 sourceAddress: LabTopology.managementHost.description, connectTimeout: .seconds(1),
@@ -110,7 +110,9 @@ struct BGPPeerInteropTests {
         }
     }
 
-    /// eBGP (router in AS 64500) and iBGP (both in AS 64512: no AS in the path, LOCAL_PREF sent).
+    /// eBGP (router in AS 64500) and iBGP (both in AS 64512: no AS in the path, LOCAL_PREF sent); IPv4 routes and an
+    /// IPv6 one (MP_REACH_NLRI over the IPv4 session, its next hop on the router's own IPv6 LAN so that every router
+    /// resolves it).
     @Test(arguments: RealRouter.Kind.allCases, [false, true])
     func theRouterLearnsAndForgetsOurRoutesWithTheirAttributes(_ kind: RealRouter.Kind, iBGP: Bool) async throws {
         let routerASN: UInt32 = iBGP ? 64_512 : 64_500
@@ -130,21 +132,23 @@ struct BGPPeerInteropTests {
                         communities: [64_512 << 16 | 100], largeCommunities: [.init(4_200_000_001, 1, 2)]),
                     Route(prefix: Self.prefix("192.0.2.101/32"), nextHop: nextHop),
                     Route(prefix: Self.prefix("198.51.100.0/24"), nextHop: nextHop),
+                    Route(
+                        prefix: Self.prefix("2001:db8:1::100/128"), nextHop: IPAddress("2001:db8::99")!,
+                        communities: [64_512 << 16 | 100]),
                 ])
                 var routes = ""
                 do {
-                    try await eventually("\(kind) holds the three routes", timeout: .seconds(20)) {
+                    try await eventually("\(kind) holds the four routes", timeout: .seconds(20)) {
                         routes = try router.routes()
-                        return ["192.0.2.100/32", "192.0.2.101/32", "198.51.100.0/24"].allSatisfy {
-                            routes.contains($0)
-                        }
+                        return ["192.0.2.100/32", "192.0.2.101/32", "198.51.100.0/24", "2001:db8:1::100/128"]
+                            .allSatisfy { routes.contains($0) }
                     }
                 } catch {
                     throw TestFailure("\(error); the router shows: \(routes)")
                 }
                 for expected in [
                     router.nextHop(nextHop.description), iBGP ? router.localPreference(300) : router.asPath(64_512),
-                    router.community(64_512, 100), router.largeCommunity(4_200_000_001, 1, 2),
+                    router.community(64_512, 100), router.largeCommunity(4_200_000_001, 1, 2), "2001:db8::99",
                 ] {
                     #expect(routes.contains(expected), "\(kind) shows \(expected): \(routes)")
                 }
@@ -153,7 +157,7 @@ struct BGPPeerInteropTests {
                 try await eventually("\(kind) drops the withdrawn routes", timeout: .seconds(20)) {
                     routes = try router.routes()
                     return routes.contains("192.0.2.101/32") && !routes.contains("192.0.2.100/32")
-                        && !routes.contains("198.51.100.0/24")
+                        && !routes.contains("198.51.100.0/24") && !routes.contains("2001:db8:1::100")
                 }
                 #expect(peer.status.updatesSent >= 2 && peer.status.prefixesAdvertised == 1)
             }
