@@ -133,7 +133,7 @@ public final class BGPSpeaker: Service, Sendable {
                     endpoint: .init(
                         address: spec.address.description, port: spec.port,
                         sourceAddress: spec.sourceAddress?.description, connectTimeout: spec.connectTime,
-                        password: password),
+                        password: password, ttl: Self.ttl(for: spec)),
                     logger: logger)
                 sessions[spec.name] = Session(
                     spec: spec, password: password, peer: peer, task: Task { try? await peer.run() })
@@ -145,6 +145,13 @@ public final class BGPSpeaker: Service, Sendable {
 }
 
 extension BGPSpeaker {
+    /// The TTL of a session's packets, as FRR (MetalLB's default backend) sets it: 1 towards an external peer,
+    /// which must then be directly connected; 255 with `ebgpMultiHop`; the system default towards internal peers.
+    public static func ttl(for spec: BGPPeerSpec) -> Int? {
+        guard spec.myASN != spec.peerASN else { return nil }
+        return spec.ebgpMultiHop ? 255 : 1
+    }
+
     /// Why a BGPPeer's TCP-MD5 password cannot be read. Never contains the password.
     struct PasswordError: Error, CustomStringConvertible {
         var description: String

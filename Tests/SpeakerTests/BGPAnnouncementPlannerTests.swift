@@ -104,4 +104,17 @@ import Testing
             nodes: [excluded], bgp: bgp)
         #expect(plan == ["a": []], "the session stays, with nothing announced")
     }
+
+    /// The TTL of a session follows FRR: 1 towards an external peer, 255 with ebgpMultiHop, the default inside.
+    @Test func sessionTTLFollowsFRR() throws {
+        func spec(myASN: Int64, multihop: Bool) throws -> BGPPeerSpec {
+            var peer = Self.peer("a")
+            peer["spec"]?["myASN"] = .int(myASN)
+            if multihop { peer["spec"]?["ebgpMultiHop"] = true }
+            return try #require(try Self.bgp(peers: [peer], advertisements: []).peers.first)
+        }
+        #expect(BGPSpeaker.ttl(for: try spec(myASN: 64_512, multihop: false)) == 1)
+        #expect(BGPSpeaker.ttl(for: try spec(myASN: 64_512, multihop: true)) == 255)
+        #expect(BGPSpeaker.ttl(for: try spec(myASN: 64_500, multihop: false)) == nil)
+    }
 }

@@ -24,7 +24,7 @@ struct BGPPeerInteropTests {
     /// A lab with one host, `router`, running a real router (AS 64500, passive) for a speaker in this process (AS
     /// 64512, on the machine's management address).
     static func withRouter(
-        _ kind: RealRouter.Kind, asn: UInt32 = 64_500, password: String? = nil,
+        _ kind: RealRouter.Kind, asn: UInt32 = 64_500, password: String? = nil, ttlSecurity: Bool = false,
         _ body: (LabNetwork, RealRouter) async throws -> Void
     ) async throws {
         try await ManagementSegment.exclusively {
@@ -38,7 +38,7 @@ struct BGPPeerInteropTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let router = try RealRouter.start(
                 kind, in: lab, host: "router", asn: asn, neighbor: LabTopology.managementHost.description,
-                neighborASN: 64_512, password: password, directory: directory)
+                neighborASN: 64_512, password: password, ttlSecurity: ttlSecurity, directory: directory)
             defer { router.stop() }
             do {
                 try await body(lab, router)
@@ -66,7 +66,7 @@ struct BGPPeerInteropTests {
 
     /// A session from this process to the lab's router.
     static func routerPeer(
-        _ lab: LabNetwork, peerASN: UInt32 = 64_500, password: String? = nil, logger: Logger
+        _ lab: LabNetwork, peerASN: UInt32 = 64_500, password: String? = nil, ttl: Int? = nil, logger: Logger
     ) -> BGPPeer {
         BGPPeer(
             configuration: .init(
@@ -75,8 +75,34 @@ struct BGPPeerInteropTests {
             endpoint: .init(
                 address: lab.topology.managementAddress(of: "router").description,
                 sourceAddress: LabTopology.managementHost.description, connectTimeout: .seconds(1),
-                password: password.map { Array($0.utf8) }),
+                password: password.map { Array($0.utf8) }, ttl: ttl),
             logger: logger)
+    }
+
+    /// The TTL reaches the wire: BIRD with RFC 5082 TTL security accepts only packets sent with TTL 255 (what
+    /// `ebgpMultiHop` sets): such a session comes up, while with the TTL of 1 an external peer gets without it the
+    /// router's kernel drops what it sends once BIRD has the connection (IP_MINTTL), so BIRD never sees an OPEN and
+    /// closes it; the session never establishes.
+    @Test func theSessionsTTLReachesTheWire() async throws {
+        try await Self.withRouter(.bird, ttlSecurity: true) { lab, router in
+            var logger = Logger(label: "test.bgp")
+            logger.logLevel = .info
+            let multihop = Self.routerPeer(lab, ttl: 255, logger: logger)
+            try await Self.running([multihop], logger: logger) {
+                try await eventually("TTL 255 is accepted", timeout: .seconds(30)) {
+                    let routerUp = try router.isEstablished()
+                    return multihop.status.state == .established && routerUp
+                }
+            }
+            let single = Self.routerPeer(lab, ttl: 1, logger: logger)
+            try await Self.running([single], logger: logger) {
+                try await eventually("BIRD closes the TTL 1 connection", timeout: .seconds(20)) {
+                    single.status.lastError?.contains("closed by peer") == true
+                }
+                #expect(single.status.state != .established)
+                #expect(try !router.isEstablished())
+            }
+        }
     }
 
     /// TCP-MD5 (RFC 2385): with the router's password the session comes up and carries routes; without it, or
