@@ -16,4 +16,7 @@ extension Resource {
     )
     public static let serviceL2Statuses = Resource(
         group: "metallb.io", version: "v1beta1", plural: "servicel2statuses", kind: "ServiceL2Status", namespaced: true)
+    public static let serviceBGPStatuses = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "servicebgpstatuses", kind: "ServiceBGPStatus",
+        namespaced: true)
 }

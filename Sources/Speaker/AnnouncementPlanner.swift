@@ -55,15 +55,20 @@ public enum AnnouncementPlanner {
         guard spec["type"]?.stringValue == "LoadBalancer",
             spec["loadBalancerClass"]?.stringValue == loadBalancerClass
         else { return nil }
-        let ips = (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap {
-            $0["ip"]?.stringValue.flatMap(IPAddress.init)
-        }
+        let ips = ingressIPs(service)
         guard let first = ips.first else { return nil }
         let annotated = service["metadata"]?["annotations"]?[allocatedFromPool]?.stringValue
         guard let pool = annotated.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first) else {
             return nil
         }
         return (ips, pool)
+    }
+
+    /// The addresses in a Service's `status.loadBalancer.ingress`.
+    static func ingressIPs(_ service: JSON) -> [IPAddress] {
+        (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap {
+            $0["ip"]?.stringValue.flatMap(IPAddress.init)
+        }
     }
 
     /// Nodes with a serving endpoint (ready, unknown readiness, or serving while terminating) per Service.

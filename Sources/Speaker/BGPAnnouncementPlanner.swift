@@ -21,11 +21,25 @@ public enum BGPAnnouncementPlanner {
         node: String, addresses: [IPAddress], services: [JSON], endpointSlices: [JSON], nodes: [JSON],
         configuration: Configuration, bgp: BGPConfiguration, loadBalancerClass: String?
     ) -> [String: [Route]] {
-        guard let me = nodes.first(where: { $0["metadata"]?["name"]?.stringValue == node }) else { return [:] }
+        announcements(
+            node: node, addresses: addresses, services: services, endpointSlices: endpointSlices, nodes: nodes,
+            configuration: configuration, bgp: bgp, loadBalancerClass: loadBalancerClass
+        ).routes
+    }
+
+    /// `plan`'s routes, and per Service (`namespace/name`) the names of the BGPPeers its addresses go to.
+    public static func announcements(
+        node: String, addresses: [IPAddress], services: [JSON], endpointSlices: [JSON], nodes: [JSON],
+        configuration: Configuration, bgp: BGPConfiguration, loadBalancerClass: String?
+    ) -> (routes: [String: [Route]], services: [String: Set<String>]) {
+        guard let me = nodes.first(where: { $0["metadata"]?["name"]?.stringValue == node }) else { return ([:], [:]) }
         let thisNode = AnnouncementPlanner.electionNode(me)
         let peers = bgp.peers.filter { $0.selects(nodeLabels: thisNode.labels) }
         var plan: [String: [Route]] = Dictionary(uniqueKeysWithValues: peers.map { ($0.name, []) })
-        guard !thisNode.networkUnavailable, thisNode.labels[L2Election.excludeLabel] == nil else { return plan }
+        var announced: [String: Set<String>] = [:]
+        guard !thisNode.networkUnavailable, thisNode.labels[L2Election.excludeLabel] == nil else {
+            return (plan, announced)
+        }
         let serving = AnnouncementPlanner.servingNodes(endpointSlices)
 
         for service in services {
@@ -42,11 +56,12 @@ public enum BGPAnnouncementPlanner {
                     for ip in ips {
                         guard let route = route(ip, advertisement, peer: peer, addresses: addresses) else { continue }
                         plan[peer.name, default: []].append(route)
+                        announced[service.namespacedName, default: []].insert(peer.name)
                     }
                 }
             }
         }
-        return plan.mapValues(merge)
+        return (plan.mapValues(merge), announced)
     }
 
     /// The route for `ip` under `advertisement`: aggregated to its length, with its attributes.

@@ -26,6 +26,8 @@ public final class BGPSpeaker: Service, Sendable {
     let advertisements: Informer
     let communities: Informer
     let secrets: Informer
+    let recorder: EventRecorder
+    let statusWriter: ServiceStatusWriter
 
     /// Shares the Layer 2 speaker's Service, EndpointSlice, Node and pool caches (which it runs); watches the BGP
     /// objects itself.
@@ -42,6 +44,9 @@ public final class BGPSpeaker: Service, Sendable {
             client: client, resource: .bgpAdvertisements, namespace: options.namespace, logger: logger)
         communities = Informer(client: client, resource: .communities, namespace: options.namespace, logger: logger)
         secrets = Informer(client: client, resource: .secrets, namespace: options.namespace, logger: logger)
+        recorder = speaker.recorder
+        statusWriter = ServiceStatusWriter(
+            client: client, namespace: options.namespace, node: options.nodeName, kind: .bgp, logger: logger)
     }
 
     private var informers: [Informer] {
@@ -63,12 +68,16 @@ public final class BGPSpeaker: Service, Sendable {
         let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { tasks in
             for informer in ownInformers { tasks.addTask { try? await informer.run() } }
+            tasks.addTask { await self.statusWriter.run() }
             for informer in informers { await informer.addHandler { _ in trigger.yield() } }
             for informer in informers { await informer.waitForSync() }
             var sessions: [String: Session] = [:]
             var configuration: BGPConfiguration?
+            var announced: [String: Set<String>] = [:]
             for await _ in work.cancelOnGracefulShutdown() {
-                reconcile(&sessions, &configuration)
+                if let services = reconcile(&sessions, &configuration) {
+                    await report(services, previously: &announced)
+                }
             }
             for session in sessions.values { session.task.cancel() }
             for session in sessions.values { await session.task.value }
@@ -76,13 +85,18 @@ public final class BGPSpeaker: Service, Sendable {
         }
     }
 
-    private func reconcile(_ sessions: inout [String: Session], _ last: inout BGPConfiguration?) {
+    /// Starts, replaces and stops sessions and gives each its routes.
+    /// - Returns: per Service (`namespace/name`) the BGPPeers with a session that announce it; `nil` when nothing
+    ///   could be decided (invalid pools, no valid BGP configuration yet, this node unknown).
+    private func reconcile(
+        _ sessions: inout [String: Session], _ last: inout BGPConfiguration?
+    ) -> [String: Set<String>]? {
         let pools: Configuration
         switch Configuration.parse(pools: self.pools.list(), l2Advertisements: []) {
         case .success(let parsed): pools = parsed
         case .failure(let errors):
             logger.warning("address pools invalid; BGP announcements unchanged", metadata: ["errors": "\(errors)"])
-            return
+            return nil
         }
         switch BGPConfiguration.parse(
             peers: peers.list(), advertisements: advertisements.list(), communities: communities.list(),
@@ -93,11 +107,11 @@ public final class BGPSpeaker: Service, Sendable {
         case .failure(let errors):
             logger.error("BGP configuration invalid; keeping the last valid one", metadata: ["errors": "\(errors)"])
         }
-        guard let bgp = last, let me = nodes.get(name: options.nodeName) else { return }
+        guard let bgp = last, let me = nodes.get(name: options.nodeName) else { return nil }
         let addresses = (me["status"]?["addresses"]?.arrayValue ?? []).filter {
             $0["type"]?.stringValue == "InternalIP"
         }.compactMap { $0["address"]?.stringValue.flatMap(IPAddress.init) }
-        let plan = BGPAnnouncementPlanner.plan(
+        let (plan, announced) = BGPAnnouncementPlanner.announcements(
             node: options.nodeName, addresses: addresses, services: services.list(), endpointSlices: slices.list(),
             nodes: nodes.list(), configuration: pools, bgp: bgp, loadBalancerClass: options.loadBalancerClass)
 
@@ -141,6 +155,27 @@ public final class BGPSpeaker: Service, Sendable {
             }
             sessions[spec.name]?.peer.advertise(routes)
         }
+        return announced.compactMapValues { peers in
+            let running = peers.filter { sessions[$0] != nil }
+            return running.isEmpty ? nil : running
+        }
+    }
+
+    /// Events for Services this node starts announcing (or announces to other peers), and ServiceBGPStatus objects
+    /// for all it announces.
+    private func report(_ announced: [String: Set<String>], previously: inout [String: Set<String>]) async {
+        for (service, peers) in announced.sorted(by: { $0.key < $1.key }) where previously[service] != peers {
+            let parts = service.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let object = services.get(namespace: parts[0], name: parts[1]) else { continue }
+            let ips = AnnouncementPlanner.ingressIPs(object).map(\.description).joined(separator: ", ")
+            await recorder.record(
+                object, type: "Normal", reason: "nodeAssigned",
+                message: "announcing \(ips) from node \(options.nodeName) to BGP peers "
+                    + "\(peers.sorted().joined(separator: ", ")) with protocol bgp")
+        }
+        previously = announced
+        statusWriter.publish(
+            announced.mapValues { ServiceStatusWriter.Entry(status: ["peers": .array($0.sorted().map(JSON.string))]) })
     }
 }
 

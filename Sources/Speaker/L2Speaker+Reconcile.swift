@@ -158,6 +158,15 @@ extension L2Speaker {
         for service in state.services.keys where won[service] == nil { state.services[service] = nil }
         let macs = Dictionary(
             state.responders.values.map { ($0.name, $0.mac.description) }, uniquingKeysWith: { first, _ in first })
-        statusWriter.publish(state.services.filter { !$0.value.isEmpty }, macs: macs)
+        statusWriter.publish(
+            state.services.filter { !$0.value.isEmpty }.mapValues { interfaces in
+                ServiceStatusWriter.Entry(
+                    status: ["interfaces": .array(interfaces.map { ["name": .string($0)] })],
+                    annotations: [
+                        ServiceStatusWriter.macAnnotation: interfaces.compactMap { name in
+                            macs[name].map { "\(name)=\($0)" }
+                        }.joined(separator: ",")
+                    ])
+            })
     }
 }

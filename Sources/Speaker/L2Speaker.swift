@@ -69,7 +69,7 @@ public final class L2Speaker: Service, Sendable {
     let links = Mutex<[Int32: Link]>([:])
     let membership = Mutex<MembershipAgent?>(nil)
     let ready = Mutex(false)
-    let statusWriter: L2StatusWriter
+    let statusWriter: ServiceStatusWriter
 
     public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "pylon.speaker")) {
         self.client = client
@@ -82,8 +82,8 @@ public final class L2Speaker: Service, Sendable {
         pools = Informer(client: client, resource: .ipAddressPools, namespace: options.namespace, logger: logger)
         advertisements = Informer(
             client: client, resource: .l2Advertisements, namespace: options.namespace, logger: logger)
-        statusWriter = L2StatusWriter(
-            client: client, namespace: options.namespace, node: options.nodeName, logger: logger)
+        statusWriter = ServiceStatusWriter(
+            client: client, namespace: options.namespace, node: options.nodeName, kind: .layer2, logger: logger)
     }
 
     /// Whether the speaker has joined the membership and made its first decisions.

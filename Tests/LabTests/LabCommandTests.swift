@@ -176,6 +176,29 @@ struct LabCommandTests {
                     "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "all")
                 #expect(communities.stdout.contains("BGP.community: (64512,100)"))
 
+                // Every node reports what it announces: a ServiceBGPStatus each, and a nodeAssigned Event.
+                func statuses() async throws -> [String: [String]] {
+                    let listed = try await Command.run(
+                        "kubectl", ["get", "servicebgpstatuses", "-n", "pylon-system", "-o", "json"],
+                        environment: ["KUBECONFIG": state.kubeconfig])
+                    let items = try JSONParser.parse(listed.stdout)["items"]?.arrayValue ?? []
+                    var byNode: [String: [String]] = [:]
+                    for item in items where item["status"]?["serviceName"]?.stringValue == "demo" {
+                        byNode[item["status"]?["node"]?.stringValue ?? ""] =
+                            item["status"]?["peers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                    }
+                    return byNode
+                }
+                try await eventually("a ServiceBGPStatus per node", timeout: .seconds(10)) {
+                    try await statuses() == [
+                        "node-1": ["router"], "node-2": ["router"], "node-3": ["router"], "node-4": ["router"],
+                    ]
+                }
+                let events = try await Command.run(
+                    "kubectl", ["get", "events", "--field-selector", "reason=nodeAssigned", "-o", "json"],
+                    environment: ["KUBECONFIG": state.kubeconfig])
+                #expect(events.stdout.contains("to BGP peers router with protocol bgp"), "\(events.stdout)")
+
                 // A stopped speaker sends Cease, a killed one's connection closes with it: either path goes at
                 // once (the 9 s hold time is for a node that vanishes).
                 let speaker2 = try #require(state.daemons.first { $0.role == "speaker" && $0.host == "node-2" })
@@ -204,6 +227,10 @@ struct LabCommandTests {
                     "kubectl", ["delete", "service", "demo"], environment: ["KUBECONFIG": state.kubeconfig])
                 #expect(deleted.status == 0, "\(deleted)")
                 try await eventually("the route is gone from BIRD", timeout: .seconds(10)) { try await paths().isEmpty }
+                try await eventually("running speakers removed their ServiceBGPStatus", timeout: .seconds(10)) {
+                    let left = try await statuses()
+                    return left["node-1"] == nil && left["node-4"] == nil
+                }
             } catch {
                 _ = try? await Self.pylon("down", "--directory", directory)
                 throw error
