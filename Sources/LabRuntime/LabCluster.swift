@@ -85,7 +85,12 @@ public struct LabCluster: Sendable {
             say(
                 "building the LAN: \(nodes.joined(separator: ", ")) and client on 192.0.2.0/24"
                     + (options.ipv6 ? " and 2001:db8::/64" : "") + ", management link 198.18.0.0/24")
-            try network.up(additional: topology.nodeSetUpCommands(nodes: nodes))
+            try network.up(
+                additional: topology.nodeSetUpCommands(nodes: nodes)
+                    + (options.bgp
+                        ? topology.routerSetUpCommands(
+                            router: "router", client: "client", prefixes: LabManifests.poolPrefixes(ipv6: options.ipv6))
+                        : []))
             try state.save()
             try await startServer(&state, options)
             try await Self.withClient(state) { client in
@@ -114,7 +119,9 @@ public struct LabCluster: Sendable {
         }
     }
 
-    /// The router host: BIRD (AS 64500) peering passively with every node (AS 64512) over the LAN, each session
+    /// The router host: BIRD (AS 64500) peering passively with every node (AS 64512) over the LAN and installing
+    /// what it learns in its kernel (several nodes for one address: equal-cost multipath), so the client's traffic
+    /// for the pool, routed through it, goes to an announcing node. Each session is
     /// signed with TCP-MD5 (a password made for this lab, in a Secret the BGPPeer names), and the BGPPeer and
     /// BGPAdvertisement that make the nodes announce the pool to it.
     private func startRouter(_ state: inout LabState, _ client: KubeClient, topology: LabTopology) async throws {
@@ -138,7 +145,12 @@ public struct LabCluster: Sendable {
 
                 """
         }
-        let configuration = "router id \(router.v4);\nprotocol device { scan time 1; }\n" + protocols
+        let kernel = """
+            protocol kernel kernel4 { ipv4 { export all; }; merge paths on; }
+            protocol kernel kernel6 { ipv6 { export all; }; merge paths on; }
+
+            """
+        let configuration = "router id \(router.v4);\nprotocol device { scan time 1; }\n" + kernel + protocols
         guard
             FileManager.default.createFile(
                 atPath: state.directory + "/bird.conf", contents: Data(configuration.utf8),
@@ -326,7 +338,7 @@ public struct LabCluster: Sendable {
             }
             if case .answered(let body) = outcome {
                 let url = address.contains(":") ? "http://[\(address)]/" : "http://\(address)/"
-                say("client: curl \(url) → \(body)")
+                say("client: curl \(url) → \(body)\(state.bgp == true ? " (through the router)" : "")")
             }
         }
     }

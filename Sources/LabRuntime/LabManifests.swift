@@ -36,6 +36,12 @@ public enum LabManifests {
         """
     }
 
+    /// Prefixes that cover the lab pool (and nothing else on the LAN: hosts are at .10 and up, a few of them), which
+    /// the client routes through the router with `--bgp`.
+    public static func poolPrefixes(ipv6: Bool) -> [IPNetwork] {
+        ["192.0.2.96/27", "192.0.2.128/25"].compactMap(IPNetwork.init) + (ipv6 ? [IPNetwork("2001:db8::100/120")!] : [])
+    }
+
     /// With `--bgp`: every node peers with the router (AS 64512 to AS 64500), signing the session with TCP-MD5
     /// `password` (from a Secret, as MetalLB's `passwordSecret` reads it), and announces the lab pool to it.
     public static func bgpConfiguration(router: String, password: String) -> String {

@@ -148,6 +148,17 @@ struct LabCommandTests {
                 let all = "node-1, node-2, node-3, node-4"
                 #expect(up.stdout.contains("router: BIRD learnt 192.0.2.100/32 over BGP from \(all)"))
                 #expect(up.stdout.contains("router: BIRD learnt 2001:db8::100/128 over BGP from \(all)"))
+                #expect(up.stdout.contains("client: curl http://192.0.2.100/ → node-"))
+                #expect(up.stdout.contains(" (through the router)"), "the client reaches the demo over BGP routes")
+                // BIRD installs the four paths in the router's kernel, which the client's traffic takes.
+                let installed = try await Self.pylon(
+                    "exec", "--directory", directory, "router", "--", "ip", "route", "show", "192.0.2.100")
+                #expect(
+                    (10...13).allSatisfy { installed.stdout.contains("nexthop via 192.0.2.\($0) ") },
+                    "\(installed.stdout)")
+                let via = try await Self.pylon(
+                    "exec", "--directory", directory, "client", "--", "ip", "route", "get", "192.0.2.100")
+                #expect(via.stdout.contains("via 192.0.2.15 "), "\(via.stdout)")
                 func paths(_ address: String = "192.0.2.100") async throws -> [String] {
                     let output = try await Self.pylon(
                         "exec", "--directory", directory, "router", "--", "birdc", "show", "route", "for", address,
