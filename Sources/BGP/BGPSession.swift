@@ -32,14 +32,20 @@ public struct BGPSession: Sendable {
         public var families: [AddressFamily]
         public var retryInitial: Duration
         public var retryMaximum: Duration
-        /// Extra capabilities to announce (e.g. graceful restart).
+        /// Extra capabilities to announce.
         public var extraCapabilities: [BGPCapability]
+        /// Graceful restart (RFC 4724) with this restart time in seconds (at most 4095); nil: off. When the router
+        /// offers it too, an administrative stop closes the connection without a NOTIFICATION, so the router keeps
+        /// this speaker's routes (as stale) until a new session has sent its routes and End-of-RIB, or the restart
+        /// time ran out.
+        public var restartTime: UInt16?
 
         public init(
             localASN: UInt32, peerASN: UInt32, routerID: UInt32, holdTime: UInt16 = 90, keepaliveTime: UInt16? = nil,
             families: [AddressFamily] = [.ipv4Unicast, .ipv6Unicast], retryInitial: Duration = .seconds(1),
-            retryMaximum: Duration = .seconds(30), extraCapabilities: [BGPCapability] = []
+            retryMaximum: Duration = .seconds(30), extraCapabilities: [BGPCapability] = [], restartTime: UInt16? = nil
         ) {
+            self.restartTime = restartTime.map { min($0, 4095) }
             self.localASN = localASN
             self.peerASN = peerASN
             self.routerID = routerID
@@ -62,6 +68,8 @@ public struct BGPSession: Sendable {
         public var keepaliveTime: UInt16
         public var fourOctetAS: Bool
         public var families: Set<AddressFamily>
+        /// Both sides offered graceful restart: End-of-RIB markers follow the initial routes, and a stop keeps them.
+        public var gracefulRestart: Bool = false
     }
 
     public enum Event: Sendable, Equatable {
@@ -110,7 +118,15 @@ public struct BGPSession: Sendable {
             asn: configuration.localASN, holdTime: configuration.holdTime, identifier: configuration.routerID,
             capabilities: configuration.families.map { .multiprotocol($0) } + [
                 .routeRefresh, .fourOctetAS(configuration.localASN),
-            ] + configuration.extraCapabilities)
+            ]
+                + (configuration.restartTime.map { time in
+                    // The node keeps forwarding to its Services while its speaker restarts.
+                    [
+                        .gracefulRestart(
+                            restarting: false, time: time,
+                            families: configuration.families.map { .init($0, forwardingPreserved: true) })
+                    ]
+                } ?? []) + configuration.extraCapabilities)
     }
 
     /// RFC 4271 §10's suggestion for the hold timer while waiting for the peer's OPEN.
@@ -127,10 +143,12 @@ public struct BGPSession: Sendable {
             running = false
             let connected = [.openSent, .openConfirm, .established].contains(state)
             let wasUp = state == .established
+            // RFC 4724: the router keeps the routes of a session that ends without a NOTIFICATION.
+            let keep = wasUp && negotiated?.gracefulRestart == true
             reset()
-            return (connected ? [.send(.notification(.cease(subcode))), .close] : [.close])
+            return (connected && !keep ? [.send(.notification(.cease(subcode))), .close] : [.close])
                 + [.disarm(.connectRetry), .disarm(.hold), .disarm(.keepalive)]
-                + (wasUp ? [.down("stopped")] : [])
+                + (wasUp ? [.down(keep ? "stopped (graceful restart: the router keeps the routes)" : "stopped")] : [])
         case (.connect, .connected), (.active, .connected):
             state = .openSent
             return [.disarm(.connectRetry), .send(.open(open)), .arm(.hold, Self.largeHoldTime)]
@@ -188,9 +206,13 @@ public struct BGPSession: Sendable {
         let hold = min(configuration.holdTime, peer.holdTime)
         let keepalive = hold == 0 ? 0 : min(configuration.keepaliveTime ?? hold / 3, max(hold / 3, 1))
         let fourOctet = peer.supportsFourOctetAS
+        let peerRestarts = peer.capabilities.contains {
+            if case .gracefulRestart = $0 { return true } else { return false }
+        }
         negotiated = Negotiated(
             peer: peer, holdTime: hold, keepaliveTime: keepalive, fourOctetAS: fourOctet,
-            families: peer.families.intersection(configuration.families))
+            families: peer.families.intersection(configuration.families),
+            gracefulRestart: configuration.restartTime != nil && peerRestarts)
         state = .openConfirm
         var actions: [Action] = [.send(.keepalive)]
         if keepalive > 0 { actions.append(.arm(.keepalive, .seconds(Int(keepalive)))) }

@@ -51,4 +51,19 @@ public struct BGPUpdate: Sendable, Equatable {
         out += nlri.flatMap(PathAttribute.encode)
         return out
     }
+
+    /// The End-of-RIB marker of `family` (RFC 4724 §2): an empty UPDATE for IPv4 unicast, else an UPDATE whose
+    /// only attribute is an MP_UNREACH_NLRI of that family without prefixes.
+    public static func endOfRIB(_ family: AddressFamily) -> BGPUpdate {
+        family == .ipv4Unicast
+            ? BGPUpdate() : BGPUpdate(attributes: [.multiprotocolUnreach(family: family, prefixes: [])])
+    }
+
+    /// Whether this is an End-of-RIB marker.
+    public var isEndOfRIB: Bool {
+        guard withdrawn.isEmpty, nlri.isEmpty else { return false }
+        if attributes.isEmpty { return true }
+        guard attributes.count == 1, case .multiprotocolUnreach(_, let prefixes) = attributes[0] else { return false }
+        return prefixes.isEmpty
+    }
 }

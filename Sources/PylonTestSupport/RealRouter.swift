@@ -23,11 +23,12 @@ public struct RealRouter: Sendable {
 
     /// Starts `kind` in `host` (AS `asn`, router ID = its management address) for `neighbor` in AS `neighborASN`,
     /// hold time 9 s, IPv4 and IPv6 unicast (over the IPv4 session), TCP-MD5 signed with `password` when given.
-    /// `ttlSecurity` (BIRD only) turns on RFC 5082's check: only packets that arrive with TTL 255 are accepted.
+    /// `ttlSecurity` (BIRD only) turns on RFC 5082's check: only packets that arrive with TTL 255 are accepted;
+    /// `gracefulRestart` (BIRD only) offers RFC 4724 graceful restart and keeps a restarting neighbour's routes.
     /// Files go to `directory`.
     public static func start(
         _ kind: Kind, in lab: LabNetwork, host: String, asn: UInt32, neighbor: String, neighborASN: UInt32,
-        password: String? = nil, ttlSecurity: Bool = false, directory: String
+        password: String? = nil, ttlSecurity: Bool = false, gracefulRestart: Bool = false, directory: String
     ) throws -> RealRouter {
         let id = lab.topology.managementAddress(of: host).description
         let namespace = lab.topology.namespace(of: host)
@@ -44,7 +45,7 @@ public struct RealRouter: Sendable {
               neighbor \(neighbor) as \(neighborASN);
               passive on;
               direct;
-              hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")\(ttlSecurity ? "\n  ttl security on;" : "")
+              hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")\(ttlSecurity ? "\n  ttl security on;" : "")\(gracefulRestart ? "\n  graceful restart on;" : "")
               ipv4 { import all; export none; };
               ipv6 { import all; export none; };
             }

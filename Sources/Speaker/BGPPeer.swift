@@ -177,6 +177,12 @@ public final class BGPPeer: Service, Sendable {
                         ])
                     advertised = [:]
                     sendDifferences()
+                    if negotiated.gracefulRestart {
+                        // RFC 4724: the initial routes are complete; the router drops what it kept from before.
+                        for family in negotiated.families.sorted(by: { $0.afi < $1.afi }) {
+                            send(.update(BGPUpdate.endOfRIB(family)))
+                        }
+                    }
                 case .routes(let update):
                     received.subtract(update.withdrawnPrefixes)
                     var ignored = 0

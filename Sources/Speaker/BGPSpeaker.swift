@@ -143,7 +143,8 @@ public final class BGPSpeaker: Service, Sendable {
                 let peer = BGPPeer(
                     configuration: .init(
                         localASN: spec.myASN, peerASN: spec.peerASN, routerID: id, holdTime: spec.holdTime,
-                        keepaliveTime: spec.keepaliveTime),
+                        keepaliveTime: spec.keepaliveTime,
+                        restartTime: spec.enableGracefulRestart ? Self.restartTime : nil),
                     endpoint: .init(
                         address: spec.address.description, port: spec.port,
                         sourceAddress: spec.sourceAddress?.description, connectTimeout: spec.connectTime,
@@ -182,6 +183,9 @@ public final class BGPSpeaker: Service, Sendable {
 extension BGPSpeaker {
     /// The TTL of a session's packets, as FRR (MetalLB's default backend) sets it: 1 towards an external peer,
     /// which must then be directly connected; 255 with `ebgpMultiHop`; the system default towards internal peers.
+    /// Restart time offered with `enableGracefulRestart` (seconds; FRR's default).
+    static let restartTime: UInt16 = 120
+
     public static func ttl(for spec: BGPPeerSpec) -> Int? {
         guard spec.myASN != spec.peerASN else { return nil }
         return spec.ebgpMultiHop ? 255 : 1

@@ -138,6 +138,55 @@ import Testing
         #expect(session.handle(.timerExpired(.connectRetry)) == [], "no retry after a stop")
     }
 
+    /// Graceful restart (RFC 4724): offered in OPEN with the restart time and preserved forwarding per family;
+    /// negotiated only when the peer offers it too; then a stop closes without a NOTIFICATION (the router keeps the
+    /// routes), otherwise it still sends Cease.
+    @Test(arguments: [true, false]) func gracefulRestartKeepsTheRoutesOnlyWhenBothOfferIt(_ peerOffers: Bool) {
+        var configuration = Self.configuration
+        configuration.restartTime = 120
+        var session = BGPSession(configuration)
+        #expect(
+            session.open.capabilities.contains(
+                .gracefulRestart(
+                    restarting: false, time: 120,
+                    families: [
+                        .init(.ipv4Unicast, forwardingPreserved: true), .init(.ipv6Unicast, forwardingPreserved: true),
+                    ])))
+        var peer = Self.peerOpen()
+        if peerOffers {
+            peer.capabilities.append(
+                .gracefulRestart(
+                    restarting: false, time: 90, families: [.init(.ipv4Unicast, forwardingPreserved: false)]))
+        }
+        _ = session.handle(.start)
+        _ = session.handle(.connected)
+        _ = session.handle(.received(.open(peer)))
+        let up = session.handle(.received(.keepalive))
+        guard case .established(let negotiated) = up.last else {
+            Issue.record("not established: \(up)")
+            return
+        }
+        #expect(negotiated.gracefulRestart == peerOffers)
+        let stop = session.handle(.stop(subcode: 2))
+        #expect(stop.contains(.send(.notification(.cease(2)))) == !peerOffers)
+        #expect(stop.contains(.close))
+    }
+
+    @Test func endOfRIBMarkersRoundTrip() throws {
+        for family in [AddressFamily.ipv4Unicast, .ipv6Unicast] {
+            let marker = BGPUpdate.endOfRIB(family)
+            #expect(marker.isEndOfRIB)
+            let decoded = try BGPMessage.decode(ArraySlice(BGPMessage.update(marker).encoded()))
+            guard case .update(let update) = decoded else {
+                Issue.record("not an UPDATE: \(decoded)")
+                continue
+            }
+            #expect(update.isEndOfRIB && update == marker)
+        }
+        #expect(BGPMessage.update(.endOfRIB(.ipv4Unicast)).encoded().count == 23, "header and two empty lengths")
+        #expect(!BGPUpdate(withdrawn: [IPNetwork("192.0.2.1/32")!]).isEndOfRIB)
+    }
+
     @Test func holdTimeZeroMeansNoKeepalivesAndNoHoldTimer() {
         var configuration = Self.configuration
         configuration.holdTime = 0

@@ -25,7 +25,7 @@ struct BGPPeerInteropTests {
     /// 64512, on the machine's management address).
     static func withRouter(
         _ kind: RealRouter.Kind, asn: UInt32 = 64_500, password: String? = nil, ttlSecurity: Bool = false,
-        _ body: (LabNetwork, RealRouter) async throws -> Void
+        gracefulRestart: Bool = false, _ body: (LabNetwork, RealRouter) async throws -> Void
     ) async throws {
         try await ManagementSegment.exclusively {
             LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
@@ -38,7 +38,8 @@ struct BGPPeerInteropTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let router = try RealRouter.start(
                 kind, in: lab, host: "router", asn: asn, neighbor: LabTopology.managementHost.description,
-                neighborASN: 64_512, password: password, ttlSecurity: ttlSecurity, directory: directory)
+                neighborASN: 64_512, password: password, ttlSecurity: ttlSecurity, gracefulRestart: gracefulRestart,
+                directory: directory)
             defer { router.stop() }
             do {
                 try await body(lab, router)
@@ -66,17 +67,58 @@ struct BGPPeerInteropTests {
 
     /// A session from this process to the lab's router.
     static func routerPeer(
-        _ lab: LabNetwork, peerASN: UInt32 = 64_500, password: String? = nil, ttl: Int? = nil, logger: Logger
+        _ lab: LabNetwork, peerASN: UInt32 = 64_500, password: String? = nil, ttl: Int? = nil,
+        restartTime: UInt16? = nil, logger: Logger
     ) -> BGPPeer {
         BGPPeer(
             configuration: .init(
                 localASN: 64_512, peerASN: peerASN, routerID: 0xC612_0001, holdTime: 9,
-                families: [.ipv4Unicast, .ipv6Unicast], retryInitial: .milliseconds(200), retryMaximum: .seconds(2)),
+                families: [.ipv4Unicast, .ipv6Unicast], retryInitial: .milliseconds(200), retryMaximum: .seconds(2),
+                restartTime: restartTime),
             endpoint: .init(
                 address: lab.topology.managementAddress(of: "router").description,
                 sourceAddress: LabTopology.managementHost.description, connectTimeout: .seconds(1),
                 password: password.map { Array($0.utf8) }, ttl: ttl),
             logger: logger)
+    }
+
+    /// Graceful restart with BIRD: a speaker that stops gracefully leaves its routes at the router (kept as stale);
+    /// its successor's routes and End-of-RIB replace them — what it no longer announces goes, the rest stays.
+    @Test func aGracefulRestartKeepsTheRoutesUntilTheNextSessionSaysWhatIsCurrent() async throws {
+        try await Self.withRouter(.bird, gracefulRestart: true) { lab, router in
+            var logger = Logger(label: "test.bgp")
+            logger.logLevel = .info
+            let nextHop = IPAddress(LabTopology.managementHost.description)!
+            let first = Self.routerPeer(lab, restartTime: 120, logger: logger)
+            first.advertise(
+                ["192.0.2.100/32", "192.0.2.101/32"].map { Route(prefix: Self.prefix($0), nextHop: nextHop) })
+            try await Self.running([first], logger: logger) {
+                try await eventually("BIRD holds both routes", timeout: .seconds(30)) {
+                    let routes = try router.routes()
+                    return routes.contains("192.0.2.100/32") && routes.contains("192.0.2.101/32")
+                }
+            }
+            try await eventually("BIRD saw the session end", timeout: .seconds(10)) { try !router.isEstablished() }
+            let kept = try router.routes()
+            #expect(
+                kept.contains("192.0.2.100/32") && kept.contains("192.0.2.101/32"),
+                "the routes stay through the restart: \(kept)")
+            let second = Self.routerPeer(lab, restartTime: 120, logger: logger)
+            second.advertise(
+                ["192.0.2.101/32", "192.0.2.102/32"].map { Route(prefix: Self.prefix($0), nextHop: nextHop) })
+            try await Self.running([second], logger: logger) {
+                var routes = ""
+                do {
+                    try await eventually("End-of-RIB flushed the stale route", timeout: .seconds(30)) {
+                        routes = try router.routes()
+                        return !routes.contains("192.0.2.100/32") && routes.contains("192.0.2.101/32")
+                            && routes.contains("192.0.2.102/32")
+                    }
+                } catch {
+                    throw TestFailure("\(error); BIRD shows: \(routes)")
+                }
+            }
+        }
     }
 
     /// The TTL reaches the wire: BIRD with RFC 5082 TTL security accepts only packets sent with TTL 255 (what
