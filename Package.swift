@@ -156,6 +156,7 @@ let package = Package(
         ),
         .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(name: "BGP", dependencies: ["NetCore"], swiftSettings: swiftSettings),
+        .target(name: "BFD", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .target(
             name: "Explain",
             dependencies: [
@@ -249,6 +250,7 @@ let package = Package(
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "BFDTests", dependencies: ["BFD", "PylonTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",
