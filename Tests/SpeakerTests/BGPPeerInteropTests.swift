@@ -238,6 +238,19 @@ struct BGPPeerInteropTests {
         }
     }
 
+    /// A TCP listener on loopback standing in for a router, and its port.
+    static func loopbackListener() async throws -> (
+        NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, Int
+    ) {
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return (listener, listener.channel.localAddress!.port!)
+    }
+
     /// What a hostile router does on one connection, and the NOTIFICATION the speaker must answer with.
     struct Scenario: Sendable {
         var name: String
@@ -286,13 +299,7 @@ struct BGPPeerInteropTests {
             var logger = Logger(label: "test.bgp")
             logger.logLevel = .info
             // The hostile router: a plain TCP listener on loopback, one scenario per connection the speaker makes.
-            let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .bind(host: "127.0.0.1", port: 0) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            let port = listener.channel.localAddress!.port!
+            let (listener, port) = try await Self.loopbackListener()
             let hostile = BGPPeer(
                 configuration: .init(
                     localASN: 64_512, peerASN: 64_501, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast],
@@ -344,13 +351,7 @@ struct BGPPeerInteropTests {
     @Test func aRouterSendingMoreThanTheLimitCostsBoundedMemoryAndKeepsTheSession() async throws {
         var logger = Logger(label: "test.bgp")
         logger.logLevel = .info
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        let port = listener.channel.localAddress!.port!
+        let (listener, port) = try await Self.loopbackListener()
         let peer = BGPPeer(
             configuration: .init(
                 localASN: 64_512, peerASN: 64_501, routerID: 0xC612_0001, holdTime: 9, families: [.ipv4Unicast]),
