@@ -154,6 +154,8 @@ actor ServiceWriter {
     private enum Outcome: Equatable {
         /// Done; the resourceVersion the status write produced, when there was one and it is numeric.
         case written(UInt64?)
+        /// The Service no longer exists: nothing to write, no Event to record about it.
+        case gone
         /// Failed; the backoff has been waited out and the job must be queued again.
         case failed
     }
@@ -184,7 +186,7 @@ actor ServiceWriter {
                 }
                 version = updated["metadata"]?["resourceVersion"]?.stringValue.flatMap(UInt64.init)
             } catch let gone as Status where gone.code == 404 {
-                return .written(nil)
+                return .gone
             } catch {
                 Counter(label: "pylon_controller_write_failures_total").increment()
                 let delay = Duration.milliseconds(min(10_000, 100 << min(job.attempts, 7)))

@@ -181,11 +181,11 @@ public final class BGPSpeaker: Service, Sendable {
 }
 
 extension BGPSpeaker {
-    /// The TTL of a session's packets, as FRR (MetalLB's default backend) sets it: 1 towards an external peer,
-    /// which must then be directly connected; 255 with `ebgpMultiHop`; the system default towards internal peers.
     /// Restart time offered with `enableGracefulRestart` (seconds; FRR's default).
     static let restartTime: UInt16 = 120
 
+    /// The TTL of a session's packets, as FRR (MetalLB's default backend) sets it: 1 towards an external peer,
+    /// which must then be directly connected; 255 with `ebgpMultiHop`; the system default towards internal peers.
     public static func ttl(for spec: BGPPeerSpec) -> Int? {
         guard spec.myASN != spec.peerASN else { return nil }
         return spec.ebgpMultiHop ? 255 : 1
