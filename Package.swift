@@ -130,8 +130,10 @@ let package = Package(
         .executableTarget(
             name: "pylon-bench",
             dependencies: [
-                "KubeClient", "KubeAPI", "PylonTestSupport", "CLinuxNet", "Layer2", "Lab", "NetCore",
+                "KubeClient", "KubeAPI", "PylonTestSupport", "CLinuxNet", "Layer2", "Lab", "NetCore", "BGP", "Speaker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -52,6 +52,12 @@ struct Bench {
             for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
             return
         }
+        var routes = 10_000
+        if let i = args.firstIndex(of: "--routes"), i + 1 < args.count, let n = Int(args[i + 1]) { routes = n }
+        if args.contains("--bgp-only") {
+            for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
+            return
+        }
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pylon-bench-\(UUID().uuidString)"
@@ -94,6 +100,7 @@ struct Bench {
 
         for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
         for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
+        for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }
