@@ -141,13 +141,13 @@ public final class LoadBalancerController: Service, Sendable {
         var reported: JSON? = nil
         _ = await applyConfiguration(&current, &allocator, &reported)
         // Restore what Services already hold, oldest first, before deciding anything.
-        let existing = servicesOldestFirst()
-        for (namespace, name) in existing {
-            guard let service = services.get(namespace: namespace, name: name) else { continue }
+        // One decoding pass reads what each Service holds; restoring follows in creation order.
+        let existing = servicesOldestFirst { service -> (request: ServiceRequest, ips: [IPAddress])? in
             let ips = ServiceReading.statusIPs(service)
-            guard !ips.isEmpty, case .request(let request, _) = read(service) else { continue }
-            _ = allocator.restore(request, ips: ips)
+            guard !ips.isEmpty, case .request(let request, _) = read(service) else { return nil }
+            return (request, ips)
         }
+        for held in existing.compactMap(\.value) { _ = allocator.restore(held.request, ips: held.ips) }
         // Services that asked for an address and could not get one: retried when an address is freed.
         var waiting = Set<String>()
         func decide(_ service: JSON) async {
@@ -157,7 +157,7 @@ public final class LoadBalancerController: Service, Sendable {
                 waiting.remove(service.namespacedName)
             }
         }
-        for (namespace, name) in existing {
+        for (namespace, name, _) in existing {
             if let service = services.get(namespace: namespace, name: name) { await decide(service) }
         }
         synced.withLock { $0 = true }
@@ -191,22 +191,23 @@ public final class LoadBalancerController: Service, Sendable {
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }
-                for (namespace, name) in servicesOldestFirst() {
+                for (namespace, name, _) in servicesOldestFirst({ _ in () }) {
                     if let service = services.get(namespace: namespace, name: name) { await decide(service) }
                 }
             }
         }
     }
 
-    /// The cached Services' namespaces and names in creation order, without holding every Service decoded.
-    private func servicesOldestFirst() -> [(namespace: String, name: String)] {
+    /// The cached Services' namespaces and names in creation order, without holding every Service decoded,
+    /// and what `extract` reads from each while it is decoded.
+    private func servicesOldestFirst<T>(_ extract: (JSON) -> T) -> [(namespace: String, name: String, value: T)] {
         services.list { service in
             (
-                service.creationOrder, service["metadata"]?["namespace"]?.stringValue ?? "",
-                service["metadata"]?["name"]?.stringValue ?? ""
+                order: service.creationOrder, namespace: service["metadata"]?["namespace"]?.stringValue ?? "",
+                name: service["metadata"]?["name"]?.stringValue ?? "", value: extract(service)
             )
         }
-        .sorted { $0.0 < $1.0 }.map { ($0.1, $0.2) }
+        .sorted { $0.order < $1.order }.map { ($0.namespace, $0.name, $0.value) }
     }
 
     /// Services in creation order (each object's sort key computed once).
