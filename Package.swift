@@ -146,7 +146,7 @@ let package = Package(
             name: "Speaker",
             dependencies: [
                 "CLinuxNet", "Netlink", "Layer2", "Election", "Membership", "LoadBalancerConfig", "KubeClient", "KubeAPI",
-                "NetCore", "BGP",
+                "NetCore", "BGP", "BFD",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -56,6 +56,8 @@ public struct BFDSession: Sendable {
     public private(set) var state: BFDPacket.State = .down
     public private(set) var diagnostic: BFDPacket.Diagnostic = .none
     public private(set) var remoteDiscriminator: UInt32 = 0
+    /// The state the peer reported in its last packet (Down until heard, and again after the detection time).
+    public private(set) var remoteState: BFDPacket.State = .down
     /// The peer's Required Min RX Interval in microseconds (1 until heard: §6.8.1).
     private var remoteMinRx: UInt32 = 1
     private var remoteDesiredMinTx: UInt32 = 0
@@ -107,6 +109,7 @@ public struct BFDSession: Sendable {
         case .timerExpired(.detect):
             guard started, state == .initializing || state == .up else { return [] }
             remoteDiscriminator = 0
+            remoteState = .down
             remoteMinRx = 1
             remoteMultiplier = 0
             polling = false
@@ -125,6 +128,7 @@ public struct BFDSession: Sendable {
         let wasTransmitting = transmits
         let oldInterval = transmitInterval
         remoteDiscriminator = packet.myDiscriminator
+        remoteState = packet.state
         remoteMinRx = packet.requiredMinRxInterval
         remoteDesiredMinTx = packet.desiredMinTxInterval
         remoteMultiplier = packet.detectMultiplier

@@ -84,6 +84,9 @@ public struct BGPSession: Sendable {
         /// The peer sent bytes the decoder rejected; the NOTIFICATION to answer with.
         case malformed(BGPNotification)
         case timerExpired(Timer)
+        /// BFD found the peer unreachable: the session ends at once with Cease / BFD Down (RFC 9384), which may
+        /// not arrive, and is retried later as after any failure.
+        case bfdDown(String)
     }
 
     public enum Action: Sendable, Equatable {
@@ -128,6 +131,9 @@ public struct BGPSession: Sendable {
                     ]
                 } ?? []) + configuration.extraCapabilities)
     }
+
+    /// RFC 9384's Cease subcode "BFD Down".
+    public static let bfdDownSubcode: UInt8 = 10
 
     /// RFC 4271 §10's suggestion for the hold timer while waiting for the peer's OPEN.
     static let largeHoldTime = Duration.seconds(240)
@@ -181,6 +187,9 @@ public struct BGPSession: Sendable {
         case (_, .received(.notification(let notification))):
             guard state != .idle else { return [] }
             return fail(sending: nil, "peer sent NOTIFICATION \(notification)")
+        case (.openSent, .bfdDown(let reason)), (.openConfirm, .bfdDown(let reason)),
+            (.established, .bfdDown(let reason)):
+            return fail(sending: .cease(Self.bfdDownSubcode), "BFD: \(reason)")
         case (_, .malformed(let notification)):
             guard state != .idle else { return [] }
             return fail(sending: notification, "malformed message from peer: \(notification)")

@@ -180,3 +180,33 @@ fail:;
     errno = saved;
     return -1;
 }
+
+int pylon_bfd_socket(const struct sockaddr *local, socklen_t local_length, int only_ttl_255) {
+    int v6 = local->sa_family == AF_INET6;
+    int fd = socket(local->sa_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int one = 1, ttl = 255;
+    if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) goto fail;
+    if ((v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl)
+            : setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl)) < 0)
+        goto fail;
+    if (only_ttl_255) {
+        // The filter runs with the UDP header at offset 0; SKF_NET_OFF reaches back into the IP header, where the
+        // TTL is byte 8 (IPv4) and the hop limit byte 7 (IPv6). Accept the whole datagram or nothing.
+        struct sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(SKF_NET_OFF + (v6 ? 7 : 8))),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 255, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+            BPF_STMT(BPF_RET | BPF_K, 0),
+        };
+        struct sock_fprog program = {.len = sizeof code / sizeof code[0], .filter = code};
+        if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) < 0) goto fail;
+    }
+    if (bind(fd, local, local_length) < 0) goto fail;
+    return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}

@@ -9,6 +9,7 @@ public struct ClusterSnapshot: Sendable {
     public var bgpAdvertisements: [JSON]
     public var bgpPeers: [JSON]
     public var communities: [JSON]
+    public var bfdProfiles: [JSON]
     public var endpointSlices: [JSON]
     public var nodes: [JSON]
     public var serviceL2Statuses: [JSON]
@@ -19,8 +20,8 @@ public struct ClusterSnapshot: Sendable {
 
     public init(
         services: [JSON] = [], namespaces: [JSON] = [], pools: [JSON] = [], l2Advertisements: [JSON] = [],
-        bgpAdvertisements: [JSON] = [], bgpPeers: [JSON] = [], communities: [JSON] = [], endpointSlices: [JSON] = [],
-        nodes: [JSON] = [],
+        bgpAdvertisements: [JSON] = [], bgpPeers: [JSON] = [], communities: [JSON] = [], bfdProfiles: [JSON] = [],
+        endpointSlices: [JSON] = [], nodes: [JSON] = [],
         serviceL2Statuses: [JSON] = [], events: [JSON] = [], loadBalancerClass: String? = nil
     ) {
         self.services = services
@@ -30,6 +31,7 @@ public struct ClusterSnapshot: Sendable {
         self.bgpAdvertisements = bgpAdvertisements
         self.bgpPeers = bgpPeers
         self.communities = communities
+        self.bfdProfiles = bfdProfiles
         self.endpointSlices = endpointSlices
         self.nodes = nodes
         self.serviceL2Statuses = serviceL2Statuses

@@ -292,7 +292,7 @@ public enum ServiceExplainer {
             let bgp: BGPConfiguration
             switch BGPConfiguration.parse(
                 peers: snapshot.bgpPeers, advertisements: snapshot.bgpAdvertisements, communities: snapshot.communities,
-                pools: configuration.pools)
+                bfdProfiles: snapshot.bfdProfiles, pools: configuration.pools)
             {
             case .success(let parsed): bgp = parsed
             case .failure(let errors):

@@ -11,6 +11,8 @@ extension Resource {
         group: "metallb.io", version: "v1beta2", plural: "bgppeers", kind: "BGPPeer", namespaced: true)
     public static let communities = Resource(
         group: "metallb.io", version: "v1beta1", plural: "communities", kind: "Community", namespaced: true)
+    public static let bfdProfiles = Resource(
+        group: "metallb.io", version: "v1beta1", plural: "bfdprofiles", kind: "BFDProfile", namespaced: true)
     public static let bgpAdvertisements = Resource(
         group: "metallb.io", version: "v1beta1", plural: "bgpadvertisements", kind: "BGPAdvertisement", namespaced: true
     )

@@ -1,25 +1,46 @@
 import KubeAPI
 import NetCore
 
-/// MetalLB's BGP objects — BGPPeer (metallb.io/v1beta2), BGPAdvertisement and Community (v1beta1) — after
-/// validation. Pure: no I/O. Secrets are referenced, never resolved here; a password given inline is kept in the
+/// MetalLB's BGP objects — BGPPeer (metallb.io/v1beta2), BGPAdvertisement, Community and BFDProfile (v1beta1) —
+/// after validation. Pure: no I/O. Secrets are referenced, never resolved here; a password given inline is kept in the
 /// value but never appears in a `description` or an error.
 public struct BGPConfiguration: Sendable, Equatable {
     public var peers: [BGPPeerSpec]
     public var advertisements: [BGPAdvertisement]
+    /// By name; every BGPPeer's `bfdProfile` names one of them.
+    public var bfdProfiles: [String: BFDProfile]
 
-    public init(peers: [BGPPeerSpec] = [], advertisements: [BGPAdvertisement] = []) {
+    public init(
+        peers: [BGPPeerSpec] = [], advertisements: [BGPAdvertisement] = [], bfdProfiles: [String: BFDProfile] = [:]
+    ) {
         self.peers = peers.sorted { $0.name < $1.name }
         self.advertisements = advertisements.sorted { $0.name < $1.name }
+        self.bfdProfiles = bfdProfiles
+    }
+
+    /// The BFD profile of `peer`; nil when it asks for no BFD.
+    public func bfdProfile(of peer: BGPPeerSpec) -> BFDProfile? {
+        peer.bfdProfile.flatMap { bfdProfiles[$0] }
     }
 
     /// Validates the objects as stored in the API. `pools` are the valid pools (advertisements may name only those).
     /// - Returns: the configuration, or every problem found, each naming the object and field.
     public static func parse(
         peers peerObjects: [JSON], advertisements advertisementObjects: [JSON],
-        communities communityObjects: [JSON], pools: [AddressPool]
+        communities communityObjects: [JSON], bfdProfiles profileObjects: [JSON] = [], pools: [AddressPool]
     ) -> Result<BGPConfiguration, ConfigurationErrors> {
         var errors: [ConfigurationError] = []
+        var profiles: [String: BFDProfile] = [:]
+        for object in profileObjects {
+            let profile = BFDProfile(object) { field, message in
+                errors.append(
+                    ConfigurationError(
+                        kind: "BFDProfile", name: object["metadata"]?["name"]?.stringValue ?? "", field: field,
+                        message: message))
+            }
+            if let profile { profiles[profile.name] = profile }
+        }
+        let profileNames = Set(profileObjects.compactMap { $0["metadata"]?["name"]?.stringValue })
         var aliases: [String: BGPCommunity] = [:]
         for object in communityObjects {
             let name = object["metadata"]?["name"]?.stringValue ?? ""
@@ -56,6 +77,9 @@ public struct BGPConfiguration: Sendable, Equatable {
                 errors.append(ConfigurationError(kind: "BGPPeer", name: name, field: field, message: message))
             }
             if let peer = BGPPeerSpec(object, fail: fail) {
+                if let profile = peer.bfdProfile, !profileNames.contains(profile) {
+                    fail("spec.bfdProfile", "BFDProfile \"\(profile)\" does not exist")
+                }
                 let endpoint = "\(peer.address)|\(peer.port)"
                 if let other = endpoints[endpoint], peer.nodeSelectors.isEmpty {
                     fail(
@@ -79,7 +103,7 @@ public struct BGPConfiguration: Sendable, Equatable {
             }
         }
         if !errors.isEmpty { return .failure(ConfigurationErrors(errors: errors)) }
-        return .success(BGPConfiguration(peers: peers, advertisements: advertisements))
+        return .success(BGPConfiguration(peers: peers, advertisements: advertisements, bfdProfiles: profiles))
     }
 }
 

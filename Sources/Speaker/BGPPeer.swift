@@ -60,6 +60,7 @@ public final class BGPPeer: Service, Sendable {
         case opened(AsyncStream<[UInt8]>.Continuation, connection: Int)
         case routesChanged
         case timer(BGPSession.Timer)
+        case bfdDown(String)
     }
 
     public let configuration: BGPSession.Configuration
@@ -102,6 +103,12 @@ public final class BGPPeer: Service, Sendable {
     public func advertise(_ routes: [Route]) {
         desired.withLock { $0 = Dictionary(routes.map { ($0.prefix, $0) }, uniquingKeysWith: { _, last in last }) }
         input.yield(.routesChanged)
+    }
+
+    /// Tells the session that BFD found the router unreachable: an open session ends at once (Cease / BFD Down)
+    /// and is retried as after any failure.
+    public func bfdDown(_ reason: String) {
+        input.yield(.bfdDown(reason))
     }
 
     public func run() async throws {
@@ -153,6 +160,8 @@ public final class BGPPeer: Service, Sendable {
                 await perform(session.handle(.timerExpired(timer)))
             case .routesChanged:
                 if session.state == .established { sendDifferences() }
+            case .bfdDown(let reason):
+                await perform(session.handle(.bfdDown(reason)))
             }
             peer.current.withLock { $0.state = session.state }
             peer.publish()

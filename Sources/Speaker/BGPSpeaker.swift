@@ -26,6 +26,8 @@ public final class BGPSpeaker: Service, Sendable {
     let advertisements: Informer
     let communities: Informer
     let secrets: Informer
+    let bfdProfiles: Informer
+    let bfd: BFDAgent
     let recorder: EventRecorder
     let statusWriter: ServiceStatusWriter
 
@@ -44,16 +46,18 @@ public final class BGPSpeaker: Service, Sendable {
             client: client, resource: .bgpAdvertisements, namespace: options.namespace, logger: logger)
         communities = Informer(client: client, resource: .communities, namespace: options.namespace, logger: logger)
         secrets = Informer(client: client, resource: .secrets, namespace: options.namespace, logger: logger)
+        bfdProfiles = Informer(client: client, resource: .bfdProfiles, namespace: options.namespace, logger: logger)
+        bfd = BFDAgent(logger: logger)
         recorder = speaker.recorder
         statusWriter = ServiceStatusWriter(
             client: client, namespace: options.namespace, node: options.nodeName, kind: .bgp, logger: logger)
     }
 
     private var informers: [Informer] {
-        [services, slices, nodes, pools, peers, advertisements, communities, secrets]
+        [services, slices, nodes, pools, peers, advertisements, communities, secrets, bfdProfiles]
     }
     /// The ones this speaker runs (the others run in the Layer 2 speaker).
-    private var ownInformers: [Informer] { [peers, advertisements, communities, secrets] }
+    private var ownInformers: [Informer] { [peers, advertisements, communities, secrets, bfdProfiles] }
 
     /// A running session and the BGPPeer it was made from.
     private struct Session {
@@ -69,15 +73,18 @@ public final class BGPSpeaker: Service, Sendable {
         await withTaskGroup(of: Void.self) { tasks in
             for informer in ownInformers { tasks.addTask { try? await informer.run() } }
             tasks.addTask { await self.statusWriter.run() }
+            tasks.addTask { try? await self.bfd.run() }
             for informer in informers { await informer.addHandler { _ in trigger.yield() } }
             for informer in informers { await informer.waitForSync() }
             var sessions: [String: Session] = [:]
             var configuration: BGPConfiguration?
             var announced: [String: Set<String>] = [:]
+            var watched: Set<IPAddress> = []
             for await _ in work.cancelOnGracefulShutdown() {
                 if let services = reconcile(&sessions, &configuration) {
                     await report(services, previously: &announced)
                 }
+                if let configuration { watch(sessions, configuration, &watched) }
             }
             for session in sessions.values { session.task.cancel() }
             for session in sessions.values { await session.task.value }
@@ -159,6 +166,30 @@ public final class BGPSpeaker: Service, Sendable {
         return announced.compactMapValues { peers in
             let running = peers.filter { sessions[$0] != nil }
             return running.isEmpty ? nil : running
+        }
+    }
+
+    /// Runs a BFD session with the address of every session whose BGPPeer names a BFDProfile (one per address, as
+    /// RFC 5881 has it), ending the BGP sessions to that address when it goes from Up to Down; ends the others.
+    private func watch(_ sessions: [String: Session], _ bgp: BGPConfiguration, _ watched: inout Set<IPAddress>) {
+        var wanted: [IPAddress: (source: IPAddress?, profile: BFDProfile, peers: [BGPPeer])] = [:]
+        for session in sessions.values.sorted(by: { $0.spec.name < $1.spec.name }) {
+            guard let profile = bgp.bfdProfile(of: session.spec) else { continue }
+            wanted[session.spec.address, default: (session.spec.sourceAddress, profile, [])].peers.append(session.peer)
+        }
+        for address in watched.subtracting(wanted.keys) { bfd.unwatch(address) }
+        watched = Set(wanted.keys)
+        for (address, want) in wanted {
+            let parameters = BFDAgent.Parameters(
+                desiredMinTxInterval: want.profile.transmitInterval,
+                requiredMinRxInterval: want.profile.receiveInterval, detectMultiplier: want.profile.detectMultiplier,
+                passive: want.profile.passiveMode)
+            let peers = want.peers
+            bfd.watch(address, from: want.source, parameters: parameters) { change in
+                // A peer that says AdminDown is shutting BFD down on purpose: the path may be fine (RFC 5882 §3.2).
+                guard change.from == .up, change.to == .down, change.peerState != .adminDown else { return }
+                for peer in peers { peer.bfdDown("session down (\(change.diagnostic))") }
+            }
         }
     }
 

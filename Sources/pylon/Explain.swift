@@ -80,6 +80,7 @@ struct ExplainServiceCommand: AsyncParsableCommand {
         snapshot.bgpAdvertisements = try await items(.bgpAdvertisements, in: namespace)
         snapshot.bgpPeers = try await items(.bgpPeers, in: namespace)
         snapshot.communities = try await items(.communities, in: namespace)
+        snapshot.bfdProfiles = try await items(.bfdProfiles, in: namespace)
         snapshot.endpointSlices = try await items(
             .endpointSlices, in: serviceNamespace, label: "kubernetes.io/service-name=\(name)")
         snapshot.nodes = try await items(.nodes)

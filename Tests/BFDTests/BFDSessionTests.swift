@@ -92,7 +92,7 @@ import Testing
         let actions = a.handle(.timerExpired(.detect))
         #expect(a.state == .down)
         #expect(actions.contains(.stateChanged(.down, .controlDetectionTimeExpired)))
-        #expect(a.remoteDiscriminator == 0)
+        #expect(a.remoteDiscriminator == 0 && a.remoteState == .down)
         #expect(Self.sent(actions).first?.diagnostic == .controlDetectionTimeExpired)
     }
 
@@ -102,6 +102,7 @@ import Testing
         #expect(a.state == .adminDown && stop.contains(.stateChanged(.adminDown, .administrativelyDown)))
         let actions = b.handle(.received(Self.sent(stop).first!))
         #expect(b.state == .down && actions.contains(.stateChanged(.down, .neighborSignaledSessionDown)))
+        #expect(b.remoteState == .adminDown, "the peer's AdminDown is told apart from a failure")
         #expect(a.handle(.received(b.packet())) == [.discarded("session is administratively down")])
     }
 
@@ -110,6 +111,7 @@ import Testing
         _ = b.handle(.timerExpired(.detect))
         let actions = a.handle(.received(b.packet()))
         #expect(a.state == .down && actions.contains(.stateChanged(.down, .neighborSignaledSessionDown)))
+        #expect(a.remoteState == .down)
     }
 
     @Test func packetsForAnotherDiscriminatorAreDiscarded() {

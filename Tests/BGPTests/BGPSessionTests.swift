@@ -50,6 +50,17 @@ import Testing
         #expect(negotiated.families == [.ipv4Unicast], "the peer offers IPv4 only")
     }
 
+    @Test func bfdDownEndsTheSessionWithCeaseAndRetries() {
+        var session = Self.established()
+        #expect(
+            session.handle(.bfdDown("control detection time expired")) == [
+                .send(.notification(.cease(10))), .close, .disarm(.hold), .disarm(.keepalive),
+                .down("BFD: control detection time expired"), .arm(.connectRetry, .seconds(1)),
+            ])
+        #expect(session.state == .idle)
+        #expect(session.handle(.bfdDown("again")) == [], "without a connection there is nothing to end")
+    }
+
     @Test func establishedSessionsKeepAliveAndPassUpdatesOn() {
         var session = Self.established()
         #expect(session.handle(.timerExpired(.keepalive)) == [.send(.keepalive), .arm(.keepalive, .seconds(10))])

@@ -28,10 +28,68 @@ import Testing
         ],
     ]
 
-    static func parse(peers: [JSON] = [], advertisements: [JSON] = [], communities: [JSON] = [aliases]) -> Result<
-        BGPConfiguration, ConfigurationErrors
-    > {
-        BGPConfiguration.parse(peers: peers, advertisements: advertisements, communities: communities, pools: pools)
+    static func parse(
+        peers: [JSON] = [], advertisements: [JSON] = [], communities: [JSON] = [aliases], bfdProfiles: [JSON] = []
+    ) -> Result<BGPConfiguration, ConfigurationErrors> {
+        BGPConfiguration.parse(
+            peers: peers, advertisements: advertisements, communities: communities, bfdProfiles: bfdProfiles,
+            pools: pools)
+    }
+
+    static func bfdProfile(_ spec: JSON, name: String = "fast") -> JSON {
+        ["apiVersion": "metallb.io/v1beta1", "kind": "BFDProfile", "metadata": ["name": .string(name)], "spec": spec]
+    }
+
+    @Test func bfdProfilesTakeMetalLBsDefaultsAndBindToTheirPeers() throws {
+        let configuration = try Self.parse(
+            peers: [
+                Self.peer(
+                    ["myASN": 64_512, "peerASN": 64_500, "peerAddress": "192.0.2.1", "bfdProfile": "fast"], name: "a"),
+                Self.peer(["myASN": 64_512, "peerASN": 64_500, "peerAddress": "192.0.2.2"], name: "b"),
+            ],
+            bfdProfiles: [
+                Self.bfdProfile([:], name: "defaults"),
+                Self.bfdProfile([
+                    "receiveInterval": 100, "transmitInterval": 150, "detectMultiplier": 5, "passiveMode": true,
+                    "echoMode": true, "echoInterval": 20, "minimumTtl": 200,
+                ]),
+            ]
+        ).get()
+        #expect(configuration.bfdProfiles["defaults"] == BFDProfile(name: "defaults"))
+        let defaults = try #require(configuration.bfdProfiles["defaults"])
+        #expect(defaults.receiveInterval == .milliseconds(300) && defaults.transmitInterval == .milliseconds(300))
+        #expect(defaults.detectMultiplier == 3 && !defaults.passiveMode && !defaults.echoMode)
+        let fast = try #require(configuration.bfdProfile(of: configuration.peers[0]))
+        #expect(fast.receiveInterval == .milliseconds(100) && fast.transmitInterval == .milliseconds(150))
+        #expect(
+            fast.detectMultiplier == 5 && fast.passiveMode && fast.echoMode && fast.echoInterval == .milliseconds(20))
+        #expect(fast.minimumTTL == 200)
+        #expect(configuration.bfdProfile(of: configuration.peers[1]) == nil, "peer b asks for no BFD")
+    }
+
+    static let badBFDProfiles: [(JSON, String)] = [
+        (["receiveInterval": 5], "spec.receiveInterval"), (["transmitInterval": 60_001], "spec.transmitInterval"),
+        (["detectMultiplier": 1], "spec.detectMultiplier"), (["echoInterval": "fast"], "spec.echoInterval"),
+        (["minimumTtl": 255], "spec.minimumTtl"), (["passiveMode": "yes"], "spec.passiveMode"),
+    ]
+
+    @Test(arguments: badBFDProfiles)
+    func aBadBFDProfileIsReportedOnItsField(_ spec: JSON, _ field: String) {
+        guard case .failure(let errors) = Self.parse(bfdProfiles: [Self.bfdProfile(spec)]) else {
+            Issue.record("accepted \(spec)")
+            return
+        }
+        #expect(errors.errors.map(\.field) == [field])
+        #expect(errors.errors.first?.kind == "BFDProfile" && errors.errors.first?.name == "fast")
+    }
+
+    @Test func aPeerNamingAMissingBFDProfileIsInvalid() {
+        let peer = Self.peer(["myASN": 64_512, "peerASN": 64_500, "peerAddress": "192.0.2.1", "bfdProfile": "nope"])
+        guard case .failure(let errors) = Self.parse(peers: [peer]) else {
+            Issue.record("accepted a peer without its BFD profile")
+            return
+        }
+        #expect(errors.description == "BGPPeer \"router\": spec.bfdProfile: BFDProfile \"nope\" does not exist")
     }
 
     @Test func aMetalLBPeerAndAdvertisementReadWithDefaults() throws {
@@ -62,14 +120,17 @@ import Testing
     }
 
     @Test func durationsSelectorsAndSecretsAreRead() throws {
-        let configuration = try Self.parse(peers: [
-            Self.peer([
-                "myASN": 64_512, "peerASN": 64_512, "peerAddress": "2001:db8::1", "peerPort": 1179,
-                "sourceAddress": "2001:db8::b", "holdTime": "1m30s", "keepaliveTime": "30s", "connectTime": "500ms",
-                "routerID": "192.0.2.11", "passwordSecret": ["name": "bgp-auth"],
-                "nodeSelectors": [["matchLabels": ["rack": "a"]]], "enableGracefulRestart": true, "bfdProfile": "fast",
-            ])
-        ]).get()
+        let configuration = try Self.parse(
+            peers: [
+                Self.peer([
+                    "myASN": 64_512, "peerASN": 64_512, "peerAddress": "2001:db8::1", "peerPort": 1179,
+                    "sourceAddress": "2001:db8::b", "holdTime": "1m30s", "keepaliveTime": "30s", "connectTime": "500ms",
+                    "routerID": "192.0.2.11", "passwordSecret": ["name": "bgp-auth"],
+                    "nodeSelectors": [["matchLabels": ["rack": "a"]]], "enableGracefulRestart": true,
+                    "bfdProfile": "fast",
+                ])
+            ], bfdProfiles: [Self.bfdProfile([:])]
+        ).get()
         let peer = try #require(configuration.peers.first)
         #expect(peer.holdTime == 90 && peer.keepaliveTime == 30 && peer.connectTime == .milliseconds(500))
         #expect(peer.port == 1179 && peer.sourceAddress == IPAddress("2001:db8::b")!)

@@ -47,6 +47,13 @@ int pylon_spawn_daemon(const char *path, char *const argv[], const char *log);
 int pylon_tcp_connect(const struct sockaddr *peer, socklen_t peer_length, const struct sockaddr *source,
                       socklen_t source_length, const void *key, int key_length, int ttl, int timeout_ms);
 
+/// Opens a UDP socket for single-hop BFD (RFC 5881) bound to `local` (address and port): close-on-exec,
+/// non-blocking, IPv6-only for an IPv6 address, outgoing TTL / hop limit 255. With `only_ttl_255` non-zero, a socket
+/// filter makes the kernel discard every datagram that arrives with a TTL / hop limit below 255 (§5: it cannot have
+/// come from a directly connected system). Returns the descriptor, or -1 with errno set (EADDRINUSE when the
+/// address and port are taken).
+int pylon_bfd_socket(const struct sockaddr *local, socklen_t local_length, int only_ttl_255);
+
 /// Bytes the heap holds free (glibc `mallinfo2().fordblks`, all arenas): memory freed by the program but not yet
 /// given back to the operating system.
 unsigned long pylon_heap_free_bytes(void);
