@@ -25,11 +25,14 @@ public struct RealRouter: Sendable {
     /// hold time 9 s, IPv4 and IPv6 unicast (over the IPv4 session), TCP-MD5 signed with `password` when given.
     /// `ttlSecurity` (BIRD only) turns on RFC 5082's check: only packets that arrive with TTL 255 are accepted;
     /// `gracefulRestart` (BIRD only) offers RFC 4724 graceful restart and keeps a restarting neighbour's routes.
-    /// Files go to `directory`.
+    /// `bfd` (BIRD, FRR; GoBGP has no BFD) runs a single-hop BFD session with the neighbour, 300 ms × 3 both ways,
+    /// that ends the BGP session when it goes down. Files go to `directory`.
     public static func start(
         _ kind: Kind, in lab: LabNetwork, host: String, asn: UInt32, neighbor: String, neighborASN: UInt32,
-        password: String? = nil, ttlSecurity: Bool = false, gracefulRestart: Bool = false, directory: String
+        password: String? = nil, ttlSecurity: Bool = false, gracefulRestart: Bool = false, bfd: Bool = false,
+        directory: String
     ) throws -> RealRouter {
+        precondition(!bfd || kind != .gobgp, "GoBGP has no BFD")
         let id = lab.topology.managementAddress(of: host).description
         let namespace = lab.topology.namespace(of: host)
         var argv: [String]
@@ -39,21 +42,23 @@ public struct RealRouter: Sendable {
             try """
             log stderr all;
             router id \(id);
-            protocol device { scan time 1; }
+            protocol device { scan time 1; }\(bfd ? "\nprotocol bfd { interface \"*\" { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; }; }" : "")
             protocol bgp speaker {
               local \(id) as \(asn);
               neighbor \(neighbor) as \(neighborASN);
               passive on;
               direct;
-              hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")\(ttlSecurity ? "\n  ttl security on;" : "")\(gracefulRestart ? "\n  graceful restart on;" : "")
+              hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")\(ttlSecurity ? "\n  ttl security on;" : "")\(gracefulRestart ? "\n  graceful restart on;" : "")\(bfd ? "\n  bfd on;\n  error wait time 1, 2;" : "")
               ipv4 { import all; export none; };
               ipv6 { import all; export none; };
             }
             """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
             argv = ["bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"]
         case .frr:
-            // zebra (bgpd resolves next hops through it) and bgpd, installing nothing in the kernel, skipping
-            // FRR's user and group switch.
+            // zebra (bgpd resolves next hops through it) and bgpd, installing nothing in the kernel. zebra and bfdd
+            // run as FRR's user (their vty sockets need its group), so the directory is handed to it; bgpd stays
+            // root (`-S`).
+            try FileManager.default.setAttributes([.ownerAccountName: "frr"], ofItemAtPath: directory)
             try """
             frr defaults traditional
             hostname \(host)
@@ -62,7 +67,7 @@ public struct RealRouter: Sendable {
              no bgp ebgp-requires-policy
              neighbor \(neighbor) remote-as \(neighborASN)
              neighbor \(neighbor) passive
-             neighbor \(neighbor) timers 3 9\(password.map { "\n neighbor \(neighbor) password \($0)" } ?? "")
+             neighbor \(neighbor) timers 3 9\(password.map { "\n neighbor \(neighbor) password \($0)" } ?? "")\(bfd ? "\n neighbor \(neighbor) bfd" : "")
              address-family ipv4 unicast
               neighbor \(neighbor) activate
              exit-address-family
@@ -75,9 +80,18 @@ public struct RealRouter: Sendable {
                 [
                     "/usr/lib/frr/zebra", "-f", directory + "/zebra.conf", "-i", directory + "/zebra.pid",
                     "--vty_socket",
-                    directory, "-z", directory + "/zserv.api", "-S", "-P", "0",
+                    directory, "-z", directory + "/zserv.api", "-u", "frr", "-g", "frr", "-P", "0",
                 ]
             ]
+            if bfd {
+                // bfdd (FRR's default timers: 300 ms × 3) takes bgpd's session requests through zebra.
+                try "hostname \(host)\n".write(toFile: directory + "/bfdd.conf", atomically: true, encoding: .utf8)
+                before.append([
+                    "/usr/lib/frr/bfdd", "-f", directory + "/bfdd.conf", "-i", directory + "/bfdd.pid",
+                    "--vty_socket", directory, "-z", directory + "/zserv.api", "--bfdctl", directory + "/bfdd.sock",
+                    "-u", "frr", "-g", "frr", "-P", "0",
+                ])
+            }
             argv = [
                 "/usr/lib/frr/bgpd", "-f", directory + "/bgpd.conf", "-i", directory + "/bgpd.pid", "--vty_socket",
                 directory, "-z", directory + "/zserv.api", "-S", "-n", "-P", "0",
@@ -198,6 +212,24 @@ public struct RealRouter: Sendable {
         case .bird: return "BGP.next_hop: \(address)"
         case .frr: return "\(address) from \(address)"
         case .gobgp: return address
+        }
+    }
+
+    /// Whether the router's BFD session with its neighbour is Up.
+    public func bfdIsUp() throws -> Bool {
+        switch kind {
+        case .bird: return try cli(["show", "bfd", "sessions"]).split(separator: "\n").contains { $0.contains(" Up ") }
+        case .frr: return try cli(["-c", "show bfd peers"]).contains("Status: up")
+        case .gobgp: return false
+        }
+    }
+
+    /// What the router says about its BGP neighbour (state, last error or reset reason).
+    public func neighborDetails() throws -> String {
+        switch kind {
+        case .bird: return try cli(["show", "protocols", "all", "speaker"])
+        case .frr: return try cli(["-c", "show bgp neighbors"])
+        case .gobgp: return try cli(["neighbor"])
         }
     }
 

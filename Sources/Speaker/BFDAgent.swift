@@ -50,6 +50,10 @@ public final class BFDAgent: Service, Sendable {
         public var peerState: BFDPacket.State
         /// Why it went down (`.none` otherwise).
         public var diagnostic: BFDPacket.Diagnostic
+
+        /// Whether this change means the path to the peer failed: Up to Down, unless the peer said AdminDown (it is
+        /// being shut down on purpose and the path may be fine: RFC 5882 §3.2).
+        public var isFailure: Bool { from == .up && to == .down && peerState != .adminDown }
     }
 
     public typealias Handler = @Sendable (Change) -> Void

@@ -186,8 +186,7 @@ public final class BGPSpeaker: Service, Sendable {
                 passive: want.profile.passiveMode)
             let peers = want.peers
             bfd.watch(address, from: want.source, parameters: parameters) { change in
-                // A peer that says AdminDown is shutting BFD down on purpose: the path may be fine (RFC 5882 §3.2).
-                guard change.from == .up, change.to == .down, change.peerState != .adminDown else { return }
+                guard change.isFailure else { return }
                 for peer in peers { peer.bfdDown("session down (\(change.diagnostic))") }
             }
         }

@@ -56,7 +56,7 @@ import Testing
             b.unwatch(Self.loopback)
             try await eventually("A hears AdminDown", timeout: .seconds(10)) { a.state(of: Self.loopback) == .down }
             let down = try #require(changesA.all.last)
-            #expect(down.from == .up && down.to == .down && down.peerState == .adminDown)
+            #expect(down.from == .up && down.to == .down && down.peerState == .adminDown && !down.isFailure)
             #expect(down.diagnostic == .neighborSignaledSessionDown)
             #expect(b.state(of: Self.loopback) == nil)
             b.watch(Self.loopback, from: nil, parameters: Self.fast, handler: { _ in })

@@ -25,7 +25,7 @@ struct BGPPeerInteropTests {
     /// 64512, on the machine's management address).
     static func withRouter(
         _ kind: RealRouter.Kind, asn: UInt32 = 64_500, password: String? = nil, ttlSecurity: Bool = false,
-        gracefulRestart: Bool = false, _ body: (LabNetwork, RealRouter) async throws -> Void
+        gracefulRestart: Bool = false, bfd: Bool = false, _ body: (LabNetwork, RealRouter) async throws -> Void
     ) async throws {
         try await ManagementSegment.exclusively {
             LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
@@ -39,7 +39,7 @@ struct BGPPeerInteropTests {
             let router = try RealRouter.start(
                 kind, in: lab, host: "router", asn: asn, neighbor: LabTopology.managementHost.description,
                 neighborASN: 64_512, password: password, ttlSecurity: ttlSecurity, gracefulRestart: gracefulRestart,
-                directory: directory)
+                bfd: bfd, directory: directory)
             defer { router.stop() }
             do {
                 try await body(lab, router)
@@ -143,6 +143,52 @@ struct BGPPeerInteropTests {
                 }
                 #expect(single.status.state != .established)
                 #expect(try !router.isEstablished())
+            }
+        }
+    }
+
+    /// BFD with BIRD's and FRR's own BFD daemons (single hop, 300 ms × 3): both ends bring the session Up; when
+    /// the router's port is taken off the switch (its link stays up, so only silence tells), both find the path
+    /// dead long before the 9 s hold time — our BGP session ends with reason BFD, and so does the router's (which
+    /// drops our route); with the port back, everything returns.
+    @Test(arguments: [RealRouter.Kind.bird, .frr])
+    func bfdEndsTheSessionsOnBothSidesWhenThePathDies(_ kind: RealRouter.Kind) async throws {
+        try await Self.withRouter(kind, bfd: true) { lab, router in
+            var logger = Logger(label: "test.bgp")
+            logger.logLevel = .info
+            let routerAddress = lab.topology.managementAddress(of: "router")
+            let me = IPAddress(LabTopology.managementHost.description)!
+            let peer = Self.routerPeer(lab, logger: logger)
+            peer.advertise([Route(prefix: Self.prefix("192.0.2.100/32"), nextHop: me)])
+            let agent = BFDAgent(listenAddresses: [me], logger: logger)
+            agent.watch(routerAddress, from: me, parameters: .init()) { change in
+                if change.isFailure { peer.bfdDown("session down (\(change.diagnostic))") }
+            }
+            try await Self.running([peer, agent], logger: logger) {
+                try await eventually("BGP and BFD up on both sides with the route", timeout: .seconds(30)) {
+                    let up = try router.isEstablished() && router.bfdIsUp()
+                    return try up && agent.state(of: routerAddress) == .up && router.routes().contains("192.0.2.100/32")
+                }
+                let port = ["-n", lab.topology.switchNamespace, "link", "set", "m-router"]
+                _ = try LabNetwork.process("/usr/sbin/ip", port + ["nomaster"])
+                do {
+                    try await eventually("both sides ended the BGP session because of BFD", timeout: .seconds(8)) {
+                        let details = try router.neighborDetails()
+                        return try peer.status.lastError?.hasPrefix("BFD:") == true && !router.isEstablished()
+                            && !router.routes().contains("192.0.2.100/32") && details.contains("BFD")
+                    }
+                } catch {
+                    throw TestFailure(
+                        "\(error); ours: \(peer.status), BFD \(String(describing: agent.state(of: routerAddress))); "
+                            + "router: \((try? router.neighborDetails()) ?? "")")
+                }
+                #expect(agent.state(of: routerAddress) == .down)
+                _ = try LabNetwork.process("/usr/sbin/ip", port + ["master", "br1"])
+                // (BIRD waits its `error wait time` before it takes the session back: 1–2 s here.)
+                try await eventually("all back after the port returns", timeout: .seconds(30)) {
+                    let up = try router.isEstablished() && router.bfdIsUp()
+                    return try up && agent.state(of: routerAddress) == .up && router.routes().contains("192.0.2.100/32")
+                }
             }
         }
     }
