@@ -121,9 +121,10 @@ public struct LabCluster: Sendable {
 
     /// The router host: BIRD (AS 64500) peering passively with every node (AS 64512) over the LAN and installing
     /// what it learns in its kernel (several nodes for one address: equal-cost multipath), so the client's traffic
-    /// for the pool, routed through it, goes to an announcing node. Each session is
-    /// signed with TCP-MD5 (a password made for this lab, in a Secret the BGPPeer names), and the BGPPeer and
-    /// BGPAdvertisement that make the nodes announce the pool to it.
+    /// for the pool, routed through it, goes to an announcing node. Each session is signed with TCP-MD5 (a password
+    /// made for this lab, in a Secret the BGPPeer names) and watched by BFD (300 ms × 3: a node that goes silent
+    /// loses its path in under a second; BIRD takes it back 1–10 s after it returns); and the BGPPeer, BFDProfile
+    /// and BGPAdvertisement that make the nodes announce the pool to it.
     private func startRouter(_ state: inout LabState, _ client: KubeClient, topology: LabTopology) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/bird") else {
             throw Failure("--bgp needs BIRD 2: install it (apt-get install bird2)")
@@ -139,6 +140,8 @@ public struct LabCluster: Sendable {
                   neighbor \(topology.addresses(of: node).v4) as 64512;
                   passive on;
                   password "\(password)";
+                  bfd on;
+                  error wait time 1, 10;
                   ipv4 { import all; export none; };
                   ipv6 { import all; export none; };
                 }
@@ -150,7 +153,11 @@ public struct LabCluster: Sendable {
             protocol kernel kernel6 { ipv6 { export all; }; merge paths on; }
 
             """
-        let configuration = "router id \(router.v4);\nprotocol device { scan time 1; }\n" + kernel + protocols
+        let bfd = """
+            protocol bfd { interface "*" { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; }; }
+
+            """
+        let configuration = "router id \(router.v4);\nprotocol device { scan time 1; }\n" + kernel + bfd + protocols
         guard
             FileManager.default.createFile(
                 atPath: state.directory + "/bird.conf", contents: Data(configuration.utf8),
@@ -170,6 +177,7 @@ public struct LabCluster: Sendable {
                 switch document["kind"]?.stringValue {
                 case "Secret": .secrets
                 case "BGPPeer": .bgpPeers
+                case "BFDProfile": .bfdProfiles
                 default: .bgpAdvertisements
                 }
             _ = try await client.create(resource, document)
@@ -235,7 +243,7 @@ public struct LabCluster: Sendable {
                 "data": ["secretkey": .string(Base64.encode(key))],
             ])
         let configuration = LabManifests.configuration(ipv6: state.ipv6)
-        try configuration.write(toFile: state.directory + "/metallb-config.yaml", atomically: true, encoding: .utf8)
+        try configuration.write(toFile: state.directory + "/metallb-config.yaml", atomically: false, encoding: .utf8)
         for document in try YAMLToJSON.documents(configuration) {
             let resource: Resource =
                 document["kind"]?.stringValue == "IPAddressPool" ? .ipAddressPools : .l2Advertisements

@@ -43,7 +43,8 @@ public enum LabManifests {
     }
 
     /// With `--bgp`: every node peers with the router (AS 64512 to AS 64500), signing the session with TCP-MD5
-    /// `password` (from a Secret, as MetalLB's `passwordSecret` reads it), and announces the lab pool to it.
+    /// `password` (from a Secret, as MetalLB's `passwordSecret` reads it), watching the path with BFD (MetalLB's
+    /// default timers, 300 ms × 3), and announces the lab pool to it.
     public static func bgpConfiguration(router: String, password: String) -> String {
         """
         apiVersion: v1
@@ -68,6 +69,17 @@ public enum LabManifests {
           passwordSecret:
             name: router-bgp-password
             namespace: \(namespace)
+          bfdProfile: lab-bfd
+        ---
+        apiVersion: metallb.io/v1beta1
+        kind: BFDProfile
+        metadata:
+          name: lab-bfd
+          namespace: \(namespace)
+        spec:
+          receiveInterval: 300
+          transmitInterval: 300
+          detectMultiplier: 3
         ---
         apiVersion: metallb.io/v1beta1
         kind: BGPAdvertisement

@@ -27,7 +27,7 @@ public struct BGPConfiguration: Sendable, Equatable {
     /// - Returns: the configuration, or every problem found, each naming the object and field.
     public static func parse(
         peers peerObjects: [JSON], advertisements advertisementObjects: [JSON],
-        communities communityObjects: [JSON], bfdProfiles profileObjects: [JSON] = [], pools: [AddressPool]
+        communities communityObjects: [JSON], bfdProfiles profileObjects: [JSON], pools: [AddressPool]
     ) -> Result<BGPConfiguration, ConfigurationErrors> {
         var errors: [ConfigurationError] = []
         var profiles: [String: BFDProfile] = [:]

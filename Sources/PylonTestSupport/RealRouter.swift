@@ -22,7 +22,7 @@ public struct RealRouter: Sendable {
     public var log: String { processes.map(\.text).joined(separator: "\n") }
 
     /// Starts `kind` in `host` (AS `asn`, router ID = its management address) for `neighbor` in AS `neighborASN`,
-    /// hold time 9 s, IPv4 and IPv6 unicast (over the IPv4 session), TCP-MD5 signed with `password` when given.
+    /// hold time 9 s (BIRD: 1–2 s before it takes a failed session back), IPv4 and IPv6 unicast (over the IPv4 session), TCP-MD5 signed with `password` when given.
     /// `ttlSecurity` (BIRD only) turns on RFC 5082's check: only packets that arrive with TTL 255 are accepted;
     /// `gracefulRestart` (BIRD only) offers RFC 4724 graceful restart and keeps a restarting neighbour's routes.
     /// `bfd` (BIRD, FRR; GoBGP has no BFD) runs a single-hop BFD session with the neighbour, 300 ms × 3 both ways,
@@ -48,11 +48,12 @@ public struct RealRouter: Sendable {
               neighbor \(neighbor) as \(neighborASN);
               passive on;
               direct;
-              hold time 9;\(password.map { "\n  password \"\($0)\";" } ?? "")\(ttlSecurity ? "\n  ttl security on;" : "")\(gracefulRestart ? "\n  graceful restart on;" : "")\(bfd ? "\n  bfd on;\n  error wait time 1, 2;" : "")
+              hold time 9;
+              error wait time 1, 2;\(password.map { "\n  password \"\($0)\";" } ?? "")\(ttlSecurity ? "\n  ttl security on;" : "")\(gracefulRestart ? "\n  graceful restart on;" : "")\(bfd ? "\n  bfd on;" : "")
               ipv4 { import all; export none; };
               ipv6 { import all; export none; };
             }
-            """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
+            """.write(toFile: directory + "/bird.conf", atomically: false, encoding: .utf8)
             argv = ["bird", "-f", "-c", directory + "/bird.conf", "-s", directory + "/bird.ctl"]
         case .frr:
             // zebra (bgpd resolves next hops through it) and bgpd, installing nothing in the kernel. zebra and bfdd
@@ -74,8 +75,8 @@ public struct RealRouter: Sendable {
              address-family ipv6 unicast
               neighbor \(neighbor) activate
              exit-address-family
-            """.write(toFile: directory + "/bgpd.conf", atomically: true, encoding: .utf8)
-            try "hostname \(host)\n".write(toFile: directory + "/zebra.conf", atomically: true, encoding: .utf8)
+            """.write(toFile: directory + "/bgpd.conf", atomically: false, encoding: .utf8)
+            try "hostname \(host)\n".write(toFile: directory + "/zebra.conf", atomically: false, encoding: .utf8)
             before = [
                 [
                     "/usr/lib/frr/zebra", "-f", directory + "/zebra.conf", "-i", directory + "/zebra.pid",
@@ -85,7 +86,7 @@ public struct RealRouter: Sendable {
             ]
             if bfd {
                 // bfdd (FRR's default timers: 300 ms × 3) takes bgpd's session requests through zebra.
-                try "hostname \(host)\n".write(toFile: directory + "/bfdd.conf", atomically: true, encoding: .utf8)
+                try "hostname \(host)\n".write(toFile: directory + "/bfdd.conf", atomically: false, encoding: .utf8)
                 before.append([
                     "/usr/lib/frr/bfdd", "-f", directory + "/bfdd.conf", "-i", directory + "/bfdd.pid",
                     "--vty_socket", directory, "-z", directory + "/zserv.api", "--bfdctl", directory + "/bfdd.sock",
@@ -116,7 +117,7 @@ public struct RealRouter: Sendable {
               [[neighbors.afi-safis]]
                 [neighbors.afi-safis.config]
                   afi-safi-name = "ipv6-unicast"
-            """.write(toFile: directory + "/gobgpd.toml", atomically: true, encoding: .utf8)
+            """.write(toFile: directory + "/gobgpd.toml", atomically: false, encoding: .utf8)
             argv = ["gobgpd", "-f", directory + "/gobgpd.toml", "-t", "toml", "--api-hosts", "127.0.0.1:50051"]
         }
         var processes: [BackgroundProcess] = []

@@ -107,6 +107,7 @@ public final class BGPSpeaker: Service, Sendable {
         }
         switch BGPConfiguration.parse(
             peers: peers.list(), advertisements: advertisements.list(), communities: communities.list(),
+            bfdProfiles: bfdProfiles.list(),
             pools: pools.pools)
         {
         case .success(let parsed):

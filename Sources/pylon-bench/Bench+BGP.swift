@@ -45,7 +45,7 @@ extension Bench {
           local \(router) as 64512; neighbor \(gobgp) as 64512; direct; hold time 90; disabled;
           ipv6 { import all; export none; };
         }
-        """.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
+        """.write(toFile: directory + "/bird.conf", atomically: false, encoding: .utf8)
         try """
         [global.config]
           as = 64512
@@ -59,7 +59,7 @@ extension Bench {
           [[neighbors.afi-safis]]
             [neighbors.afi-safis.config]
               afi-safi-name = "ipv6-unicast"
-        """.write(toFile: directory + "/gobgpd.toml", atomically: true, encoding: .utf8)
+        """.write(toFile: directory + "/gobgpd.toml", atomically: false, encoding: .utf8)
         let birdSocket = directory + "/bird.ctl"
         let bird = try BackgroundProcess(
             "/usr/sbin/ip",
@@ -143,7 +143,7 @@ extension Bench {
         // gobgpd: the routes are loaded into its table first (one CLI call each, not measured); then BIRD's session
         // to it is enabled; measured the same way.
         let list = directory + "/prefixes"
-        try prefixes.map { "\($0)\n" }.joined().write(toFile: list, atomically: true, encoding: .utf8)
+        try prefixes.map { "\($0)\n" }.joined().write(toFile: list, atomically: false, encoding: .utf8)
         try await eventually("gobgpd answers", timeout: .seconds(20)) {
             (try? lab.exec("gobgp", ["gobgp", "global"]).status) == 0
         }

@@ -13,7 +13,7 @@ import Testing
 
     func write(_ name: String, _ text: String) throws -> String {
         let path = directory + "/" + name
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
         return path
     }
 

@@ -11,7 +11,7 @@ import Testing
 
     static func bgp(peers: [JSON], advertisements: [JSON]) throws -> BGPConfiguration {
         try BGPConfiguration.parse(
-            peers: peers, advertisements: advertisements, communities: [], pools: Fixtures.configuration.pools
+            peers: peers, advertisements: advertisements, communities: [], bfdProfiles: [], pools: Fixtures.configuration.pools
         ).get()
     }
 
