@@ -58,6 +58,10 @@ struct Bench {
             for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
             return
         }
+        if args.contains("--bfd-only") {
+            for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
+            return
+        }
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "pylon-bench-\(UUID().uuidString)"
@@ -101,6 +105,7 @@ struct Bench {
         for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
         for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
         for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
+        for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }
