@@ -125,9 +125,13 @@ extension Bench {
                 _ = try LabNetwork.process("/usr/sbin/ip", link + ["nomaster"])
                 var routerDone: Duration?
                 var ownDone: Duration?
+                var ownReason: String?
                 let deadline = start + .seconds(10)
                 while ContinuousClock.now < deadline, routerDone == nil || protocolName == "pylon" && ownDone == nil {
-                    if ownDone == nil, peer.status.state != .established { ownDone = ContinuousClock.now - start }
+                    if ownDone == nil, peer.status.state != .established {
+                        ownDone = ContinuousClock.now - start
+                        ownReason = peer.status.lastError
+                    }
                     if routerDone == nil, try held(protocolName) == 0 { routerDone = ContinuousClock.now - start }
                     try await Task.sleep(for: .milliseconds(1))
                 }
@@ -135,8 +139,8 @@ extension Bench {
                 guard let routerDone else { throw BenchError("the router kept \(protocolName)'s route for 10 s") }
                 routerSide[protocolName, default: []].append(routerDone)
                 if protocolName == "pylon" {
-                    guard let ownDone, peer.status.lastError?.hasPrefix("BFD:") == true else {
-                        throw BenchError("Pylon's session did not end by BFD: \(peer.status)")
+                    guard let ownDone, ownReason?.hasPrefix("BFD:") == true else {
+                        throw BenchError("Pylon's session did not end by BFD: \(ownReason ?? "it did not end")")
                     }
                     pylonSide.append(ownDone)
                 }

@@ -21,23 +21,29 @@ struct BGPPeerInteropTests {
         return IPNetwork(address: IPAddress(parts[0])!, prefixLength: Int(parts[1])!)!
     }
 
-    /// A lab with one host, `router`, running a real router (AS 64500, passive) for a speaker in this process (AS
-    /// 64512, on the machine's management address).
+    /// A lab with one host, `router`, running a real router (AS 64500, passive) for speakers in this process (AS
+    /// 64512, from `neighbors`: by default the machine's management address).
     static func withRouter(
         _ kind: RealRouter.Kind, asn: UInt32 = 64_500, password: String? = nil, ttlSecurity: Bool = false,
-        gracefulRestart: Bool = false, bfd: Bool = false, _ body: (LabNetwork, RealRouter) async throws -> Void
+        gracefulRestart: Bool = false, bfd: Bool = false,
+        neighbors: [String] = [LabTopology.managementHost.description],
+        _ body: (LabNetwork, RealRouter) async throws -> Void
     ) async throws {
         try await ManagementSegment.exclusively {
             LabNetwork.sweep(prefixFamily: family, olderThan: 3600)
             let prefix = "\(family)-\(String(UInt32.random(in: 0..<UInt32.max), radix: 36))"
             let lab = LabNetwork(topology: LabTopology(prefix: prefix, hosts: ["router"], management: true))
             defer { lab.down() }
-            try lab.up()
+            // Further speakers in this process use further addresses on the machine's end of the management link.
+            try lab.up(
+                additional: neighbors.filter { $0 != LabTopology.managementHost.description }.map {
+                    ["addr", "add", "\($0)/24", "dev", "\(prefix)-m"]
+                })
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-test-\(prefix)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let router = try RealRouter.start(
-                kind, in: lab, host: "router", asn: asn, neighbor: LabTopology.managementHost.description,
+                kind, in: lab, host: "router", asn: asn, neighbors: neighbors,
                 neighborASN: 64_512, password: password, ttlSecurity: ttlSecurity, gracefulRestart: gracefulRestart,
                 bfd: bfd, directory: directory)
             defer { router.stop() }
@@ -68,16 +74,19 @@ struct BGPPeerInteropTests {
     /// A session from this process to the lab's router.
     static func routerPeer(
         _ lab: LabNetwork, peerASN: UInt32 = 64_500, password: String? = nil, ttl: Int? = nil,
-        restartTime: UInt16? = nil, logger: Logger
+        restartTime: UInt16? = nil, from source: String = LabTopology.managementHost.description, logger: Logger
     ) -> BGPPeer {
         BGPPeer(
             configuration: .init(
-                localASN: 64_512, peerASN: peerASN, routerID: 0xC612_0001, holdTime: 9,
+                localASN: 64_512, peerASN: peerASN,
+                routerID: IPAddress(source).flatMap {
+                    if case .v4(let id) = $0 { id } else { nil }
+                } ?? 0xC612_0001, holdTime: 9,
                 families: [.ipv4Unicast, .ipv6Unicast], retryInitial: .milliseconds(200), retryMaximum: .seconds(2),
                 restartTime: restartTime),
             endpoint: .init(
                 address: lab.topology.managementAddress(of: "router").description,
-                sourceAddress: LabTopology.managementHost.description, connectTimeout: .seconds(1),
+                sourceAddress: source, connectTimeout: .seconds(1),
                 password: password.map { Array($0.utf8) }, ttl: ttl),
             logger: logger)
     }
@@ -147,9 +156,11 @@ struct BGPPeerInteropTests {
         }
     }
 
-    static let pathFailures: [(RealRouter.Kind, Bool)] = [(.bird, true), (.frr, true)] + RealRouter.Kind.allCases.map {
-        ($0, false)
-    }
+    static let pathFailures: [(RealRouter.Kind, Bool)] =
+        [(.bird, true), (.frr, true)]
+        + RealRouter.Kind.allCases.map {
+            ($0, false)
+        }
 
     /// A path that dies: the router's port is taken off the switch (its link stays up, so only silence tells).
     /// Without BFD, both sides end the session when the 9 s hold time runs out. With BFD (BIRD's and FRR's own
@@ -177,7 +188,9 @@ struct BGPPeerInteropTests {
                     && (!bfd || router.bfdIsUp() && agent.state(of: routerAddress) == .up)
             }
             try await Self.running([peer, agent], logger: logger) {
-                try await eventually("BGP\(bfd ? " and BFD" : "") up on both sides with the route", timeout: .seconds(30)) {
+                try await eventually(
+                    "BGP\(bfd ? " and BFD" : "") up on both sides with the route", timeout: .seconds(30)
+                ) {
                     try up()
                 }
                 let port = ["-n", lab.topology.switchNamespace, "link", "set", "m-router"]
@@ -289,6 +302,38 @@ struct BGPPeerInteropTests {
                 let routerUp = try router.isEstablished()
                 let routes = try router.routes()
                 return !routerUp && !routes.contains("192.0.2.101")
+            }
+        }
+    }
+
+    /// Three speakers announcing the same address, as three nodes do: each router holds three paths, one per
+    /// speaker with its own next hop (FRR marks all three multipath); a speaker that stops takes only its own path.
+    @Test(arguments: RealRouter.Kind.allCases)
+    func threeSpeakersGiveThreeEqualPaths(_ kind: RealRouter.Kind) async throws {
+        let sources = ["198.18.0.1", "198.18.0.2", "198.18.0.3"]
+        try await Self.withRouter(kind, neighbors: sources) { lab, router in
+            var logger = Logger(label: "test.bgp")
+            logger.logLevel = .info
+            let peers = sources.map { source in
+                let peer = Self.routerPeer(lab, from: source, logger: logger)
+                peer.advertise([Route(prefix: Self.prefix("192.0.2.100/32"), nextHop: IPAddress(source)!)])
+                return peer
+            }
+            try await Self.running(Array(peers.dropLast()), logger: logger) {
+                try await Self.running([peers.last!], logger: logger) {
+                    var paths: (held: [String], multipath: [String]) = ([], [])
+                    do {
+                        try await eventually("\(kind) holds three equal paths", timeout: .seconds(30)) {
+                            paths = try router.paths(to: "192.0.2.100/32")
+                            return paths.held.sorted() == sources && paths.multipath.sorted() == sources
+                        }
+                    } catch {
+                        throw TestFailure("\(error); \(kind) shows \(paths)")
+                    }
+                }
+                try await eventually("the stopped speaker's path goes, the others stay", timeout: .seconds(20)) {
+                    try router.paths(to: "192.0.2.100/32").held.sorted() == Array(sources.prefix(2))
+                }
             }
         }
     }
