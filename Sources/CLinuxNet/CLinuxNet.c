@@ -13,6 +13,14 @@
 #include <signal.h>
 #include <spawn.h>
 
+/// Closes `fd` after a failed call, keeping that call's errno; returns -1.
+static int close_failed(int fd) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+
 // Offsets into an Ethernet frame without VLAN tag.
 enum { ETH_HEADER = 14, IPV6_NEXT_HEADER = ETH_HEADER + 6, ICMPV6_TYPE = ETH_HEADER + 40 };
 
@@ -54,10 +62,7 @@ int pylon_packet_socket(int ifindex, uint16_t ethertype, pylon_packet_filter fil
     address.sll_ifindex = ifindex;
     if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)) < 0 ||
         bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
+        return close_failed(fd);
     }
     return fd;
 }
@@ -80,10 +85,7 @@ int pylon_netlink_socket(uint32_t groups) {
     address.nl_family = AF_NETLINK;
     address.nl_groups = groups;
     if (bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
+        return close_failed(fd);
     }
     return fd;
 }
@@ -174,11 +176,8 @@ int pylon_tcp_connect(const struct sockaddr *peer, socklen_t peer_length, const 
         }
     }
     return fd;
-fail:;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
+fail:
+    return close_failed(fd);
 }
 
 int pylon_bfd_socket(const struct sockaddr *local, socklen_t local_length, int only_ttl_255) {
@@ -204,9 +203,6 @@ int pylon_bfd_socket(const struct sockaddr *local, socklen_t local_length, int o
     }
     if (bind(fd, local, local_length) < 0) goto fail;
     return fd;
-fail:;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
+fail:
+    return close_failed(fd);
 }

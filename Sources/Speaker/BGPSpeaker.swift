@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// BGPPeer changes) and stopped (Cease) as the configuration changes. An invalid BGP configuration is logged and the
 /// sessions keep the last valid one. TCP-MD5 passwords come from the BGPPeer (`password`) or from a Secret in the
 /// configuration namespace (`passwordSecret`, key `password`); a missing one keeps that session from starting
-/// (logged), a changed one restarts it.
+/// (logged), a changed one restarts it. A BGPPeer naming a BFDProfile gets a BFD session with its address
+/// (`BFDAgent`); when that fails, every BGP session to the address ends at once (Cease / BFD Down).
 ///
 /// Isolation: a `Service`; `run()` returns on graceful shutdown, after every session sent its Cease.
 public final class BGPSpeaker: Service, Sendable {
