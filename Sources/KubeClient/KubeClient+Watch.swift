@@ -42,7 +42,14 @@ extension KubeClient {
                 var request = HTTPClientRequest(url: self.url(path))
                 request.method = .GET
                 self.authorize(&request)
-                let response = try await self.http.execute(request, timeout: .seconds(Int64(timeoutSeconds) + 30))
+                let response: HTTPClientResponse
+                do {
+                    response = try await self.http.execute(request, timeout: .seconds(Int64(timeoutSeconds) + 30))
+                } catch {
+                    Self.count("watch", resource, nil, code: "error")
+                    throw error
+                }
+                Self.count("watch", resource, nil, code: String(response.status.code))
                 guard response.status == .ok else {
                     let bytes = try await response.body.collect(upTo: 1 << 20)
                     if let json = try? JSONParser.parse(bytes.readableBytesView), let status = Status(json: json) {

@@ -77,7 +77,7 @@ public final class KubeClient: Sendable {
     /// Sends one request and returns the response body; API failures become `Status`.
     func send(
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSON? = nil,
-        contentType: String = "application/json", resource: String
+        contentType: String = "application/json", verb: String, resource: Resource, subresource: String? = nil
     ) async throws -> JSON {
         try await limiter.acquire()
         var request = HTTPClientRequest(url: url(path + encode(query)))
@@ -91,16 +91,10 @@ public final class KubeClient: Sendable {
         do {
             response = try await http.execute(request, timeout: .seconds(60))
         } catch {
-            Counter(
-                label: "pylon_kube_client_requests_total",
-                dimensions: [("verb", method.rawValue), ("resource", resource), ("code", "error")]
-            ).increment()
+            Self.count(verb, resource, subresource, code: "error")
             throw ClientError.transport("\(method.rawValue) \(path): \(error)")
         }
-        Counter(
-            label: "pylon_kube_client_requests_total",
-            dimensions: [("verb", method.rawValue), ("resource", resource), ("code", String(response.status.code))]
-        ).increment()
+        Self.count(verb, resource, subresource, code: String(response.status.code))
         let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
         let json = try? JSONParser.parse(bytes.readableBytesView)
         guard (200..<300).contains(response.status.code) else {
@@ -110,6 +104,18 @@ public final class KubeClient: Sendable {
         }
         guard let json else { throw ClientError.decoding("\(method.rawValue) \(path): response is not JSON") }
         return json
+    }
+
+    /// Counts a request in `pylon_kube_client_requests_total` by RBAC verb, API group (`core` for the core group),
+    /// resource (with its subresource, as RBAC names it: `services/status`) and response code.
+    static func count(_ verb: String, _ resource: Resource, _ subresource: String?, code: String) {
+        Counter(
+            label: "pylon_kube_client_requests_total",
+            dimensions: [
+                ("verb", verb), ("group", resource.group.isEmpty ? "core" : resource.group),
+                ("resource", subresource.map { "\(resource.plural)/\($0)" } ?? resource.plural), ("code", code),
+            ]
+        ).increment()
     }
 
     func url(_ pathAndQuery: String) -> String {
@@ -165,7 +171,7 @@ public final class KubeClient: Sendable {
 
     /// Reads one object.
     public func get(_ resource: Resource, namespace: String? = nil, name: String) async throws -> JSON {
-        try await send(.GET, resource.path(namespace: namespace, name: name), resource: resource.plural)
+        try await send(.GET, resource.path(namespace: namespace, name: name), verb: "get", resource: resource)
     }
 
     /// One page of a list (`limit`/`continue` paging; selectors in their string forms).
@@ -178,7 +184,7 @@ public final class KubeClient: Sendable {
         if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
         if let limit { query.append(("limit", String(limit))) }
         if let token { query.append(("continue", token)) }
-        return try await send(.GET, resource.path(namespace: namespace), query: query, resource: resource.plural)
+        return try await send(.GET, resource.path(namespace: namespace), query: query, verb: "list", resource: resource)
     }
 
     /// Every item, following `continue` tokens, and the list's resourceVersion (of the first page).
@@ -218,7 +224,7 @@ public final class KubeClient: Sendable {
     /// Creates an object in `namespace` (or the object's own namespace).
     public func create(_ resource: Resource, namespace: String? = nil, _ object: JSON) async throws -> JSON {
         let ns = namespace ?? object["metadata"]?["namespace"]?.stringValue
-        return try await send(.POST, resource.path(namespace: ns), body: object, resource: resource.plural)
+        return try await send(.POST, resource.path(namespace: ns), body: object, verb: "create", resource: resource)
     }
 
     /// Replaces an object (optimistic concurrency through its `metadata.resourceVersion`).
@@ -226,8 +232,8 @@ public final class KubeClient: Sendable {
         let name = object["metadata"]?["name"]?.stringValue ?? ""
         let ns = object["metadata"]?["namespace"]?.stringValue
         return try await send(
-            .PUT, resource.path(namespace: ns, name: name, subresource: subresource), body: object,
-            resource: resource.plural)
+            .PUT, resource.path(namespace: ns, name: name, subresource: subresource), body: object, verb: "update",
+            resource: resource, subresource: subresource)
     }
 
     /// Replaces the status of an object through the `/status` subresource.
@@ -242,7 +248,7 @@ public final class KubeClient: Sendable {
     ) async throws -> JSON {
         try await send(
             .PATCH, resource.path(namespace: namespace, name: name, subresource: subresource), body: patch,
-            contentType: type.rawValue, resource: resource.plural)
+            contentType: type.rawValue, verb: "patch", resource: resource, subresource: subresource)
     }
 
     /// Deletes an object; with `resourceVersion`/`uid` set, only that exact version.
@@ -256,7 +262,7 @@ public final class KubeClient: Sendable {
         let body: JSON? =
             preconditions == [:] ? nil : ["kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions]
         return try await send(
-            .DELETE, resource.path(namespace: namespace, name: name), body: body, resource: resource.plural)
+            .DELETE, resource.path(namespace: namespace, name: name), body: body, verb: "delete", resource: resource)
     }
 }
 

@@ -224,7 +224,9 @@ public struct LabCluster: Sendable {
     private func configure(_ client: KubeClient, state: LabState, topology: LabTopology, crds: String) async throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: crds).filter { $0.hasSuffix(".yaml") }.sorted()
         for file in files {
-            for document in try YAMLToJSON.documents(String(contentsOfFile: crds + "/" + file, encoding: .utf8)) {
+            // (kustomization.yaml, which lists them for `kubectl apply -k`, is not one of them.)
+            for document in try YAMLToJSON.documents(String(contentsOfFile: crds + "/" + file, encoding: .utf8))
+            where document["kind"]?.stringValue == "CustomResourceDefinition" {
                 _ = try await client.create(Self.customResourceDefinitions, document)
             }
         }

@@ -106,7 +106,7 @@ public struct LoadBalancerLAN: Sendable {
     static func configure(_ lab: LabNetwork, _ server: TestAPIServer, _ client: KubeClient) async throws -> [String:
         String]
     {
-        let applied = try await server.kubectl("apply", "-f", PylonBinary.packageRoot + "/deploy/crds/")
+        let applied = try await server.kubectl("apply", "-k", PylonBinary.packageRoot + "/deploy/crds/")
         guard applied.status == 0 else { throw TestFailure("kubectl apply CRDs: \(applied)") }
         _ = try await client.create(
             .namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "pylon-system"]])

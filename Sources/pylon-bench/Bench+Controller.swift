@@ -44,12 +44,12 @@ extension Bench {
         let kubeconfig = directory + "/kubeconfig.yaml"
         let kubectl = Process()
         kubectl.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
-        kubectl.arguments = ["apply", "-f", "deploy/crds/"]
+        kubectl.arguments = ["apply", "-k", "deploy/crds/"]
         kubectl.environment = ["KUBECONFIG": kubeconfig, "HOME": directory]
         kubectl.standardOutput = FileHandle.nullDevice
         try kubectl.run()
         kubectl.waitUntilExit()
-        guard kubectl.terminationStatus == 0 else { throw BenchError("kubectl apply -f deploy/crds/ failed") }
+        guard kubectl.terminationStatus == 0 else { throw BenchError("kubectl apply -k deploy/crds/ failed") }
         _ = try await client.create(
             .namespaces, ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "pylon-system"]])
         let pools = Resource.ipAddressPools
@@ -116,9 +116,10 @@ extension Bench {
         let restartReady = restart.duration(to: .now)
         let restartRSS = await settledResidentKilobytes(controller.processIdentifier)
         let metrics = try await fetch("http://127.0.0.1:\(metricsPort)/metrics")
-        let writes = metrics.split(separator: "\n").filter {
-            $0.hasPrefix("pylon_kube_client_requests_total{") && $0.contains("resource=\"services\"")
-                && !$0.contains("verb=\"GET\"")
+        let writes = metrics.split(separator: "\n").filter { line in
+            line.hasPrefix("pylon_kube_client_requests_total{")
+                && (line.contains("resource=\"services\"") || line.contains("resource=\"services/status\""))
+                && !["get", "list", "watch"].contains { line.contains("verb=\"\($0)\"") }
         }
         let changed = try await serviceVersions(client).filter { versions[$0.key] != $0.value }.count
         rows.append(

@@ -14,7 +14,7 @@ import Testing
     ) async throws {
         try await TestAPIServer.with { server, client in
             #expect(
-                try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/")).status == 0)
+                try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/")).status == 0)
             _ = try await server.kubectl("create", "namespace", "pylon-system")
             let applied = try await server.kubectl("apply", "-f", "-", input: configuration)
             try #require(applied.status == 0, "\(applied.stderr)")

@@ -45,7 +45,7 @@ import Testing
 
     @Test func seedWalkthroughAssignsAndRestartsWithoutWrites() async throws {
         try await TestAPIServer.with { server, client in
-            #expect(try await server.kubectl("apply", "-f", Self.path("deploy/crds/")).status == 0)
+            #expect(try await server.kubectl("apply", "-k", Self.path("deploy/crds/")).status == 0)
             #expect(try await server.kubectl("create", "namespace", "metallb-system").status == 0)
             #expect(try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml")).status == 0)
             #expect(try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml")).status == 0)
@@ -127,7 +127,7 @@ import Testing
 
     @Test func invalidConfigurationKeepsTheLastValidOne() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-k", Self.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             _ = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
             let controller = Task {
@@ -182,7 +182,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct ControllerReplicaTests {
     @Test func twoReplicasOneLeaderNoDoubleAssignment() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
             let timing = LeaderElector.Timing(
@@ -239,7 +239,7 @@ import Testing
     /// the lease expires, and no address is handed out twice.
     @Test func killedLeaderIsReplacedWithoutDoubleAssignment() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
             var replicas: [(process: BackgroundProcess, port: Int)] = []
@@ -269,7 +269,7 @@ import Testing
             var writers: [Int] = []
             for (index, replica) in replicas.enumerated() {
                 let text = try await metrics(replica.port)
-                if text.contains(#"verb="PATCH",resource="services""#) { writers.append(index) }
+                if text.contains(#"verb="patch",group="core",resource="services/status""#) { writers.append(index) }
             }
             try #require(writers.count == 1, "only the leader writes: \(writers)")
             let leader = writers[0]
@@ -282,13 +282,74 @@ import Testing
             #expect(Set(ips).count == 10, "no address handed out twice: \(ips)")
             #expect(Set(ips) == Set((100..<110).map { "10.0.0.\($0)" }))
             let survivor = try await metrics(replicas[1 - leader].port)
-            #expect(survivor.contains(#"verb="PATCH",resource="services""#))
+            #expect(survivor.contains(#"verb="patch",group="core",resource="services/status""#))
+        }
+    }
+
+    /// deploy/'s RBAC for the controller grants exactly what it calls, read from its own request counters after a
+    /// run that does everything it does: leader election, assigning, a failure Event recorded twice (created, then
+    /// patched), an invalid configuration and its repair (ConfigurationState), pool status.
+    @Test func theDeployedRBACGrantsExactlyWhatTheControllerCalls() async throws {
+        try await TestAPIServer.with { server, client in
+            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("create", "namespace", "metallb-system")
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            let port = try await PylonBinary.freePort()
+            let controller = try BackgroundProcess(
+                PylonBinary.path,
+                [
+                    "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
+                    String(port), "--log-level", "warning", "--leader-elect-retry-period", "0.5",
+                ])
+            defer { controller.kill() }
+            func used() async throws -> Set<String> {
+                DeployedRBAC.used(
+                    metrics: try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).stdout)
+            }
+            _ = try await server.kubectl(
+                "apply", "-f", ControllerIntegrationTests.path("testdata/traefik-service.yaml"))
+            try await eventually("traefik assigned") {
+                try await ControllerIntegrationTests.externalIP(server, "traefik", namespace: "kube-system")
+                    == "10.0.0.100"
+            }
+            // A request outside every pool fails; a change to the Service makes it fail again: the same Event twice.
+            let outside = try await server.kubectl(
+                "create", "service", "loadbalancer", "outside", "--tcp=80:80", "--dry-run=client", "-o", "json")
+            var object = try JSONParser.parse(Array(outside.stdout.utf8))
+            object["spec"]?["loadBalancerIP"] = "192.0.2.1"
+            _ = try await client.create(.services, namespace: "default", object)
+            try await eventually("the failure Event") {
+                try await used().contains("core events create")
+            }
+            _ = try await server.kubectl("annotate", "service", "outside", "touched=yes")
+            // An invalid pool, then the valid configuration again.
+            _ = try await server.kubectl(
+                "patch", "ipaddresspool", "picluster-pool", "-n", "metallb-system", "--type=merge", "-p",
+                #"{"spec":{"addresses":["not-an-address"]}}"#)
+            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            let required: Set<String> = [
+                "core events patch", "coordination.k8s.io leases update", "metallb.io configurationstates/status patch",
+            ]
+            try await eventually("the Event patched, the Lease renewed, the configuration state written") {
+                try await used().isSuperset(of: required)
+            }
+            let calls = try await used()
+            let granted = try await DeployedRBAC.granted(to: "pylon-controller")
+            #expect(
+                calls.subtracting(granted).isEmpty, "called without a grant: \(calls.subtracting(granted).sorted())")
+            // Granted for a path a run does not take: the annotation metallb.io/ip-allocated-from-pool travels with
+            // the status patch; only a server that drops it gets a patch of the Service itself (ServiceWriter).
+            let fallbacks: Set<String> = ["core services patch"]
+            #expect(
+                granted.subtracting(calls).subtracting(fallbacks).isEmpty,
+                "granted but never called: \(granted.subtracting(calls).subtracting(fallbacks).sorted())")
+            #expect(fallbacks.isSubset(of: granted))
         }
     }
 
     @Test func binaryServesMetricsAndHealthAndReleasesTheLease() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
             let port = try await PylonBinary.freePort()

@@ -11,7 +11,7 @@ import Testing
     @Test func restartWith10000AssignedServicesWritesNothing() async throws {
         try await TestAPIServer.with { server, client in
             #expect(
-                try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("deploy/crds/")).status == 0)
+                try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/")).status == 0)
             _ = try await server.kubectl("create", "namespace", "pylon-system")
             let pool = """
                 apiVersion: metallb.io/v1beta1

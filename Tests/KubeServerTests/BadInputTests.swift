@@ -19,7 +19,7 @@ import Testing
             wrongConfiguration.credentials = .token("not-the-token")
             let wrong = try KubeClient(configuration: wrongConfiguration)
             do {
-                _ = try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/"))
+                _ = try await server.kubectl("apply", "-k", KubectlTests.path("deploy/crds/"))
                 _ = try await server.kubectl("create", "namespace", "metallb-system")
                 let cases: [(String, String, String, String, Int, String)] = [
                     (

@@ -23,7 +23,7 @@ import Testing
             #expect(
                 try await server.kubectl("create", "namespace", "metallb-system").stdout.contains(
                     "namespace/metallb-system created"))
-            let crds = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            let crds = try await server.kubectl("apply", "-k", Self.path("deploy/crds/"))
             #expect(crds.status == 0, "\(crds.stderr)")
             let config = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
             #expect(config.status == 0, "\(config.stderr)")
@@ -58,7 +58,7 @@ import Testing
 
     @Test func patchTypesDescribeExplainDelete() async throws {
         try await TestAPIServer.with { server, _ in
-            _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-k", Self.path("deploy/crds/"))
             _ = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
             #expect(
                 try await server.kubectl(
@@ -98,7 +98,7 @@ import Testing
 
     @Test func badInputGetsKubernetesErrors() async throws {
         try await TestAPIServer.with { server, _ in
-            _ = try await server.kubectl("apply", "-f", Self.path("deploy/crds/"))
+            _ = try await server.kubectl("apply", "-k", Self.path("deploy/crds/"))
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             let badPool = """
                 apiVersion: metallb.io/v1beta1
@@ -261,7 +261,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct MetalLBKindsTests {
     @Test func everyMetalLBKindApplies() async throws {
         try await TestAPIServer.with { server, _ in
-            let crds = try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/"))
+            let crds = try await server.kubectl("apply", "-k", KubectlTests.path("deploy/crds/"))
             #expect(crds.status == 0, "\(crds.stderr)")
             for kind in [
                 "ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles",

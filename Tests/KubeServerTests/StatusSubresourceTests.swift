@@ -27,7 +27,7 @@ import Testing
 
     @Test func customResourceStatusChangesOnlyStatus() async throws {
         try await TestAPIServer.with { server, client in
-            #expect(try await server.kubectl("apply", "-f", KubectlTests.path("deploy/crds/")).status == 0)
+            #expect(try await server.kubectl("apply", "-k", KubectlTests.path("deploy/crds/")).status == 0)
             _ = try await server.kubectl("create", "namespace", "pylon-system")
             let pools = Resource.ipAddressPools
             try await eventually("CRD served") { (try? await client.list(pools, namespace: "pylon-system")) != nil }

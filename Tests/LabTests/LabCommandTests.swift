@@ -15,6 +15,14 @@ struct LabCommandTests {
         try await Command.run(PylonBinary.path, ["lab"] + arguments)
     }
 
+    /// Speaker permissions for paths a lab run does not take every time (ServiceStatusWriter): reading a status
+    /// object back when another writer created it first (409 on create), rewriting a ServiceL2Status's MAC
+    /// annotation when the announcing interfaces change, and an Event seen again (patched).
+    static let speakerFallbacks: Set<String> = [
+        "metallb.io servicel2statuses get", "metallb.io servicebgpstatuses get", "metallb.io servicel2statuses update",
+        "core events patch",
+    ]
+
     static func directory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("pylon-test-lab-\(UUID().uuidString)").path
     }
@@ -245,6 +253,21 @@ struct LabCommandTests {
                     let left = try await statuses()
                     return left["node-1"] == nil && left["node-4"] == nil
                 }
+
+                // deploy/'s RBAC for the speaker grants exactly what node-1's speaker called in all of the above
+                // (Layer 2 and BGP, statuses written and removed, Events), read from its own request counters.
+                let speakerMetrics = try await Self.pylon(
+                    "exec", "--directory", directory, "node-1", "--", "curl", "-s", "http://127.0.0.1:7473/metrics")
+                let calls = DeployedRBAC.used(metrics: speakerMetrics.stdout)
+                let granted = try await DeployedRBAC.granted(to: "pylon-speaker")
+                #expect(
+                    calls.subtracting(granted).isEmpty, "called without a grant: \(calls.subtracting(granted).sorted())"
+                )
+                #expect(
+                    granted.subtracting(calls).subtracting(Self.speakerFallbacks).isEmpty,
+                    "granted but never called: \(granted.subtracting(calls).subtracting(Self.speakerFallbacks).sorted())"
+                )
+                #expect(Self.speakerFallbacks.isSubset(of: granted))
             } catch {
                 _ = try? await Self.pylon("down", "--directory", directory)
                 throw error
