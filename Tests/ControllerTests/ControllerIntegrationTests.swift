@@ -28,6 +28,31 @@ import Testing
     }
 
     /// Applies `count` LoadBalancer Services named `prefix-0`, `prefix-1`, … with kubectl.
+    /// The CRDs, the `metallb-system` namespace and the seed's MetalLB configuration.
+    static func applySeedConfiguration(_ server: TestAPIServer) async throws {
+        for result in [
+            try await server.kubectl("apply", "-k", path("deploy/crds/")),
+            try await server.kubectl("create", "namespace", "metallb-system"),
+            try await server.kubectl("apply", "-f", path("testdata/metallb-config.yaml")),
+        ] {
+            try #require(result.status == 0, "\(result.stderr)")
+        }
+    }
+
+    /// A `pylon controller` process for the configuration in `metallb-system`, with its metrics on a free port.
+    static func startController(_ server: TestAPIServer, _ extra: [String] = []) async throws -> (
+        process: BackgroundProcess, metricsPort: Int
+    ) {
+        let port = try await PylonBinary.freePort()
+        let process = try BackgroundProcess(
+            PylonBinary.path,
+            [
+                "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
+                String(port), "--log-level", "warning",
+            ] + extra)
+        return (process, port)
+    }
+
     static func applyLoadBalancers(_ server: TestAPIServer, _ prefix: String, count: Int) async throws {
         for i in 0..<count {
             let result = try await server.kubectl("apply", "-f", "-", input: loadBalancer("\(prefix)-\(i)"))
@@ -45,9 +70,7 @@ import Testing
 
     @Test func seedWalkthroughAssignsAndRestartsWithoutWrites() async throws {
         try await TestAPIServer.with { server, client in
-            #expect(try await server.kubectl("apply", "-k", Self.path("deploy/crds/")).status == 0)
-            #expect(try await server.kubectl("create", "namespace", "metallb-system").status == 0)
-            #expect(try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml")).status == 0)
+            try await Self.applySeedConfiguration(server)
             #expect(try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml")).status == 0)
             #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("second")).status == 0)
             let pending = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system")
@@ -127,9 +150,7 @@ import Testing
 
     @Test func invalidConfigurationKeepsTheLastValidOne() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-k", Self.path("deploy/crds/"))
-            _ = try await server.kubectl("create", "namespace", "metallb-system")
-            _ = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
+            try await Self.applySeedConfiguration(server)
             let controller = Task {
                 await LoadBalancerController(client: client, options: .init(namespace: "metallb-system")).runLoop()
             }
@@ -182,9 +203,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct ControllerReplicaTests {
     @Test func twoReplicasOneLeaderNoDoubleAssignment() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
-            _ = try await server.kubectl("create", "namespace", "metallb-system")
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            try await ControllerIntegrationTests.applySeedConfiguration(server)
             let timing = LeaderElector.Timing(
                 leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(200))
             func replica(_ name: String) -> LeaderElector {
@@ -239,9 +258,7 @@ import Testing
     /// the lease expires, and no address is handed out twice.
     @Test func killedLeaderIsReplacedWithoutDoubleAssignment() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
-            _ = try await server.kubectl("create", "namespace", "metallb-system")
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
+            try await ControllerIntegrationTests.applySeedConfiguration(server)
             var replicas: [(process: BackgroundProcess, port: Int)] = []
             defer { for r in replicas { r.process.kill() } }
             for _ in 0..<2 {
@@ -291,16 +308,9 @@ import Testing
     /// patched), an invalid configuration and its repair (ConfigurationState), pool status.
     @Test func theDeployedRBACGrantsExactlyWhatTheControllerCalls() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
-            _ = try await server.kubectl("create", "namespace", "metallb-system")
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
-            let port = try await PylonBinary.freePort()
-            let controller = try BackgroundProcess(
-                PylonBinary.path,
-                [
-                    "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
-                    String(port), "--log-level", "warning", "--leader-elect-retry-period", "0.5",
-                ])
+            try await ControllerIntegrationTests.applySeedConfiguration(server)
+            let (controller, port) = try await ControllerIntegrationTests.startController(
+                server, ["--leader-elect-retry-period", "0.5"])
             defer { controller.kill() }
             func used() async throws -> Set<String> {
                 DeployedRBAC.used(
@@ -349,16 +359,8 @@ import Testing
 
     @Test func binaryServesMetricsAndHealthAndReleasesTheLease() async throws {
         try await TestAPIServer.with { server, client in
-            _ = try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/"))
-            _ = try await server.kubectl("create", "namespace", "metallb-system")
-            _ = try await server.kubectl("apply", "-f", ControllerIntegrationTests.path("testdata/metallb-config.yaml"))
-            let port = try await PylonBinary.freePort()
-            let controller = try BackgroundProcess(
-                PylonBinary.path,
-                [
-                    "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
-                    String(port), "--log-level", "warning",
-                ])
+            try await ControllerIntegrationTests.applySeedConfiguration(server)
+            let (controller, port) = try await ControllerIntegrationTests.startController(server)
             do {
                 try await eventually("/readyz answers ok") {
                     try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/readyz"]).stdout == "ok"

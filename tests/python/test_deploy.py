@@ -4,20 +4,13 @@ default overlay applies cleanly to `pylon server` with the real kubectl."""
 
 import copy
 import os
-import pathlib
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BINARY = os.environ.get("PYLON_BINARY", str(ROOT / ".build/debug/pylon"))
+from conftest import ROOT
 OVERLAYS = sorted(p.name for p in (ROOT / "deploy/overlays").iterdir() if p.is_dir())
 KUBERNETES_VERSION = "1.32"
 
@@ -121,46 +114,25 @@ def test_every_crd_is_structural():
     assert structural_problems({"type": "object", "anyOf": [{"type": "string"}]}) == [".anyOf[0]: type inside allOf/anyOf/oneOf/not"]
 
 
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+def test_the_default_overlay_applies_cleanly_to_pylon_server(kubeconfig):
+    env = dict(os.environ, KUBECONFIG=kubeconfig)
 
+    def kubectl(*args):
+        return subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=60)
 
-def test_the_default_overlay_applies_cleanly_to_pylon_server():
-    data_dir = tempfile.mkdtemp(prefix="pylon-pytest-deploy-")
-    proc = subprocess.Popen([BINARY, "server", "--data-dir", data_dir, "--port", "0", "--log-level", "warning"])
-    try:
-        kubeconfig = os.path.join(data_dir, "kubeconfig.yaml")
-        wait_for(lambda: os.path.exists(kubeconfig), what="kubeconfig")
-        env = dict(os.environ, KUBECONFIG=kubeconfig)
-
-        def kubectl(*args):
-            return subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=60)
-
-        first = kubectl("apply", "-k", str(ROOT / "deploy/overlays/default"))
-        assert first.returncode == 0, first.stderr
-        lines = first.stdout.strip().splitlines()
-        assert len(lines) == len(render("default")) and all(line.endswith(" created") for line in lines), first.stdout
-        again = kubectl("apply", "-k", str(ROOT / "deploy/overlays/default"))
-        assert again.returncode == 0, again.stderr
-        assert all(line.endswith(" unchanged") for line in again.stdout.strip().splitlines()), again.stdout
-        listed = kubectl("get", "deployments,daemonsets,serviceaccounts,services", "-n", "pylon-system", "-o", "name")
-        assert set(listed.stdout.split()) >= {
-            "deployment.apps/pylon-controller",
-            "daemonset.apps/pylon-speaker",
-            "serviceaccount/pylon-controller",
-            "serviceaccount/pylon-speaker",
-            "service/pylon-controller-metrics",
-            "service/pylon-speaker-metrics",
-        }, listed.stdout + listed.stderr
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    first = kubectl("apply", "-k", str(ROOT / "deploy/overlays/default"))
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.strip().splitlines()
+    assert len(lines) == len(render("default")) and all(line.endswith(" created") for line in lines), first.stdout
+    again = kubectl("apply", "-k", str(ROOT / "deploy/overlays/default"))
+    assert again.returncode == 0, again.stderr
+    assert all(line.endswith(" unchanged") for line in again.stdout.strip().splitlines()), again.stdout
+    listed = kubectl("get", "deployments,daemonsets,serviceaccounts,services", "-n", "pylon-system", "-o", "name")
+    assert set(listed.stdout.split()) >= {
+        "deployment.apps/pylon-controller",
+        "daemonset.apps/pylon-speaker",
+        "serviceaccount/pylon-controller",
+        "serviceaccount/pylon-speaker",
+        "service/pylon-controller-metrics",
+        "service/pylon-speaker-metrics",
+    }, listed.stdout + listed.stderr

@@ -1,44 +1,12 @@
 """The official Python `kubernetes` client against `pylon server`: list, watch, create, patch, delete."""
 
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
-
 import pytest
 from kubernetes import client, config, watch
 
-BINARY = os.environ.get("PYLON_BINARY", ".build/debug/pylon")
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
 
 @pytest.fixture(scope="module")
-def api():
-    data_dir = tempfile.mkdtemp(prefix="pylon-pytest-")
-    proc = subprocess.Popen([BINARY, "server", "--data-dir", data_dir, "--port", "0", "--log-level", "warning"])
-    try:
-        kubeconfig = os.path.join(data_dir, "kubeconfig.yaml")
-        wait_for(lambda: os.path.exists(kubeconfig), what="kubeconfig")
-        api_client = config.new_client_from_config(config_file=kubeconfig)
-        yield api_client
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(data_dir, ignore_errors=True)
+def api(kubeconfig):
+    return config.new_client_from_config(config_file=kubeconfig)
 
 
 def test_list_namespaces(api):
