@@ -162,6 +162,8 @@ public final class BFDAgent: Service, Sendable {
             var parameters: Parameters
             var handler: Handler
             var sender: (any Channel)?
+            /// Where its packets go (the peer's address, `peerPort`).
+            var target: SocketAddress?
             var timers: [BFDSession.Timer: (id: Int, task: Task<Void, Never>)] = [:]
         }
 
@@ -188,10 +190,10 @@ public final class BFDAgent: Service, Sendable {
             case .timer(let peer, let timer, let id):
                 guard let entry = entries[peer], entry.timers[timer]?.id == id else { return }
                 entries[peer]?.timers[timer] = nil
-                await perform(on: peer) { $0.handle(.timerExpired(timer)) }
+                perform(on: peer) { $0.handle(.timerExpired(timer)) }
             case .datagram(let bytes, let from):
                 guard let packet = match(bytes, from: from) else { return }
-                await perform(on: from) { $0.handle(.received(packet)) }
+                perform(on: from) { $0.handle(.received(packet)) }
             }
         }
 
@@ -237,7 +239,8 @@ public final class BFDAgent: Service, Sendable {
                         requiredMinRxInterval: parameters.requiredMinRxInterval,
                         detectMultiplier: parameters.detectMultiplier, passive: parameters.passive,
                         myDiscriminator: discriminator)),
-                source: source, parameters: parameters, handler: handler)
+                source: source, parameters: parameters, handler: handler,
+                target: try? SocketAddress(ipAddress: peer.description, port: agent.peerPort))
             do {
                 entry.sender = try await agent.openSender(family: peer.family, source: source)
             } catch {
@@ -248,12 +251,12 @@ public final class BFDAgent: Service, Sendable {
             byDiscriminator[discriminator] = peer
             agent.states.withLock { $0[peer] = .down }
             agent.metrics.sessionUp(peer).record(0)
-            await perform(on: peer) { $0.handle(.start) }
+            perform(on: peer) { $0.handle(.start) }
         }
 
         mutating func end(_ peer: IPAddress) async {
             guard entries[peer] != nil else { return }
-            await perform(on: peer) { $0.handle(.stop) }
+            perform(on: peer) { $0.handle(.stop) }
             guard let entry = entries.removeValue(forKey: peer) else { return }
             for (_, timer) in entry.timers { timer.task.cancel() }
             byDiscriminator[entry.session.configuration.myDiscriminator] = nil
@@ -262,7 +265,7 @@ public final class BFDAgent: Service, Sendable {
         }
 
         /// Feeds an event to `peer`'s session and carries out the actions.
-        mutating func perform(on peer: IPAddress, _ event: (inout BFDSession) -> [BFDSession.Action]) async {
+        mutating func perform(on peer: IPAddress, _ event: (inout BFDSession) -> [BFDSession.Action]) {
             guard var entry = entries[peer] else { return }
             let before = entry.session.state
             let actions = event(&entry.session)
@@ -270,9 +273,7 @@ public final class BFDAgent: Service, Sendable {
             for action in actions {
                 switch action {
                 case .send(let packet):
-                    guard let sender = entries[peer]?.sender else { continue }
-                    let target = try? SocketAddress(ipAddress: peer.description, port: agent.peerPort)
-                    guard let target else { continue }
+                    guard let sender = entry.sender, let target = entry.target else { continue }
                     let envelope = AddressedEnvelope(remoteAddress: target, data: ByteBuffer(bytes: packet.encoded()))
                     sender.writeAndFlush(envelope, promise: nil)
                     agent.metrics.sent.increment()

@@ -66,12 +66,7 @@ extension Bench {
             }
             /// Routes the router holds from `protocolName`.
             func held(_ protocolName: String) throws -> Int {
-                let text = try lab.exec(
-                    "router",
-                    ["birdc", "-s", directory + "/router.ctl", "show", "route", "count", "protocol", protocolName]
-                ).output
-                let line = text.split(separator: "\n").first { $0.contains(" routes for ") } ?? ""
-                return Int(line.split(separator: " ").first ?? "") ?? 0
+                try birdRoutes(lab, "router", socket: directory + "/router.ctl", protocol: protocolName)
             }
 
             var logger = Logger(label: "bench.bfd")

@@ -74,9 +74,7 @@ extension Bench {
             }
             /// Routes BIRD holds from `protocolName` ("N of M routes for K networks…").
             func held(_ protocolName: String) throws -> Int {
-                let text = try birdc(["show", "route", "count", "protocol", protocolName])
-                let line = text.split(separator: "\n").first { $0.contains(" routes for ") } ?? ""
-                return Int(line.split(separator: " ").first ?? "") ?? 0
+                try birdRoutes(lab, "router", socket: birdSocket, protocol: protocolName)
             }
             /// When BIRD says the session became Established (its own timestamp, in ms): polls until it is (bounded).
             func established(_ protocolName: String) async throws -> Date {

@@ -18,4 +18,15 @@ extension Bench {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         return try await body(lab, directory)
     }
+
+    /// Routes BIRD in `host` (control socket `socket`) holds from its protocol `protocolName`, as
+    /// `birdc show route count protocol …` says ("N of M routes for K networks …").
+    static func birdRoutes(_ lab: LabNetwork, _ host: String, socket: String, protocol protocolName: String) throws
+        -> Int
+    {
+        let text = try lab.exec(host, ["birdc", "-s", socket, "show", "route", "count", "protocol", protocolName])
+            .output
+        let line = text.split(separator: "\n").first { $0.contains(" routes for ") } ?? ""
+        return Int(line.split(separator: " ").first ?? "") ?? 0
+    }
 }
