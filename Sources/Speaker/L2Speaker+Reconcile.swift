@@ -23,9 +23,8 @@ extension L2Speaker {
     }
 
     /// Reconciles after every trigger until the stream ends (graceful shutdown), then withdraws everything.
-    func reconcileLoop(_ work: AsyncStream<Void>, group: any EventLoopGroup, retrigger: @escaping @Sendable () -> Void)
-        async
-    {
+    /// The responders' sockets run on a thread of their own (`ResponderThread`).
+    func reconcileLoop(_ work: AsyncStream<Void>, retrigger: @escaping @Sendable () -> Void) async {
         var state: LoopState
         do {
             state = LoopState(groups: try MulticastGroups())
@@ -33,12 +32,14 @@ extension L2Speaker {
             logger.critical("cannot hold multicast groups", metadata: ["error": "\(error)"])
             return
         }
+        let group = await ResponderThread.start(priority: options.responderPriority, logger: logger)
         for await _ in work {
             await reconcile(&state, group: group, retrigger: retrigger)
         }
         for (_, task) in state.repeats { task.cancel() }
         for (index, _) in state.announcing { table.set([], on: index) }
         for responder in state.responders.values { await responder.close() }
+        try? await group.shutdownGracefully()
         metrics.announced.record(0)
     }
 

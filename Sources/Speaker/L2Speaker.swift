@@ -33,11 +33,15 @@ public final class L2Speaker: Service, Sendable {
         public var secretName: String
         public var secretKey: String
         public var interfaces: InterfaceFilter
+        /// `SCHED_FIFO` priority of the thread answering ARP and Neighbor Solicitations (1–99); 0 keeps ordinary
+        /// scheduling. Needs `CAP_SYS_NICE`; without it the speaker logs a notice and answers anyway.
+        public var responderPriority: Int32
 
         public init(
             nodeName: String, namespace: String = "pylon-system", loadBalancerClass: String? = nil,
             memberAddress: String? = nil, memberPort: Int = 7946, secretName: String = "memberlist",
-            secretKey: String = "secretkey", interfaces: InterfaceFilter = InterfaceFilter()
+            secretKey: String = "secretkey", interfaces: InterfaceFilter = InterfaceFilter(),
+            responderPriority: Int32 = 1
         ) {
             self.nodeName = nodeName
             self.namespace = namespace
@@ -47,6 +51,7 @@ public final class L2Speaker: Service, Sendable {
             self.secretName = secretName
             self.secretKey = secretKey
             self.interfaces = interfaces
+            self.responderPriority = responderPriority
         }
     }
 
@@ -128,7 +133,7 @@ public final class L2Speaker: Service, Sendable {
                             throw SpeakerError("membership on \(address) failed: \(error)")
                         }
                     }
-                    inner.addTask { await self.reconcileLoop(work, group: group, retrigger: { trigger.yield() }) }
+                    inner.addTask { await self.reconcileLoop(work, retrigger: { trigger.yield() }) }
                     defer { inner.cancelAll() }
                     try await inner.next()
                 }

@@ -47,6 +47,13 @@ struct SpeakerCommand: AsyncParsableCommand {
         help: "Never announce on interfaces matching this (repeatable; replaces the default list).")
     var excludedInterfaces: [String] = []
 
+    @Option(
+        help: """
+            Real-time (SCHED_FIFO) priority of the thread answering ARP and Neighbor Solicitations, 1-99; \
+            0 keeps ordinary scheduling. Needs CAP_SYS_NICE (without it: ordinary scheduling and a notice).
+            """)
+    var responderPriority: Int32 = 1
+
     @Option(name: .customLong("metrics-address"), help: "Address of the /metrics, /healthz and /readyz endpoint.")
     var metricsAddress = "127.0.0.1"
 
@@ -58,6 +65,9 @@ struct SpeakerCommand: AsyncParsableCommand {
     func validate() throws {
         guard resolvedNodeName != nil else { throw ValidationError("--node-name or NODE_NAME is required") }
         guard (1...65535).contains(memberPort) else { throw ValidationError("--member-port must be 1-65535") }
+        guard (0...99).contains(responderPriority) else {
+            throw ValidationError("--responder-priority must be 0-99")
+        }
     }
 
     var resolvedNodeName: String? {
@@ -75,7 +85,8 @@ struct SpeakerCommand: AsyncParsableCommand {
             secretKey: memberSecretKey,
             interfaces: InterfaceFilter(
                 include: interfaces,
-                exclude: excludedInterfaces.isEmpty ? InterfaceFilter.defaultExcluded : excludedInterfaces))
+                exclude: excludedInterfaces.isEmpty ? InterfaceFilter.defaultExcluded : excludedInterfaces),
+            responderPriority: responderPriority)
         let speaker = L2Speaker(client: kube, options: options, logger: logger)
         // BGP mode runs beside Layer 2, as in MetalLB: it peers only where BGPPeer objects select this node.
         let bgp = BGPSpeaker(client: kube, sharingWith: speaker, logger: logger)
