@@ -5,6 +5,7 @@ import LoadBalancerConfig
 import Logging
 import Metrics
 import NetCore
+import OrderedCollections
 import ServiceLifecycle
 import Synchronization
 

@@ -1,6 +1,7 @@
 import Allocator
 import KubeAPI
 import NetCore
+import OrderedCollections
 
 /// Reading a Service object into an allocation request, with MetalLB's annotations and rules.
 public enum ServiceReading {

@@ -3,6 +3,7 @@ import KubeAPI
 import KubeClient
 import Logging
 import Metrics
+import NetCore
 
 /// Carries out the controller's decisions: writes Services' pool annotation and `status.loadBalancer`, then
 /// records their Events, with bounded concurrency and the ordering rules of `WriteQueue`.

@@ -5,6 +5,7 @@ import Election
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
+import OrderedCollections
 import Speaker
 
 /// Explains one LoadBalancer Service from a snapshot of the cluster, with the same code the controller and the

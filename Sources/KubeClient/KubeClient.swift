@@ -59,8 +59,8 @@ public final class KubeClient: Sendable {
         if let serverName = configuration.tlsServerName, let url = URL(string: base), let host = url.host {
             // Verify the certificate for the given name while connecting to the configured host.
             httpConfiguration.dnsOverride = [serverName: host]
-            base = base.replacingOccurrences(
-                of: "//" + (host.contains(":") ? "[\(host)]" : host), with: "//" + serverName)
+            base = base.replacing(
+                "//" + (host.contains(":") ? "[\(host)]" : host), with: "//" + serverName, maxReplacements: 1)
         }
         self.baseURL = base
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)

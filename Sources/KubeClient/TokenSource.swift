@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeAPI
 import Synchronization
 
 /// The bearer token to send: fixed, or read from a file and re-read when the file changes (rotated service

@@ -1,5 +1,5 @@
 import CLinuxNet
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import KubeAPI
 import NIOCore
 import NIOPosix
 
@@ -71,11 +72,11 @@ public enum HTTPProbe {
                 return String(buffer: response)
             }
             guard response.hasPrefix("HTTP/1.1 200") || response.hasPrefix("HTTP/1.0 200"),
-                let split = response.range(of: "\r\n\r\n")
+                let split = response.firstRange(of: "\r\n\r\n")
             else { return .failed("bad response: \(response.prefix(40))") }
-            return .answered(String(response[split.upperBound...]).trimmingCharacters(in: .whitespacesAndNewlines))
+            return .answered(response[split.upperBound...].trimmed())
         } catch {
-            return .failed("\(error)".replacingOccurrences(of: "\n", with: " "))
+            return .failed("\(error)".replacing("\n", with: " "))
         }
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import KubeAPI
 import KubeClient
 import Lab
@@ -59,7 +60,7 @@ public struct LabCluster: Sendable {
         // Another lab (maybe with another state directory) still has processes in its namespaces.
         for namespace in LabNetwork.namespaces(ip: Self.ip) where namespace.hasPrefix(Self.prefix + "-") {
             if let (_, pids) = try? LabNetwork.process(Self.ip, ["netns", "pids", namespace]),
-                !pids.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                !pids.trimmed().isEmpty
             {
                 throw Failure("a lab is already running in namespace \(namespace) (`pylon lab down` removes it)")
             }
@@ -135,7 +136,7 @@ public struct LabCluster: Sendable {
         var protocols = ""
         for node in state.nodes {
             protocols += """
-                protocol bgp \(node.replacingOccurrences(of: "-", with: "_")) {
+                protocol bgp \(node.replacing("-", with: "_")) {
                   local \(router.v4) as 64500;
                   neighbor \(topology.addresses(of: node).v4) as 64512;
                   passive on;
@@ -332,7 +333,7 @@ public struct LabCluster: Sendable {
                             "netns", "exec", topology.namespace(of: "router"), "birdc", "show", "route", "for", address,
                             "all",
                         ])
-                    learnt = state.nodes.filter { output.contains("[\($0.replacingOccurrences(of: "-", with: "_")) ") }
+                    learnt = state.nodes.filter { output.contains("[\($0.replacing("-", with: "_")) ") }
                     return learnt.count == state.nodes.count
                 }
                 let length = address.contains(":") ? 128 : 32

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a running lab consists of, kept in `<directory>/state.json` (mode 0600) so that `pylon lab status`,
 /// `exec`, `failover` and `down` can find it from another process.

@@ -1,5 +1,6 @@
 import KubeAPI
 import NetCore
+import OrderedCollections
 
 /// The load balancer configuration in force: validated pools and advertisements.
 ///

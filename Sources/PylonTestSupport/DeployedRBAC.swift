@@ -1,3 +1,4 @@
+import Foundation
 import KubeAPI
 
 /// RBAC permissions as sets of `group resource verb` strings (`core` for the core group, subresources as RBAC names

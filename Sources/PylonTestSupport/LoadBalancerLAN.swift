@@ -1,3 +1,4 @@
+import Election
 import Foundation
 import KubeAPI
 import KubeClient

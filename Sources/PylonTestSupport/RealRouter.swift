@@ -1,5 +1,6 @@
 import Foundation
 import Lab
+import NetCore
 
 /// A real BGP router for interop tests — BIRD 2, FRR's bgpd or GoBGP, from Debian's packages — running in a lab host,
 /// passive, with one neighbour, importing everything it is sent and exporting nothing. Read through its own CLI.

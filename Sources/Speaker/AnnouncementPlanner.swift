@@ -2,6 +2,7 @@ import Election
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
+import OrderedCollections
 
 /// Decides, from the cluster's objects, what every LoadBalancer Service's Layer 2 election comes to — the same
 /// answer on every speaker given the same objects and members.

@@ -1,5 +1,6 @@
 import BFD
 import CLinuxNet
+import CoreMetrics
 import Glibc
 import Logging
 import NIOCore

@@ -1,5 +1,6 @@
 import BGP
 import CLinuxNet
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix

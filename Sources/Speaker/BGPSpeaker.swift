@@ -4,6 +4,7 @@ import KubeClient
 import LoadBalancerConfig
 import Logging
 import NetCore
+import OrderedCollections
 import ServiceLifecycle
 
 /// The speaker's BGP mode: one `BGPPeer` session per BGPPeer object that selects this node, each kept announcing

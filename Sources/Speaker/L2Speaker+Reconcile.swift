@@ -1,9 +1,15 @@
+import CoreMetrics
 import Election
 import KubeAPI
+import KubeClient
+import Layer2
 import LoadBalancerConfig
+import Logging
 import NIOCore
 import NetCore
 import Netlink
+import OrderedCollections
+import Synchronization
 
 extension L2Speaker {
     /// What one reconcile pass works with, kept between passes by the loop.

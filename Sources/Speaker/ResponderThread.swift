@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import NIOCore
 import NIOPosix
 
 /// The event loop that answers ARP requests and Neighbor Solicitations: one thread of its own, apart from the

@@ -2,6 +2,7 @@ import Crypto
 import KubeAPI
 import KubeClient
 import Logging
+import OrderedCollections
 import Synchronization
 
 /// Keeps MetalLB's per-Service status objects in step with what this node announces: one object per Service it

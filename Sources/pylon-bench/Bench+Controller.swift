@@ -3,6 +3,7 @@ import Foundation
 import KubeAPI
 import KubeClient
 import NIOCore
+import NIOHTTP1
 import PylonTestSupport
 import Synchronization
 

@@ -3,6 +3,7 @@ import Foundation
 import KubeAPI
 import KubeClient
 import NIOCore
+import NIOHTTP1
 
 /// `pylon-bench PYLON_BINARY [--services N] [--etcd]`: the API server and controller benchmarks of
 /// docs/benchmarks.md, with raw etcd as the API server's reference in the same run. Every loop is bounded by N; everything runs on loopback.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import KubeClient
 
 /// The standard client flags of every subcommand that talks to a Kubernetes API.

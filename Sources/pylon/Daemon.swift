@@ -2,6 +2,7 @@ import KubeClient
 import Logging
 import ServiceLifecycle
 import Telemetry
+import UnixSignals
 
 /// How every `pylon` daemon runs: its services and a `HeapTrimmer` as one `ServiceGroup` that shuts down
 /// gracefully on SIGTERM or SIGINT, then the Kubernetes client closed (also when a service fails, whose error is

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Explain
-import Foundation
+import FoundationEssentials
 import KubeAPI
 import KubeClient
 
@@ -57,7 +57,7 @@ struct ExplainServiceCommand: AsyncParsableCommand {
         let width = explanation.findings.map(\.topic.count).max() ?? 0
         for finding in explanation.findings {
             let mark = ["ok": "✓", "info": "·", "problem": "✗"][finding.level.rawValue] ?? "?"
-            print("  \(mark) \(finding.topic.padding(toLength: width + 2, withPad: " ", startingAt: 0))\(finding.text)")
+            print("  \(mark) \(finding.topic.padded(to: width + 2))\(finding.text)")
         }
     }
 

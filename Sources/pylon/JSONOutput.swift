@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `-o json` of every command: pretty-printed, keys sorted, on standard output.
 enum JSONOutput {

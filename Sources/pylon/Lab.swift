@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import LabRuntime
 
 /// `pylon lab`: the load balancer on a virtual LAN in network namespaces, on one machine.
@@ -21,5 +22,18 @@ struct LabDirectoryOption: ParsableArguments {
 
 /// Prints a line at once, unbuffered (output may be a pipe that a test or script reads while the lab runs).
 @Sendable func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    var bytes = Array((line + "\n").utf8)[...]
+    while !bytes.isEmpty {
+        let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        bytes = bytes.dropFirst(written)
+    }
+}
+
+extension String {
+    /// The text followed by spaces up to `width` characters (unchanged when already as wide).
+    func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import LabRuntime
 
 /// `pylon lab down`: removes a lab, including what a crashed one left behind.

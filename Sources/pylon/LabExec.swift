@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import LabRuntime
 
 /// `pylon lab exec HOST -- CMD`: runs a command inside a lab host; its exit status is the command's.

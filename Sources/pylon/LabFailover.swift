@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import LabRuntime
 
 /// `pylon lab failover`: takes the announcing node out and shows what the client saw.

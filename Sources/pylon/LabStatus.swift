@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import LabRuntime
 
 /// `pylon lab status`: the lab's hosts, daemons and load balancer addresses.
@@ -48,7 +48,7 @@ struct LabStatusCommand: AsyncParsableCommand {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column] + 3, withPad: " ", startingAt: 0)
+                column == row.count - 1 ? cell : cell.padded(to: widths[column] + 3)
             }.joined()
         }.joined(separator: "\n")
     }

@@ -2,6 +2,7 @@ import Allocator
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
+import OrderedCollections
 import Testing
 
 @Suite struct AllocatorTests {

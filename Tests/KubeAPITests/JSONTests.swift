@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 import Testing
 
 @Suite struct JSONTests {

@@ -1,5 +1,6 @@
 import KubeAPI
 import KubeClient
+import OrderedCollections
 import PylonTestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
+import OrderedCollections
 import Testing
 
 @Suite struct ConfigurationTests {

@@ -1,3 +1,4 @@
+import BFD
 import BGP
 import Foundation
 import Lab

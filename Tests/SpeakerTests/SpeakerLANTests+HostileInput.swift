@@ -1,5 +1,7 @@
 import Foundation
 import KubeAPI
+import Lab
+import NetCore
 import PylonTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import Lab
 import PylonTestSupport
 import Testing
 

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 extension JSON: Codable {
     public init(from decoder: any Decoder) throws {
         if var array = try? decoder.unkeyedContainer() {

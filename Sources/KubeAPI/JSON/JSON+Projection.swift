@@ -1,3 +1,5 @@
+import OrderedCollections
+
 extension JSON {
     /// The parts of this value that `shape` names: where `shape` is `true` the value is kept whole; where it is an
     /// object, only the listed members of an object value are kept (in this value's order), and each element of an

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 extension JSON {
     /// The compact JSON text of this value as UTF-8 bytes.
     ///

@@ -1,4 +1,5 @@
 import Collections
+import OrderedCollections
 
 /// A JSON document held as a value: the dynamic representation every Kubernetes object passes through.
 ///

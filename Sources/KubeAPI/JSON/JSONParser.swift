@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// Reads JSON text (RFC 8259) into a `JSON` value.
 ///
 /// A pure value type with no I/O. Nesting deeper than `maximumDepth` is rejected rather than exhausting the stack;

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// JSON Merge Patch (RFC 7386): objects merge member by member, `null` deletes, everything else replaces.
 public enum JSONMergePatch {
     /// Applies `patch` to `target`.

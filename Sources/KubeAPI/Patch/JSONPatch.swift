@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// JSON Patch (RFC 6902) with JSON Pointers (RFC 6901): `add`, `remove`, `replace`, `move`, `copy`, `test`.
 public enum JSONPatch {
     /// Applies the operations in order; the whole patch fails if any operation fails.

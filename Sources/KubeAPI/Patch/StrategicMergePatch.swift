@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// Strategic merge patch, the patch type Kubernetes defines for its built-in types.
 ///
 /// Like JSON merge patch, but lists that declare a merge strategy merge element by element (objects matched on

@@ -1,3 +1,5 @@
+import OrderedCollections
+
 /// A label selector: the string form used in `?labelSelector=` (`a=b,c!=d,e in (x,y),!f,g`) and the structured
 /// `metav1.LabelSelector` (`matchLabels` + `matchExpressions`), both reduced to requirements that must all hold.
 public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {

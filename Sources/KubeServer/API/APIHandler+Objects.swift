@@ -1,5 +1,5 @@
 import KubeAPI
-import Yams
+import OrderedCollections
 
 extension APIHandler {
     func serve(_ request: APIRequest, target: RequestTarget, resource: ResourceType) async throws(Status) -> APIResponse
@@ -174,12 +174,8 @@ extension APIHandler {
         case "application/vnd.kubernetes.protobuf":
             return try ProtoDecoder.decodeEnvelope(request.body)
         case "application/yaml", "application/x-yaml", "application/apply-patch+yaml":
-            do {
-                let text = String(decoding: request.body, as: UTF8.self)
-                guard let node = try Yams.compose(yaml: text) else { throw Status.badRequest("empty YAML body") }
-                return try YAMLToJSON.convert(node)
-            } catch let status as Status {
-                throw status
+            do throws(YAMLError) {
+                return try YAMLToJSON.document(String(decoding: request.body, as: UTF8.self))
             } catch {
                 throw .badRequest("the body of the request could not be decoded as YAML: \(error)")
             }

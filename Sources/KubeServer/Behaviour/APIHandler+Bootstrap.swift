@@ -1,4 +1,5 @@
 import KubeAPI
+import NetCore
 
 extension APIHandler {
     /// Brings a fresh or restarted store to what a control plane always has: CRDs served, allocations rebuilt,

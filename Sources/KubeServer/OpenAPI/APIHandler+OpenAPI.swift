@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 
 extension APIHandler {
     /// `/openapi/v3`: one entry per group-version, each pointing at its document.

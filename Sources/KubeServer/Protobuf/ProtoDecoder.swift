@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 
 /// Decodes Kubernetes' protobuf envelope (`k8s\0` + runtime.Unknown) into JSON for the kinds `ProtoSchema` knows.
 ///

@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 
 /// One object as the store keeps it: its JSON bytes (with `metadata.resourceVersion` already set), its revision,
 /// and its labels (kept parsed for selectors).

@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 
 /// The columns kube-apiserver prints for each built-in kind, and the cells of one object.
 enum TableColumns {

@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 
 /// Kubernetes name rules (RFC 1123 subdomains and labels, RFC 1035 labels) with kube-apiserver's messages.
 enum NameValidation {

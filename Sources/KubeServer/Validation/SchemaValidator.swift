@@ -1,4 +1,5 @@
 import KubeAPI
+import OrderedCollections
 
 /// Validates a custom object against its CRD's structural OpenAPI v3 schema, applies schema defaults, and prunes
 /// fields the schema does not declare.
