@@ -16,6 +16,32 @@ import Testing
     }
 }
 
+/// `LabNetwork.process`, the lab's way of running a command to its end.
+@Suite struct LabProcessTests {
+    @Test func statusOutputAndErrorAreReported() throws {
+        let script = "echo out; echo err >&2; exit 3"
+        let (status, output) = try LabNetwork.process("/bin/sh", ["-c", script])
+        #expect(status == 3)
+        #expect(output == "out\n")
+        let (_, both) = try LabNetwork.process("/bin/sh", ["-c", script], captureError: true)
+        #expect(both == "out\nerr\n")
+    }
+
+    @Test func aSignalIsReportedAsItsNumber() throws {
+        #expect(try LabNetwork.process("/bin/sh", ["-c", "kill -TERM $$"]).0 == SIGTERM)
+    }
+
+    @Test func largeOutputIsReadToTheEnd() throws {
+        let (status, output) = try LabNetwork.process("/usr/bin/seq", ["100000"])
+        #expect(status == 0)
+        #expect(output.split(separator: "\n").count == 100_000)
+    }
+
+    @Test func aMissingProgramIsAnError() {
+        #expect(throws: LabNetwork.Failure.self) { try LabNetwork.process("/nonexistent/program", []) }
+    }
+}
+
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
 struct LabNetworkTests {
     static let family = "pylt"
