@@ -2,6 +2,7 @@ import Controller
 import Foundation
 import KubeAPI
 import KubeClient
+import NetCore
 import PylonTestSupport
 import Testing
 
