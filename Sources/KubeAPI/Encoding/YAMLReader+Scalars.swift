@@ -116,29 +116,32 @@ extension YAMLReader {
         }
     }
 
+    /// Escapes that stand for one byte, by their letter.
+    static let byteEscapes: [UInt8: UInt8] = [
+        UInt8(ascii: "0"): 0, UInt8(ascii: "a"): 7, UInt8(ascii: "b"): 8, UInt8(ascii: "t"): 9,
+        UInt8(ascii: "\t"): 9, UInt8(ascii: "n"): 10, UInt8(ascii: "v"): 11, UInt8(ascii: "f"): 12,
+        UInt8(ascii: "r"): 13, UInt8(ascii: "e"): 27, UInt8(ascii: " "): 32, UInt8(ascii: "\""): 34,
+        UInt8(ascii: "/"): 47, UInt8(ascii: "\\"): 92,
+    ]
+    /// Escapes that stand for one Unicode scalar, by their letter.
+    static let scalarEscapes: [UInt8: UInt32] = [
+        UInt8(ascii: "N"): 0x85, UInt8(ascii: "_"): 0xA0, UInt8(ascii: "L"): 0x2028, UInt8(ascii: "P"): 0x2029,
+    ]
+
     /// Decodes the escape whose letter is at `index` into `out`; returns the index after it.
     func escape(_ line: [UInt8], at index: Int, into out: inout [UInt8]) throws(YAMLError) -> Int {
-        let simple: [UInt8: UInt8] = [
-            UInt8(ascii: "0"): 0, UInt8(ascii: "a"): 7, UInt8(ascii: "b"): 8, UInt8(ascii: "t"): 9,
-            UInt8(ascii: "\t"): 9, UInt8(ascii: "n"): 10, UInt8(ascii: "v"): 11, UInt8(ascii: "f"): 12,
-            UInt8(ascii: "r"): 13, UInt8(ascii: "e"): 27, UInt8(ascii: " "): 32, UInt8(ascii: "\""): 34,
-            UInt8(ascii: "/"): 47, UInt8(ascii: "\\"): 92,
-        ]
         let c = line[index]
-        if let byte = simple[c] {
+        if let byte = Self.byteEscapes[c] {
             out.append(byte)
             return index + 1
         }
-        let named: [UInt8: UInt32] = [
-            UInt8(ascii: "N"): 0x85, UInt8(ascii: "_"): 0xA0, UInt8(ascii: "L"): 0x2028, UInt8(ascii: "P"): 0x2029,
-        ]
         let digits: Int
         switch c {
         case UInt8(ascii: "x"): digits = 2
         case UInt8(ascii: "u"): digits = 4
         case UInt8(ascii: "U"): digits = 8
         default:
-            guard let scalar = named[c] else {
+            guard let scalar = Self.scalarEscapes[c] else {
                 throw YAMLError(line: row + 1, column: index + 1, message: "unknown escape \\\(Unicode.Scalar(c))")
             }
             out += Array(String(Unicode.Scalar(scalar)!).utf8)

@@ -109,7 +109,7 @@ struct YAMLReader {
         case UInt8(ascii: "!"):
             throw error("tags are not supported", at: column)
         default:
-            if try keyEnd(in: line, from: column) != nil {
+            if keyEnd(in: line, from: column) != nil {
                 if mappingValue { throw error("a mapping cannot start on its key's line", at: column) }
                 return try mapping(at: column)
             }
@@ -186,7 +186,7 @@ struct YAMLReader {
     /// Reads a mapping key at (`row`, `column`) and its `:`, leaving `column` after the colon.
     mutating func mappingKey() throws(YAMLError) -> String {
         let line = lines[row]
-        guard let end = try keyEnd(in: line, from: column) else {
+        guard let end = keyEnd(in: line, from: column) else {
             throw error("a mapping key was expected", at: column)
         }
         let key: String
@@ -199,14 +199,13 @@ struct YAMLReader {
             var last = end
             while last > column, line[last - 1] == UInt8(ascii: " ") { last -= 1 }
             key = String(decoding: line[column..<last], as: UTF8.self)
-            column = end
         }
         column = end + 1
         return key
     }
 
     /// The position of the `:` ending a mapping key that starts at `start`, or nil when the line holds no key there.
-    func keyEnd(in line: [UInt8], from start: Int) throws(YAMLError) -> Int? {
+    func keyEnd(in line: [UInt8], from start: Int) -> Int? {
         var i = start
         if line[i] == UInt8(ascii: "\"") || line[i] == UInt8(ascii: "'") {
             let quote = line[i]
