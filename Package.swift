@@ -126,8 +126,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings,
-            // Linked by lld (the toolchain's; gold cannot pack) with relative relocations packed (DT_RELR, glibc 2.36+): 1.7 MB of relocation entries that every
-            // process would read at start shrink to a few kilobytes.
+            // Linked by lld (the toolchain's; gold cannot pack) with relative relocations packed (DT_RELR, glibc
+            // 2.36+): 1.7 MB of relocation entries that every process would read at start shrink to a few kilobytes.
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
         ),
 

@@ -30,10 +30,3 @@ struct LabDirectoryOption: ParsableArguments {
         bytes = bytes.dropFirst(written)
     }
 }
-
-extension String {
-    /// The text followed by spaces up to `width` characters (unchanged when already as wide).
-    func padded(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}
