@@ -16,7 +16,7 @@ public struct Allocator: Sendable {
 
     public private(set) var configuration: Configuration
     private var held: [String: Held] = [:]
-    private var users: [IPAddress: Set<String>] = [:]
+    private var users: [IPAddress: Holders] = [:]
     /// Per pool range (`pool#index`): offsets below it are all in use, so searches start there.
     private var cursors: [String: UInt128] = [:]
     /// Distinct addresses in use per pool and family, kept as assignments come and go.
@@ -33,7 +33,7 @@ public struct Allocator: Sendable {
 
     /// Services holding `ip`, sorted.
     public func users(of ip: IPAddress) -> [String] {
-        (users[ip] ?? []).sorted()
+        users[ip]?.sorted ?? []
     }
 
     /// Number of Services holding an assignment.
@@ -81,8 +81,10 @@ public struct Allocator: Sendable {
     public mutating func release(_ key: String) {
         guard let h = held.removeValue(forKey: key) else { return }
         for ip in h.assignment.ips {
-            users[ip]?.remove(key)
-            if users[ip]?.isEmpty == true {
+            guard var holders = users[ip] else { continue }
+            if holders.remove(key) {
+                users[ip] = holders
+            } else {
                 users[ip] = nil
                 usage[h.assignment.pool, default: [:]][ip.family, default: 0] -= 1
                 lowerCursor(for: ip, pool: h.assignment.pool)
@@ -108,8 +110,13 @@ public struct Allocator: Sendable {
     private mutating func record(_ assignment: Assignment, _ request: ServiceRequest) {
         held[request.key] = Held(assignment: assignment, request: request)
         for ip in assignment.ips {
-            if users[ip] == nil { usage[assignment.pool, default: [:]][ip.family, default: 0] += 1 }
-            users[ip, default: []].insert(request.key)
+            if var holders = users[ip] {
+                holders.insert(request.key)
+                users[ip] = holders
+            } else {
+                usage[assignment.pool, default: [:]][ip.family, default: 0] += 1
+                users[ip] = Holders(request.key)
+            }
         }
     }
 
@@ -154,7 +161,7 @@ public struct Allocator: Sendable {
 
     /// Why `request` may not use `ip` alongside its current holders, or `nil`.
     private func sharingFailure(_ ip: IPAddress, for request: ServiceRequest, ignoring: String) -> AllocationFailure? {
-        for other in (users[ip] ?? []).sorted() where other != ignoring {
+        for other in users[ip]?.sorted ?? [] where other != ignoring {
             guard let h = held[other] else { continue }
             guard let key = request.sharingKey, !key.isEmpty, h.request.sharingKey == key else {
                 if request.sharingKey == nil || h.request.sharingKey == nil {
@@ -285,7 +292,7 @@ public struct Allocator: Sendable {
         guard let key = request.sharingKey, !key.isEmpty else { return nil }
         let candidates = users.keys.filter { ip in
             ip.family == family && pool.offers(ip)
-                && (users[ip] ?? []).contains { held[$0]?.request.sharingKey == key }
+                && users[ip]?.contains(where: { held[$0]?.request.sharingKey == key }) == true
         }
         return candidates.sorted().first { sharingFailure($0, for: request, ignoring: request.key) == nil }
     }
