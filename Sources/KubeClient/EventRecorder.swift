@@ -7,7 +7,7 @@ import Synchronization
 /// Records core/v1 Events about objects the way client-go's recorder does: the first occurrence creates an Event,
 /// repeats of the same event (same object, type, reason, message, source) increase its `count` and
 /// `lastTimestamp` instead of creating new ones, and a per-object token bucket (burst 25, one more every 5
-/// minutes) stops floods.
+/// minutes) stops floods. Both caches keep the 4,096 most recently added keys, as client-go's do.
 ///
 /// Thread-safe. Recording never throws: failures are logged and dropped, like client-go.
 public final class EventRecorder: Sendable {
@@ -21,8 +21,7 @@ public final class EventRecorder: Sendable {
         var seen: [String: Seen] = [:]
         var order: Deque<String> = []
         var buckets: [String: (tokens: Double, last: ContinuousClock.Instant)] = [:]
-        /// Bucket count above which full buckets are dropped (doubles with what stays, so pruning is amortised).
-        var pruneAt = 8192
+        var bucketOrder: Deque<String> = []
     }
 
     private let client: KubeClient
@@ -107,12 +106,15 @@ public final class EventRecorder: Sendable {
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 return min(25, bucket.tokens + seconds / 300)
             }
-            // Forget objects whose bucket has refilled completely; they behave as new ones.
-            if s.buckets.count > s.pruneAt {
-                s.buckets = s.buckets.filter { refilled($0.value) < 25 }
-                s.pruneAt = max(2 * cacheSize, 2 * s.buckets.count)
+            var bucket: (tokens: Double, last: ContinuousClock.Instant)
+            if let known = s.buckets[objectKey] {
+                bucket = known
+            } else {
+                // A new object; the one whose bucket is oldest is forgotten and would start again with a full one.
+                bucket = (25, now)
+                s.bucketOrder.append(objectKey)
+                if s.bucketOrder.count > cacheSize { s.buckets[s.bucketOrder.removeFirst()] = nil }
             }
-            var bucket = s.buckets[objectKey] ?? (25, now)
             bucket.tokens = refilled(bucket)
             bucket.last = now
             guard bucket.tokens >= 1 else {
