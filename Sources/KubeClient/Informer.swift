@@ -26,11 +26,13 @@ public final class Informer: Service, Sendable {
     /// Reduces an object before it is cached and delivered (e.g. to the fields a component reads).
     public typealias Transform = @Sendable (JSON) -> JSON
 
-    /// One cached object: decoded, or (for a compact informer) its serialized text.
+    /// One cached object: decoded, or (for a compact informer) its serialized text — packed into the
+    /// informer's arena once it is in the cache.
     private struct Entry {
         private enum Storage {
             case decoded(JSON)
             case encoded([UInt8])
+            case packed(TextArena.Text)
         }
 
         let resourceVersion: String?
@@ -41,18 +43,36 @@ public final class Informer: Service, Sendable {
             storage = compact ? .encoded(object.serialized()) : .decoded(object)
         }
 
+        private init(resourceVersion: String?, storage: Storage) {
+            self.resourceVersion = resourceVersion
+            self.storage = storage
+        }
+
         var object: JSON {
-            switch storage {
-            case .decoded(let object):
-                return object
-            case .encoded(let text):
-                do {
-                    return try JSONParser.parse(text)
-                } catch {
-                    // The text was written by `JSON.serialized()` from a value; it always parses back.
-                    preconditionFailure("informer cache entry does not parse: \(error)")
+            do {
+                switch storage {
+                case .decoded(let object): return object
+                case .encoded(let text): return try JSONParser.parse(text)
+                case .packed(let text): return try text.withBytes { bytes throws(JSONError) in try JSONParser.parse(bytes) }
                 }
+            } catch {
+                // The text was written by `JSON.serialized()` from a value; it always parses back.
+                preconditionFailure("informer cache entry does not parse: \(error)")
             }
+        }
+
+        /// This entry with its text (if it has one) in `arena`.
+        func packed(into arena: inout TextArena) -> Entry {
+            switch storage {
+            case .decoded: self
+            case .encoded(let text): Entry(resourceVersion: resourceVersion, storage: .packed(arena.store(text)))
+            case .packed(let text): Entry(resourceVersion: resourceVersion, storage: .packed(arena.store(text)))
+            }
+        }
+
+        /// Tells `arena` that this entry left the cache.
+        func release(from arena: inout TextArena) {
+            if case .packed(let text) = storage { arena.release(text) }
         }
     }
 
@@ -76,6 +96,8 @@ public final class Informer: Service, Sendable {
 
     private struct State {
         var objects: [String: Entry] = [:]
+        /// The texts of a compact informer's entries.
+        var arena = TextArena()
         var indexes: [String: [String: Set<String>]] = [:]
         var handlers: [Handler] = []
         var synced = false
@@ -306,7 +328,12 @@ public final class Informer: Service, Sendable {
 
     private func store(_ key: String, _ entry: Entry, in s: inout State) {
         remove(key, from: &s)
-        s.objects[key] = entry
+        s.objects[key] = entry.packed(into: &s.arena)
+        if s.arena.wantsCompaction {
+            var fresh = TextArena()
+            s.objects = s.objects.mapValues { $0.packed(into: &fresh) }
+            s.arena = fresh
+        }
         guard !indexers.isEmpty else { return }
         let object = entry.object
         for (name, function) in indexers {
@@ -315,7 +342,9 @@ public final class Informer: Service, Sendable {
     }
 
     private func remove(_ key: String, from s: inout State) {
-        guard let old = s.objects.removeValue(forKey: key), !indexers.isEmpty else { return }
+        guard let old = s.objects.removeValue(forKey: key) else { return }
+        old.release(from: &s.arena)
+        guard !indexers.isEmpty else { return }
         let object = old.object
         for (name, function) in indexers {
             for value in function(object) { s.indexes[name]?[value]?.remove(key) }

@@ -1,0 +1,63 @@
+import Testing
+
+@testable import KubeClient
+
+@Suite struct TextArenaTests {
+    private func string(_ text: TextArena.Text) -> String {
+        text.withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func storedTextsReadBackAcrossChunks() {
+        var arena = TextArena()
+        // 2,000 texts of 100 bytes fill several 64 KB chunks.
+        let texts = (0..<2000).map { i in arena.store(Array(String(repeating: "\(i % 10)", count: 100).utf8)) }
+        for (i, text) in texts.enumerated() {
+            #expect(text.count == 100)
+            #expect(string(text) == String(repeating: "\(i % 10)", count: 100))
+        }
+        #expect(arena.liveBytes == 200_000)
+    }
+
+    @Test func longTextGetsAChunkOfItsOwnAndTheCurrentOneStaysOpen() {
+        var arena = TextArena()
+        let before = arena.store(Array("before".utf8))
+        let long = arena.store([UInt8](repeating: 0x41, count: 3 * TextArena.chunkSize))
+        let after = arena.store(Array("after".utf8))
+        #expect(string(before) == "before")
+        #expect(long.count == Int32(3 * TextArena.chunkSize))
+        #expect(long.withBytes { $0.allSatisfy { $0 == 0x41 } })
+        #expect(string(after) == "after")
+    }
+
+    @Test func compactionIsWantedOnlyOnceMoreIsReleasedThanLiveAndAtLeastOneMegabyte() {
+        var arena = TextArena()
+        let kept = arena.store([UInt8](repeating: 1, count: 1000))
+        var released = 0
+        // Replacing a 1,000-byte text over and over: garbage accumulates, the live size stays put.
+        while !arena.wantsCompaction, released < 2 << 20 {
+            let text = arena.store([UInt8](repeating: 2, count: 1000))
+            arena.release(text)
+            released += 1000
+        }
+        #expect(arena.wantsCompaction)
+        #expect(released > 1 << 20, "not before a megabyte is released")
+        #expect(released <= (1 << 20) + 1000)
+
+        // The owner copies what is live into a fresh arena; texts held elsewhere stay readable.
+        var fresh = TextArena()
+        let moved = fresh.store(kept)
+        #expect(!fresh.wantsCompaction)
+        #expect(fresh.liveBytes == 1000)
+        #expect(moved.withBytes { $0.allSatisfy { $0 == 1 } })
+        #expect(kept.withBytes { $0.allSatisfy { $0 == 1 } })
+    }
+
+    @Test func textsStayReadableAfterTheArenaIsGone() {
+        var text: TextArena.Text?
+        do {
+            var arena = TextArena()
+            text = arena.store(Array("outlives its arena".utf8))
+        }
+        #expect(text.map(string) == "outlives its arena")
+    }
+}
