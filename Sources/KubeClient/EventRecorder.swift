@@ -11,17 +11,35 @@ import Synchronization
 ///
 /// Thread-safe. Recording never throws: failures are logged and dropped, like client-go.
 public final class EventRecorder: Sendable {
+    /// An Event already created: the suffix of its name and its count.
     private struct Seen {
-        var name: String
-        var namespace: String
+        var stamp: UInt64
         var count: Int64
     }
 
+    /// What the caches are keyed by: 128 bits of hash instead of the text, so they keep no strings of their own
+    /// (thousands of small allocations made while a burst of Events is written would pin the pages around them).
+    private struct Digest: Hashable {
+        let high: Int
+        let low: Int
+
+        init(_ text: String) {
+            var high = Hasher()
+            high.combine(0 as UInt8)
+            high.combine(text)
+            var low = Hasher()
+            low.combine(1 as UInt8)
+            low.combine(text)
+            self.high = high.finalize()
+            self.low = low.finalize()
+        }
+    }
+
     private struct State {
-        var seen: [String: Seen] = [:]
-        var order: Deque<String> = []
-        var buckets: [String: (tokens: Double, last: ContinuousClock.Instant)] = [:]
-        var bucketOrder: Deque<String> = []
+        var seen: [Digest: Seen] = [:]
+        var order: Deque<Digest> = []
+        var buckets: [Digest: (tokens: Double, last: ContinuousClock.Instant)] = [:]
+        var bucketOrder: Deque<Digest> = []
     }
 
     private let client: KubeClient
@@ -54,8 +72,9 @@ public final class EventRecorder: Sendable {
             "resourceVersion": meta?["resourceVersion"] ?? "",
         ]
         let objectKey = "\(namespace)/\(meta?["name"]?.stringValue ?? "")/\(meta?["uid"]?.stringValue ?? "")"
-        let key = [objectKey, type, reason, message, component, host ?? ""].joined(separator: "\u{0}")
-        guard allow(objectKey) else {
+        let key = Digest([objectKey, type, reason, message, component, host ?? ""].joined(separator: "\u{0}"))
+        let objectName = meta?["name"]?.stringValue ?? "object"
+        guard allow(Digest(objectKey)) else {
             logger.debug("event dropped by spam filter", metadata: ["object": "\(objectKey)", "reason": "\(reason)"])
             return
         }
@@ -65,7 +84,7 @@ public final class EventRecorder: Sendable {
             let count = previous.count + 1
             do {
                 _ = try await client.patch(
-                    .events, namespace: previous.namespace, name: previous.name,
+                    .events, namespace: namespace, name: Self.eventName(objectName, previous.stamp),
                     ["count": .int(count), "lastTimestamp": now], type: .merge)
                 state.withLock { $0.seen[key]?.count = count }
                 return
@@ -76,8 +95,8 @@ public final class EventRecorder: Sendable {
                 return
             }
         }
-        let name =
-            "\(meta?["name"]?.stringValue ?? "object").\(String(UInt64(Date().timeIntervalSince1970 * 1e9), radix: 16))"
+        let stamp = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let name = Self.eventName(objectName, stamp)
         var source: JSON = ["component": .string(component)]
         if let host { source["host"] = .string(host) }
         let event: JSON = [
@@ -89,7 +108,7 @@ public final class EventRecorder: Sendable {
         do {
             _ = try await client.create(.events, namespace: namespace, event)
             state.withLock { s in
-                s.seen[key] = Seen(name: name, namespace: namespace, count: 1)
+                s.seen[key] = Seen(stamp: stamp, count: 1)
                 s.order.append(key)
                 if s.order.count > cacheSize { s.seen[s.order.removeFirst()] = nil }
             }
@@ -98,7 +117,12 @@ public final class EventRecorder: Sendable {
         }
     }
 
-    private func allow(_ objectKey: String) -> Bool {
+    /// An Event's name: its object's and the creation time in nanoseconds, in hexadecimal (as client-go names them).
+    private static func eventName(_ objectName: String, _ stamp: UInt64) -> String {
+        "\(objectName).\(String(stamp, radix: 16))"
+    }
+
+    private func allow(_ objectKey: Digest) -> Bool {
         state.withLock { s in
             let now = ContinuousClock.now
             func refilled(_ bucket: (tokens: Double, last: ContinuousClock.Instant)) -> Double {

@@ -127,4 +127,31 @@ import Testing
             #expect(describe.stdout.contains("(x5 over"), "kubectl shows the aggregated count")
         }
     }
+
+    @Test func eventRecorderSpamFilterStopsAFloodFromOneObjectOnly() async throws {
+        try await TestAPIServer.with { _, client in
+            func service(_ name: String) async throws -> JSON {
+                try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": .string(name)],
+                        "spec": ["ports": [["port": 80]]],
+                    ])
+            }
+            let noisy = try await service("noisy")
+            let quiet = try await service("quiet")
+            let recorder = EventRecorder(client: client, component: "pylon-controller")
+            // 30 different events: the burst of 25 passes, the rest is dropped; another object is not affected.
+            for i in 0..<30 {
+                await recorder.record(noisy, type: "Warning", reason: "AllocationFailed", message: "attempt \(i)")
+            }
+            await recorder.record(quiet, type: "Normal", reason: "IPAllocated", message: "Assigned IP [\"192.0.2.100\"]")
+            func events(_ name: String) async throws -> Int {
+                try await client.listAll(.events, namespace: "default", fieldSelector: "involvedObject.name=\(name)")
+                    .items.count
+            }
+            #expect(try await events("noisy") == 25)
+            #expect(try await events("quiet") == 1)
+        }
+    }
 }
