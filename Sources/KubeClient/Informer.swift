@@ -53,7 +53,8 @@ public final class Informer: Service, Sendable {
                 switch storage {
                 case .decoded(let object): return object
                 case .encoded(let text): return try JSONParser.parse(text)
-                case .packed(let text): return try text.withBytes { bytes throws(JSONError) in try JSONParser.parse(bytes) }
+                case .packed(let text):
+                    return try text.withBytes { bytes throws(JSONError) in try JSONParser.parse(bytes) }
                 }
             } catch {
                 // The text was written by `JSON.serialized()` from a value; it always parses back.

@@ -10,7 +10,7 @@
 /// readable from any thread for as long as it is held, also after it is released or the arena is compacted:
 /// it keeps its chunk alive, and the bytes it covers are never written again.
 struct TextArena: Sendable {
-    /// Size of a chunk; a longer text gets a chunk of its own.
+    /// Size of a chunk. A text longer than a quarter of it that does not fit the current chunk gets one of its own.
     static let chunkSize = 64 * 1024
 
     /// One stored text.

@@ -145,7 +145,8 @@ import Testing
             for i in 0..<30 {
                 await recorder.record(noisy, type: "Warning", reason: "AllocationFailed", message: "attempt \(i)")
             }
-            await recorder.record(quiet, type: "Normal", reason: "IPAllocated", message: "Assigned IP [\"192.0.2.100\"]")
+            await recorder.record(
+                quiet, type: "Normal", reason: "IPAllocated", message: "Assigned IP [\"192.0.2.100\"]")
             func events(_ name: String) async throws -> Int {
                 try await client.listAll(.events, namespace: "default", fieldSelector: "involvedObject.name=\(name)")
                     .items.count
