@@ -32,13 +32,9 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// Parses an IPv4 or IPv6 address; `nil` when the text is neither.
     public init?(_ text: some StringProtocol) {
-        if text.contains(":") {
-            guard let v = IPAddress.parseV6(Substring(text)) else { return nil }
-            self = .v6(v)
-        } else {
-            guard let v = IPAddress.parseV4(Substring(text)) else { return nil }
-            self = .v4(v)
-        }
+        let contiguous = text.utf8.withContiguousStorageIfAvailable(Self.parse)
+        guard let parsed = contiguous ?? Array(text.utf8).withUnsafeBufferPointer(Self.parse) else { return nil }
+        self = parsed
     }
 
     public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
@@ -67,53 +63,109 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
     }
 
-    static func parseV4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+    /// Parses the UTF-8 text of an address, byte by byte (addresses are read by the thousand: every Service's
+    /// status at every controller start).
+    private static func parse(_ text: UnsafeBufferPointer<UInt8>) -> IPAddress? {
+        if text.contains(UInt8(ascii: ":")) {
+            return parseV6(text).map(IPAddress.v6)
+        }
+        var end = 0
+        guard let v4 = parseV4(text, from: 0, end: &end), end == text.count else { return nil }
+        return .v4(v4)
+    }
+
+    /// A dotted quad at `start` (four decimal octets, no leading zeros); `end` is set to the index after it.
+    private static func parseV4(_ text: UnsafeBufferPointer<UInt8>, from start: Int, end: inout Int) -> UInt32? {
         var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-            if part.count > 1, part.first == "0" { return nil }
-            guard let octet = UInt32(part), octet <= 255 else { return nil }
+        var i = start
+        for octetIndex in 0..<4 {
+            if octetIndex > 0 {
+                guard i < text.count, text[i] == UInt8(ascii: ".") else { return nil }
+                i += 1
+            }
+            let first = i
+            var octet: UInt32 = 0
+            while i < text.count, i - first < 3, let digit = decimal(text[i]) {
+                octet = octet * 10 + digit
+                i += 1
+            }
+            let digits = i - first
+            guard digits > 0, octet <= 255, digits == 1 || text[first] != UInt8(ascii: "0") else { return nil }
+            if i < text.count, decimal(text[i]) != nil { return nil }  // a fourth digit
             value = value << 8 | octet
         }
+        end = i
         return value
     }
 
-    static func parseV6(_ text: Substring) -> UInt128? {
-        // Split on "::" (at most once), parse the groups on each side, fill the gap with zeros.
-        let halves = text.split(separator: "::", maxSplits: 1, omittingEmptySubsequences: false)
-        guard halves.count <= 2, !halves.contains(where: { $0.contains("::") }) else { return nil }
-        func groups(_ part: Substring, allowV4: Bool) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            var result: [UInt16] = []
-            for (i, piece) in pieces.enumerated() {
-                if piece.contains(".") {
-                    guard allowV4, i == pieces.count - 1, let v4 = parseV4(piece) else { return nil }
-                    result += [UInt16(v4 >> 16), UInt16(v4 & 0xFFFF)]
-                    continue
-                }
-                guard !piece.isEmpty, piece.count <= 4, piece.allSatisfy(\.isHexDigit), let g = UInt16(piece, radix: 16)
-                else {
-                    return nil
-                }
-                result.append(g)
+    /// RFC 4291 text: up to eight groups of one to four hex digits, one `::` standing for one or more zero groups,
+    /// a dotted quad in place of the last two groups.
+    private static func parseV6(_ text: UnsafeBufferPointer<UInt8>) -> UInt128? {
+        let colon = UInt8(ascii: ":")
+        var head: UInt128 = 0  // groups before `::` (all groups when there is none)
+        var headCount = 0
+        var tail: UInt128 = 0  // groups after `::`
+        var tailCount = 0
+        var compressed = false
+        var i = 0
+        func append(_ group: UInt128, count: Int) -> Bool {
+            if compressed {
+                tail = tail << (16 * UInt128(count)) | group
+                tailCount += count
+            } else {
+                head = head << (16 * UInt128(count)) | group
+                headCount += count
             }
-            return result
+            return headCount + tailCount <= 8
         }
-        var all: [UInt16]
-        if halves.count == 2 {
-            guard let head = groups(halves[0], allowV4: false), let tail = groups(halves[1], allowV4: true),
-                head.count + tail.count < 8
-            else { return nil }
-            all = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        } else {
-            guard let only = groups(halves[0], allowV4: true) else { return nil }
-            all = only
+        if text.count >= 2, text[0] == colon, text[1] == colon {
+            compressed = true
+            i = 2
+        } else if text.first == colon {
+            return nil
         }
-        guard all.count == 8 else { return nil }
-        return all.reduce(UInt128(0)) { $0 << 16 | UInt128($1) }
+        while i < text.count {
+            let first = i
+            var group: UInt128 = 0
+            while i < text.count, i - first < 5, let digit = hex(text[i]) {
+                group = group << 4 | UInt128(digit)
+                i += 1
+            }
+            if i < text.count, text[i] == UInt8(ascii: ".") {
+                var end = 0
+                guard let v4 = parseV4(text, from: first, end: &end), end == text.count,
+                    append(UInt128(v4), count: 2)
+                else { return nil }
+                break
+            }
+            guard i > first, i - first <= 4, append(group, count: 1) else { return nil }
+            if i == text.count { break }
+            guard text[i] == colon, i + 1 < text.count else { return nil }
+            i += 1
+            if text[i] == colon {
+                guard !compressed else { return nil }
+                compressed = true
+                i += 1
+            }
+        }
+        if compressed {
+            guard headCount + tailCount < 8 else { return nil }
+            return head << (16 * UInt128(8 - headCount)) | tail
+        }
+        return headCount == 8 ? head : nil
+    }
+
+    private static func decimal(_ byte: UInt8) -> UInt32? {
+        (0x30...0x39).contains(byte) ? UInt32(byte - 0x30) : nil
+    }
+
+    private static func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x61...0x66: byte - 0x61 + 10
+        case 0x41...0x46: byte - 0x41 + 10
+        default: nil
+        }
     }
 
     static func formatV6(_ v: UInt128) -> String {
