@@ -44,14 +44,34 @@ import Testing
     static func startController(_ server: TestAPIServer, _ extra: [String] = []) async throws -> (
         process: BackgroundProcess, metricsPort: Int
     ) {
-        let port = try await PylonBinary.freePort()
-        let process = try BackgroundProcess(
-            PylonBinary.path,
-            [
-                "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
-                String(port), "--log-level", "warning",
-            ] + extra)
-        return (process, port)
+        // A port found free may be taken (by another test's connection) before the controller binds it; the
+        // controller then exits, and it is started again on another port. Returns once /healthz answers.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try await PylonBinary.freePort()
+            let process = try BackgroundProcess(
+                PylonBinary.path,
+                [
+                    "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system", "--metrics-port",
+                    String(port), "--log-level", "warning",
+                ] + extra)
+            var exited = false
+            do {
+                try await eventually("the controller's /healthz answers", timeout: .seconds(60)) {
+                    exited = !process.isRunning
+                    if exited { return true }
+                    return try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"]).stdout == "ok"
+                }
+            } catch {
+                process.kill()
+                throw error
+            }
+            if !exited { return (process, port) }
+            guard attempt < 3, process.text.contains("in use") else {
+                throw TestFailure("the controller exited at start: \(process.text)")
+            }
+        }
     }
 
     static func applyLoadBalancers(_ server: TestAPIServer, _ prefix: String, count: Int) async throws {
@@ -263,15 +283,13 @@ import Testing
             var replicas: [(process: BackgroundProcess, port: Int)] = []
             defer { for r in replicas { r.process.kill() } }
             for _ in 0..<2 {
-                let port = try await PylonBinary.freePort()
-                let process = try BackgroundProcess(
-                    PylonBinary.path,
+                // Short enough for a quick hand-over, long enough that a leader starved of CPU by other suites
+                // running beside this one still renews in time.
+                let (process, port) = try await ControllerIntegrationTests.startController(
+                    server,
                     [
-                        "controller", "--kubeconfig", server.kubeconfig, "--namespace", "metallb-system",
-                        // Short enough for a quick hand-over, long enough that a leader starved of CPU by other
-                        // suites running beside this one still renews in time.
-                        "--metrics-port", String(port), "--log-level", "warning", "--leader-elect-lease-duration", "6",
-                        "--leader-elect-renew-deadline", "4", "--leader-elect-retry-period", "0.5",
+                        "--leader-elect-lease-duration", "6", "--leader-elect-renew-deadline", "4",
+                        "--leader-elect-retry-period", "0.5",
                     ])
                 replicas.append((process, port))
             }
@@ -363,7 +381,7 @@ import Testing
             try await ControllerIntegrationTests.applySeedConfiguration(server)
             let (controller, port) = try await ControllerIntegrationTests.startController(server)
             do {
-                try await eventually("/readyz answers ok") {
+                try await eventually("/readyz answers ok", timeout: .seconds(60)) {
                     try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/readyz"]).stdout == "ok"
                 }
                 #expect(try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"]).stdout == "ok")
