@@ -49,12 +49,15 @@ import Testing
         try await Self.running([a, b]) {
             a.watch(Self.loopback, from: Self.loopback, parameters: Self.fast, handler: changesA.handler())
             b.watch(Self.loopback, from: nil, parameters: Self.fast, handler: { _ in })
+            // The handler hears of a change after the state shows it: wait for both.
             try await eventually("both ends Up", timeout: .seconds(10)) {
-                a.state(of: Self.loopback) == .up && b.state(of: Self.loopback) == .up
+                a.state(of: Self.loopback) == .up && b.state(of: Self.loopback) == .up && changesA.all.last?.to == .up
             }
-            #expect(changesA.all.last?.to == .up && changesA.all.last?.peerState != .adminDown)
+            #expect(changesA.all.last?.peerState != .adminDown)
             b.unwatch(Self.loopback)
-            try await eventually("A hears AdminDown", timeout: .seconds(10)) { a.state(of: Self.loopback) == .down }
+            try await eventually("A hears AdminDown", timeout: .seconds(10)) {
+                a.state(of: Self.loopback) == .down && changesA.all.last?.to == .down
+            }
             let down = try #require(changesA.all.last)
             #expect(down.from == .up && down.to == .down && down.peerState == .adminDown && !down.isFailure)
             #expect(down.diagnostic == .neighborSignaledSessionDown)
