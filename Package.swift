@@ -265,7 +265,10 @@ let package = Package(
         .testTarget(name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",
-            dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore"],
+            dependencies: [
+                "KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

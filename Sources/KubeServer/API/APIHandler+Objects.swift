@@ -74,6 +74,14 @@ extension APIHandler {
         return .json(present(stored.json, resource, version))
     }
 
+    /// The response carrying a written object: its stored bytes as they are when served at the storage version.
+    func written(_ result: Storage.WriteResult, _ resource: ResourceType, _ version: String, status: Int = 200)
+        -> APIResponse
+    {
+        if version == resource.storageVersion { return .raw(result.bytes, status: status) }
+        return .json(present(result.object, resource, version), status: status)
+    }
+
     /// The object as served at `version` (conversion strategy None: only `apiVersion` changes).
     func present(_ object: JSON, _ resource: ResourceType, _ version: String) -> JSON {
         guard version != resource.storageVersion else { return object }
@@ -114,21 +122,21 @@ extension APIHandler {
         -> APIResponse
     {
         let selection = try filter(request, resource: resource, namespace: namespace)
-        var (items, revision) = storage.list(selection)
-        var listMeta: JSONObject = ["resourceVersion": .string(String(revision))]
+        var start: (namespace: String, name: String)? = nil
         if let token = request.query["continue"], !token.isEmpty {
-            guard let start = ContinueToken.decode(token) else {
+            guard let position = ContinueToken.decode(token) else {
                 throw .badRequest(
                     "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
             }
-            items = items.filter { ($0.0.namespace, $0.0.name) > (start.namespace, start.name) }
+            start = (position.namespace, position.name)
         }
-        if let limitText = request.query["limit"], let limit = Int(limitText), limit > 0, items.count > limit {
-            let last = items[limit - 1].0
+        let limit = request.query["limit"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+        let (items, remaining, revision) = storage.list(selection, after: start, limit: limit)
+        var listMeta: JSONObject = ["resourceVersion": .string(String(revision))]
+        if remaining > 0, let last = items.last?.0 {
             listMeta["continue"] = .string(
                 ContinueToken.encode(namespace: last.namespace, name: last.name, revision: revision))
-            listMeta["remainingItemCount"] = .int(Int64(items.count - limit))
-            items = Array(items.prefix(limit))
+            listMeta["remainingItemCount"] = .int(Int64(remaining))
         }
         if wantsTable(request) {
             return .json(
@@ -247,9 +255,8 @@ extension APIHandler {
         object[path: ["metadata", "generation"]] = 1
         if resource.hasStatus, resource.behaviour == .custom { object["status"] = nil }
         object = try validateCustom(object, resource: resource, version: version, request: request, warnings: &warnings)
-        var prepared = try prepareForCreate(object, resource: resource)
+        let finalObject = try prepareForCreate(object, resource: resource)
         let objectKey = key(resource, namespace, name)
-        let finalObject = prepared
         let result: Storage.WriteResult
         do throws(Status) {
             result = try await storage.write(objectKey) { current throws(Status) in
@@ -260,9 +267,8 @@ extension APIHandler {
             releaseAllocations(finalObject, resource: resource)
             throw error
         }
-        prepared = result.object
-        await afterWrite(resource: resource, object: prepared, kind: .added)
-        return withWarnings(.json(present(prepared, resource, version), status: 201), warnings)
+        await afterWrite(resource: resource, object: result.object, kind: .added)
+        return withWarnings(written(result, resource, version, status: 201), warnings)
     }
 
     func withWarnings(_ response: APIResponse, _ warnings: [String]) -> APIResponse {
@@ -303,7 +309,7 @@ extension APIHandler {
                 current: current, proposed: incoming, resource: resource, key: key, status: status)
         }
         await afterWrite(resource: resource, object: result.object, kind: result.kind)
-        return withWarnings(.json(present(result.object, resource, version)), warnings)
+        return withWarnings(written(result, resource, version), warnings)
     }
 
     private func patch(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey, status: Bool)
@@ -353,7 +359,7 @@ extension APIHandler {
                 current: current, proposed: patched, resource: resource, key: key, status: status)
         }
         await afterWrite(resource: resource, object: result.object, kind: result.kind)
-        return withWarnings(.json(present(result.object, resource, version)), warnings)
+        return withWarnings(written(result, resource, version), warnings)
     }
 
     /// The shared tail of update and patch: optimistic concurrency, immutable metadata, status split, generation,
@@ -476,7 +482,7 @@ extension APIHandler {
         async throws(Status) -> APIResponse
     {
         let selection = try filter(request, resource: resource, namespace: namespace)
-        let (items, revision) = storage.list(selection)
+        let (items, _, revision) = storage.list(selection)
         var deleted: [JSON] = []
         for (itemKey, _) in items {
             do throws(Status) {

@@ -3,6 +3,8 @@ import KubeAPI
 extension APIHandler {
     /// How often an idle watch with `allowWatchBookmarks` receives a BOOKMARK.
     static let bookmarkInterval: Duration = .seconds(5)
+    /// Events waiting for a watch are written together up to about this many bytes per chunk.
+    static let watchChunkSize = 64 * 1024
 
     /// Streams watch events as newline-delimited JSON until `timeoutSeconds`, the client leaving, or the watcher
     /// falling too far behind.
@@ -57,24 +59,31 @@ extension APIHandler {
                 }
                 group.addTask {
                     var firstTable = true
-                    for try await event in events {
-                        var line: [UInt8] = []
-                        line.append(contentsOf: "{\"type\":\"\(event.kind.wireName)\",\"object\":".utf8)
-                        if asTable {
-                            let rowTable = self.table(
-                                resource: resource, version: version,
-                                objects: [self.present(event.object.json, resource, version)],
-                                listMeta: ["resourceVersion": .string(String(event.object.revision))], request: request,
-                                includeColumns: firstTable)
-                            firstTable = false
-                            rowTable.write(to: &line)
-                        } else if version == resource.storageVersion {
-                            line.append(contentsOf: event.object.bytes)
-                        } else {
-                            self.present(event.object.json, resource, version).write(to: &line)
+                    for try await batch in events {
+                        // The events waiting go out together, in chunks of about `chunkSize` bytes.
+                        var chunk: [UInt8] = []
+                        for event in batch {
+                            if chunk.count >= APIHandler.watchChunkSize {
+                                continuation.yield(chunk)
+                                chunk = []
+                            }
+                            chunk.append(contentsOf: "{\"type\":\"\(event.kind.wireName)\",\"object\":".utf8)
+                            if asTable {
+                                let rowTable = self.table(
+                                    resource: resource, version: version,
+                                    objects: [self.present(event.object.json, resource, version)],
+                                    listMeta: ["resourceVersion": .string(String(event.object.revision))],
+                                    request: request, includeColumns: firstTable)
+                                firstTable = false
+                                rowTable.write(to: &chunk)
+                            } else if version == resource.storageVersion {
+                                chunk.append(contentsOf: event.object.bytes)
+                            } else {
+                                self.present(event.object.json, resource, version).write(to: &chunk)
+                            }
+                            chunk.append(contentsOf: "}\n".utf8)
                         }
-                        line.append(contentsOf: "}\n".utf8)
-                        continuation.yield(line)
+                        continuation.yield(chunk)
                     }
                 }
                 _ = try await group.next()

@@ -20,9 +20,11 @@ public final class Storage: Sendable {
         case unchanged
     }
 
-    /// The result of a write: the object as stored (or as it was when deleted) and the event it produced.
+    /// The result of a write: the object as stored (or as it was when deleted), its serialized form, and the event
+    /// it produced.
     public struct WriteResult: Sendable {
         public var object: JSON
+        public var bytes: [UInt8]
         public var kind: WatchEvent.Kind?
     }
 
@@ -34,7 +36,7 @@ public final class Storage: Sendable {
 
     private struct Watcher {
         var filter: WatchFilter
-        var continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation
+        var buffer: WatchBuffer
     }
 
     private struct State {
@@ -51,6 +53,10 @@ public final class Storage: Sendable {
         var pending: [Pending] = []
         var writerRunning = false
         var batchesSinceCompaction = 0
+        /// Per resource: the keys in namespace/name order, and the key generation they were sorted at.
+        var sortedKeys: [String: (generation: Int, keys: [ObjectKey])] = [:]
+        /// Per resource: how many times an object was created or deleted (an existing key changing keeps the order).
+        var keyGenerations: [String: Int] = [:]
     }
 
     /// Raised on a watch stream whose consumer fell too far behind; the client must watch again.
@@ -132,19 +138,57 @@ public final class Storage: Sendable {
         state.withLock { $0.committed[key.prefix]?[key.local] }
     }
 
-    /// All objects selected by `filter`, sorted by namespace and name, with the revision of the snapshot.
-    public func list(_ filter: WatchFilter) -> (items: [(ObjectKey, StoredObject)], revision: Int64) {
-        let (table, revision) = state.withLock { ($0.committed[filter.prefix] ?? [:], $0.committedRevision) }
-        var items: [(ObjectKey, StoredObject)] = []
-        for (local, object) in table {
-            let slash = local.firstIndex(of: "/")!
-            let key = ObjectKey(
-                prefix: filter.prefix, namespace: String(local[..<slash]),
-                name: String(local[local.index(after: slash)...]))
-            if filter.selects(key, object) { items.append((key, object)) }
+    /// Objects selected by `filter` in namespace/name order — only those after `start` when given, at most `limit`
+    /// of them — with how many more selected objects follow and the revision of the snapshot.
+    ///
+    /// The sorted keys of each resource are kept until an object of it is created or deleted, so the pages of a
+    /// paged list cost what they return rather than a sort of the whole resource each.
+    public func list(_ filter: WatchFilter, after start: (namespace: String, name: String)? = nil, limit: Int? = nil)
+        -> (items: [(ObjectKey, StoredObject)], remaining: Int, revision: Int64)
+    {
+        let prefix = filter.prefix
+        let (table, cached, generation, revision) = state.withLock { s in
+            (s.committed[prefix] ?? [:], s.sortedKeys[prefix], s.keyGenerations[prefix, default: 0], s.committedRevision)
         }
-        items.sort { ($0.0.namespace, $0.0.name) < ($1.0.namespace, $1.0.name) }
-        return (items, revision)
+        let keys: [ObjectKey]
+        if let cached, cached.generation == generation {
+            keys = cached.keys
+        } else {
+            keys = table.keys.map { local in
+                let slash = local.firstIndex(of: "/")!
+                return ObjectKey(
+                    prefix: prefix, namespace: String(local[..<slash]), name: String(local[local.index(after: slash)...]))
+            }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+            state.withLock { s in
+                if s.keyGenerations[prefix, default: 0] == generation { s.sortedKeys[prefix] = (generation, keys) }
+            }
+        }
+        var index = 0
+        if let namespace = filter.namespace { index = Self.firstIndex(in: keys) { $0.namespace >= namespace } }
+        if let start {
+            index = max(index, Self.firstIndex(in: keys) { ($0.namespace, $0.name) > (start.namespace, start.name) })
+        }
+        var items: [(ObjectKey, StoredObject)] = []
+        var remaining = 0
+        while index < keys.count {
+            let key = keys[index]
+            index += 1
+            if let namespace = filter.namespace, key.namespace != namespace { break }
+            guard let object = table[key.local], filter.selects(key, object) else { continue }
+            if let limit, items.count >= limit { remaining += 1 } else { items.append((key, object)) }
+        }
+        return (items, remaining, revision)
+    }
+
+    /// The first index of sorted `keys` whose key satisfies `isAfter` (false for a prefix of `keys`, then true).
+    private static func firstIndex(in keys: [ObjectKey], where isAfter: (ObjectKey) -> Bool) -> Int {
+        var low = 0
+        var high = keys.count
+        while low < high {
+            let middle = (low + high) / 2
+            if isAfter(keys[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 
     /// Number of objects stored under `prefix` in `namespace` (all namespaces when `nil`).
@@ -187,32 +231,32 @@ public final class Storage: Sendable {
                 }
                 switch decision {
                 case .unchanged:
-                    guard let currentJSON else {
+                    guard let current, let currentJSON else {
                         return .answer(.failure(.internalError("no object to keep unchanged")))
                     }
-                    return .answer(.success(WriteResult(object: currentJSON, kind: nil)))
+                    return .answer(.success(WriteResult(object: currentJSON, bytes: current.bytes, kind: nil)))
                 case .put(let object):
                     s.revision += 1
-                    let stored = StoredObject(object: object, revision: s.revision)
+                    let (stored, storedJSON) = StoredObject.stamped(object, revision: s.revision)
                     let kind: WatchEvent.Kind = current == nil ? .added : .modified
                     s.overlay[key] = (s.revision, stored)
                     let event = WatchEvent(kind: kind, key: key, object: stored, previousLabels: current?.labels)
                     s.pending.append(
                         Pending(
-                            event: event, result: WriteResult(object: stored.json, kind: kind),
+                            event: event, result: WriteResult(object: storedJSON, bytes: stored.bytes, kind: kind),
                             continuation: continuation))
                 case .delete:
-                    guard var last = currentJSON else {
+                    guard let currentJSON else {
                         return .answer(.failure(.internalError("no object to delete")))
                     }
                     s.revision += 1
-                    last[path: ["metadata", "resourceVersion"]] = .string(String(s.revision))
-                    let stored = StoredObject(object: last, revision: s.revision)
+                    let (stored, last) = StoredObject.stamped(currentJSON, revision: s.revision)
                     s.overlay[key] = (s.revision, nil)
                     let event = WatchEvent(kind: .deleted, key: key, object: stored, previousLabels: current?.labels)
                     s.pending.append(
                         Pending(
-                            event: event, result: WriteResult(object: last, kind: .deleted), continuation: continuation)
+                            event: event, result: WriteResult(object: last, bytes: stored.bytes, kind: .deleted),
+                            continuation: continuation)
                     )
                 }
                 if s.writerRunning { return .waitForCommit }
@@ -249,28 +293,40 @@ public final class Storage: Sendable {
                 failure = error
                 logger.error("storage commit failed", metadata: ["error": "\(error)", "writes": "\(batch.count)"])
             }
-            state.withLock { s in
+            // Each watcher's share of the batch, handed over in one piece once the lock is released (only this
+            // thread delivers, so batches stay in order; a watch starting meanwhile replays them from `history`).
+            let deliveries = state.withLock { s -> [(UInt64, WatchBuffer, [WatchEvent])] in
+                var shares: [UInt64: [WatchEvent]] = [:]
                 for p in batch {
                     let key = p.event.key
                     if s.overlay[key]?.revision == p.event.object.revision { s.overlay[key] = nil }
                     guard failure == nil else { continue }
+                    let keysChanged: Bool
                     if p.event.kind == .deleted {
-                        s.committed[key.prefix]?[key.local] = nil
+                        keysChanged = s.committed[key.prefix]?.removeValue(forKey: key.local) != nil
                     } else {
-                        s.committed[key.prefix, default: [:]][key.local] = p.event.object
+                        keysChanged =
+                            s.committed[key.prefix, default: [:]].updateValue(p.event.object, forKey: key.local) == nil
+                    }
+                    if keysChanged {
+                        s.keyGenerations[key.prefix, default: 0] += 1
+                        s.sortedKeys[key.prefix] = nil
                     }
                     s.committedRevision = p.event.object.revision
                     s.history.append(p.event)
                     for (id, w) in s.watchers {
-                        guard let translated = w.filter.translate(p.event) else { continue }
-                        if case .dropped = w.continuation.yield(translated) {
-                            w.continuation.finish(throwing: WatcherTooSlow())
-                            s.watchers[id] = nil
-                        }
+                        if let translated = w.filter.translate(p.event) { shares[id, default: []].append(translated) }
                     }
                 }
                 while s.history.count > historyLimit, let first = s.history.popFirst() {
                     s.compactedRevision = first.object.revision
+                }
+                return shares.compactMap { id, events in s.watchers[id].map { (id, $0.buffer, events) } }
+            }
+            let behind = deliveries.filter { !$0.1.append(contentsOf: $0.2) }.map(\.0)
+            if !behind.isEmpty {
+                state.withLock { s in
+                    for id in behind { s.watchers[id] = nil }
                 }
             }
             for p in batch {
@@ -299,17 +355,17 @@ public final class Storage: Sendable {
     /// - Returns: the event stream, an id for `stopWatch`, and the revision the watch started from.
     /// - Throws: 410 Expired when `revision` is older than the kept history.
     public func watch(_ filter: WatchFilter, from revision: Int64?) throws(Status) -> (
-        events: AsyncThrowingStream<WatchEvent, any Error>, id: UInt64, revision: Int64
+        events: WatchBuffer, id: UInt64, revision: Int64
     ) {
-        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream(
-            bufferingPolicy: .bufferingOldest(watcherBuffer))
+        let buffer = WatchBuffer(limit: watcherBuffer)
         let result: Result<(UInt64, Int64), Status> = state.withLock { s in
+            var replay: [WatchEvent] = []
             if let revision {
                 if revision < s.compactedRevision {
                     return .failure(.gone("too old resource version: \(revision) (\(s.compactedRevision + 1))"))
                 }
                 for event in s.history where event.object.revision > revision {
-                    if let t = filter.translate(event) { continuation.yield(t) }
+                    if let t = filter.translate(event) { replay.append(t) }
                 }
             } else {
                 for (local, object) in s.committed[filter.prefix] ?? [:] {
@@ -318,23 +374,25 @@ public final class Storage: Sendable {
                         prefix: filter.prefix, namespace: String(local[..<slash]),
                         name: String(local[local.index(after: slash)...]))
                     if filter.selects(key, object) {
-                        continuation.yield(WatchEvent(kind: .added, key: key, object: object, previousLabels: nil))
+                        replay.append(WatchEvent(kind: .added, key: key, object: object, previousLabels: nil))
                     }
                 }
             }
             let id = s.nextWatcherID
             s.nextWatcherID += 1
-            s.watchers[id] = Watcher(filter: filter, continuation: continuation)
+            // The starting events go in before the watcher is registered, while the lock keeps newer ones out.
+            buffer.append(contentsOf: replay, bounded: false)
+            s.watchers[id] = Watcher(filter: filter, buffer: buffer)
             return .success((id, revision ?? s.committedRevision))
         }
         let (id, start) = try result.get()
-        return (stream, id, start)
+        return (buffer, id, start)
     }
 
     /// Ends a watch and releases its buffer.
     public func stopWatch(_ id: UInt64) {
         let w = state.withLock { $0.watchers.removeValue(forKey: id) }
-        w?.continuation.finish()
+        w?.buffer.finish()
     }
 
     /// Ends every open watch (server shutdown): clients see their watch end and reconnect elsewhere or later.
@@ -344,6 +402,6 @@ public final class Storage: Sendable {
             s.watchers = [:]
             return w
         }
-        for w in watchers { w.continuation.finish() }
+        for w in watchers { w.buffer.finish() }
     }
 }

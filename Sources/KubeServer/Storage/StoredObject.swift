@@ -16,9 +16,15 @@ public struct StoredObject: Sendable {
 
     /// Builds the stored form of `object`, writing `revision` into its `metadata.resourceVersion`.
     init(object: JSON, revision: Int64) {
+        self = Self.stamped(object, revision: revision).stored
+    }
+
+    /// The stored form of `object` at `revision`, and the object as stored (with its new `resourceVersion`), so a
+    /// caller needing both does not parse the bytes back.
+    static func stamped(_ object: JSON, revision: Int64) -> (stored: StoredObject, object: JSON) {
         var o = object
         o[path: ["metadata", "resourceVersion"]] = .string(String(revision))
-        self.init(bytes: o.serialized(), revision: revision, labels: StoredObject.labels(of: o))
+        return (StoredObject(bytes: o.serialized(), revision: revision, labels: labels(of: o)), o)
     }
 
     /// Reads stored bytes back (used at start-up).

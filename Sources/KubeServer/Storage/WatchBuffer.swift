@@ -1,0 +1,103 @@
+import Synchronization
+
+/// The events one watch has not taken yet. The store appends; the watch takes everything waiting at once, so a
+/// commit of many writes reaches a watcher as one batch (one response chunk, one socket write) rather than one
+/// wake-up per event.
+///
+/// Thread-safe: the store appends from its writer thread while one task iterates. At most `limit` events wait; an
+/// append beyond that ends the buffer with `Storage.WatcherTooSlow` and drops what was waiting.
+public final class WatchBuffer: AsyncSequence, Sendable {
+    public typealias Element = [WatchEvent]
+
+    private struct State {
+        var events: [WatchEvent] = []
+        var waiter: CheckedContinuation<[WatchEvent]?, any Error>?
+        /// Set once the buffer has ended: `nil` error for a normal end.
+        var ended: (any Error)?? = nil
+    }
+
+    private let state = Mutex(State())
+    private let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// Queues `events` (in order) and wakes the waiting iterator. `bounded: false` lets a watch's starting snapshot
+    /// exceed the limit.
+    /// - Returns: `false` when the buffer has ended, now or before (the watcher is gone or too slow).
+    @discardableResult
+    func append(contentsOf events: [WatchEvent], bounded: Bool = true) -> Bool {
+        guard !events.isEmpty else { return true }
+        enum Wake {
+            case none
+            case take(CheckedContinuation<[WatchEvent]?, any Error>, [WatchEvent])
+            case fail(CheckedContinuation<[WatchEvent]?, any Error>?)
+        }
+        let (wake, open): (Wake, Bool) = state.withLock { s in
+            if s.ended != nil { return (.none, false) }
+            if let waiter = s.waiter {
+                s.waiter = nil
+                return (.take(waiter, events), true)
+            }
+            guard !bounded || s.events.count + events.count <= limit else {
+                s.events = []
+                s.ended = .some(Storage.WatcherTooSlow())
+                return (.fail(nil), false)
+            }
+            s.events.append(contentsOf: events)
+            return (.none, true)
+        }
+        if case .take(let waiter, let batch) = wake { waiter.resume(returning: batch) }
+        return open
+    }
+
+    /// Ends the buffer: the iterator returns what is still waiting, then `nil` (or throws `error`).
+    func finish(throwing error: (any Error)? = nil) {
+        let waiter: CheckedContinuation<[WatchEvent]?, any Error>? = state.withLock { s in
+            guard s.ended == nil else { return nil }
+            s.ended = .some(error)
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        if let error { waiter?.resume(throwing: error) } else { waiter?.resume(returning: nil) }
+    }
+
+    /// Everything waiting, oldest first; suspends while nothing is. `nil` once the buffer has ended and is empty.
+    /// - Throws: `Storage.WatcherTooSlow` when the watcher fell `limit` events behind.
+    func next() async throws -> [WatchEvent]? {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                enum Now {
+                    case events([WatchEvent])
+                    case end((any Error)?)
+                    case wait
+                }
+                let now: Now = state.withLock { s in
+                    if !s.events.isEmpty {
+                        defer { s.events = [] }
+                        return .events(s.events)
+                    }
+                    if let ended = s.ended { return .end(ended) }
+                    s.waiter = continuation
+                    return .wait
+                }
+                switch now {
+                case .events(let events): continuation.resume(returning: events)
+                case .end(nil): continuation.resume(returning: nil)
+                case .end(let error?): continuation.resume(throwing: error)
+                case .wait: break
+                }
+            }
+        } onCancel: {
+            finish()
+        }
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let buffer: WatchBuffer
+        public mutating func next() async throws -> [WatchEvent]? { try await buffer.next() }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffer: self) }
+}
