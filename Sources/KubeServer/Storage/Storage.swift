@@ -148,7 +148,10 @@ public final class Storage: Sendable {
     {
         let prefix = filter.prefix
         let (table, cached, generation, revision) = state.withLock { s in
-            (s.committed[prefix] ?? [:], s.sortedKeys[prefix], s.keyGenerations[prefix, default: 0], s.committedRevision)
+            (
+                s.committed[prefix] ?? [:], s.sortedKeys[prefix], s.keyGenerations[prefix, default: 0],
+                s.committedRevision
+            )
         }
         let keys: [ObjectKey]
         if let cached, cached.generation == generation {
@@ -156,8 +159,8 @@ public final class Storage: Sendable {
         } else {
             keys = table.keys.map { local in
                 let slash = local.firstIndex(of: "/")!
-                return ObjectKey(
-                    prefix: prefix, namespace: String(local[..<slash]), name: String(local[local.index(after: slash)...]))
+                let name = String(local[local.index(after: slash)...])
+                return ObjectKey(prefix: prefix, namespace: String(local[..<slash]), name: name)
             }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
             state.withLock { s in
                 if s.keyGenerations[prefix, default: 0] == generation { s.sortedKeys[prefix] = (generation, keys) }
