@@ -51,8 +51,10 @@ public final class LoadBalancerController: Service, Sendable {
     /// The latest labels read per namespace, shared by the requests built from them.
     private let namespaceLabels = Mutex<[String: [String: String]]>([:])
     private let writer = Mutex<ServiceWriter?>(nil)
-    /// How many Service writes run at once.
-    static let writers = 16
+    /// How many Service writes run at once. An API server commits and announces concurrent writes together, so
+    /// after a burst more writes in flight cost less each (10,000 assignments: 32 took about a quarter less CPU on
+    /// both sides than 16; 48 and 64 no less than 32, with more memory for connections).
+    static let writers = 32
 
     /// Whether the first full pass over existing Services is done (readiness).
     public var isSynced: Bool { synced.withLock { $0 } }
