@@ -402,7 +402,7 @@ extension APIHandler {
         }
         next[path: ["metadata", "managedFields"]] = nil
         next[path: ["metadata", "resourceVersion"]] = current["metadata"]?["resourceVersion"]
-        next = try prepareForUpdate(old: current, new: next, resource: resource)
+        next = try prepareForUpdate(old: current, new: next, resource: resource, status: status)
         if !status, specChanged(current, next) {
             next[path: ["metadata", "generation"]] = .int((current["metadata"]?["generation"]?.intValue ?? 1) + 1)
         }

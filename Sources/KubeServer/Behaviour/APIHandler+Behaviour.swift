@@ -28,7 +28,7 @@ extension APIHandler {
     }
 
     /// Server-side rules on update, per kind.
-    func prepareForUpdate(old: JSON, new: JSON, resource: ResourceType) throws(Status) -> JSON {
+    func prepareForUpdate(old: JSON, new: JSON, resource: ResourceType, status: Bool) throws(Status) -> JSON {
         var o = new
         let causes = NameValidation.labelCauses(o)
         if !causes.isEmpty {
@@ -37,6 +37,9 @@ extension APIHandler {
                 causes: causes)
         }
         switch resource.behaviour {
+        case .service where status:
+            // Through `/status` the spec is the stored one, already prepared.
+            if o["status"] == nil { o["status"] = ["loadBalancer": [:]] }
         case .service:
             return try prepareService(old: old, new: o)
         case .namespace:
