@@ -130,6 +130,10 @@ int pylon_heap_trim(void) {
     return malloc_trim(0);
 }
 
+int pylon_heap_limit_arenas(int count) {
+    return mallopt(M_ARENA_MAX, count);
+}
+
 int pylon_tcp_connect(const struct sockaddr *peer, socklen_t peer_length, const struct sockaddr *source,
                       socklen_t source_length, const void *key, int key_length, int ttl, int timeout_ms) {
     if (key != NULL && (key_length < 0 || key_length > TCP_MD5SIG_MAXKEYLEN)) {

@@ -41,6 +41,13 @@ public struct HeapTrimmer: Service {
     /// Gives every whole free page of the heap back to the system. Returns whether memory was released.
     @Sendable public static func releaseFreePages() -> Bool { pylon_heap_trim() == 1 }
 
+    /// Caps the heap at `count` arenas. glibc gives threads that contend for the heap arenas of their own (up to
+    /// eight per core), and memory freed in one arena serves only allocations made in it; a daemon with a handful
+    /// of busy threads then holds several partly used heaps. Call first thing, before threads start.
+    /// - Returns: whether glibc accepted the setting.
+    @discardableResult
+    public static func limitArenas(_ count: Int) -> Bool { pylon_heap_limit_arenas(Int32(count)) == 1 }
+
     /// Trims when the free amount grew by more than `threshold` since the last trim, and lowers the mark when
     /// memory was reused.
     /// - Returns: whether pages were given back.

@@ -62,4 +62,8 @@ unsigned long pylon_heap_free_bytes(void);
 /// Returns 1 when memory was released, else 0.
 int pylon_heap_trim(void);
 
+/// Caps the number of glibc malloc arenas (`mallopt(M_ARENA_MAX)`) for threads that start allocating afterwards.
+/// Returns 1 on success, else 0.
+int pylon_heap_limit_arenas(int count);
+
 #endif

@@ -9,11 +9,15 @@ import Synchronization
 public final class WatchBuffer: AsyncSequence, Sendable {
     public typealias Element = [WatchEvent]
 
+    private enum End {
+        case finished
+        case failed(any Error)
+    }
+
     private struct State {
         var events: [WatchEvent] = []
         var waiter: CheckedContinuation<[WatchEvent]?, any Error>?
-        /// Set once the buffer has ended: `nil` error for a normal end.
-        var ended: (any Error)?? = nil
+        var end: End?
     }
 
     private let state = Mutex(State())
@@ -35,14 +39,14 @@ public final class WatchBuffer: AsyncSequence, Sendable {
             case fail(CheckedContinuation<[WatchEvent]?, any Error>?)
         }
         let (wake, open): (Wake, Bool) = state.withLock { s in
-            if s.ended != nil { return (.none, false) }
+            if s.end != nil { return (.none, false) }
             if let waiter = s.waiter {
                 s.waiter = nil
                 return (.take(waiter, events), true)
             }
             guard !bounded || s.events.count + events.count <= limit else {
                 s.events = []
-                s.ended = .some(Storage.WatcherTooSlow())
+                s.end = .failed(Storage.WatcherTooSlow())
                 return (.fail(nil), false)
             }
             s.events.append(contentsOf: events)
@@ -55,8 +59,8 @@ public final class WatchBuffer: AsyncSequence, Sendable {
     /// Ends the buffer: the iterator returns what is still waiting, then `nil` (or throws `error`).
     func finish(throwing error: (any Error)? = nil) {
         let waiter: CheckedContinuation<[WatchEvent]?, any Error>? = state.withLock { s in
-            guard s.ended == nil else { return nil }
-            s.ended = .some(error)
+            guard s.end == nil else { return nil }
+            s.end = error.map(End.failed) ?? .finished
             defer { s.waiter = nil }
             return s.waiter
         }
@@ -70,7 +74,7 @@ public final class WatchBuffer: AsyncSequence, Sendable {
             try await withCheckedThrowingContinuation { continuation in
                 enum Now {
                     case events([WatchEvent])
-                    case end((any Error)?)
+                    case end(End)
                     case wait
                 }
                 let now: Now = state.withLock { s in
@@ -78,14 +82,14 @@ public final class WatchBuffer: AsyncSequence, Sendable {
                         defer { s.events = [] }
                         return .events(s.events)
                     }
-                    if let ended = s.ended { return .end(ended) }
+                    if let end = s.end { return .end(end) }
                     s.waiter = continuation
                     return .wait
                 }
                 switch now {
                 case .events(let events): continuation.resume(returning: events)
-                case .end(nil): continuation.resume(returning: nil)
-                case .end(let error?): continuation.resume(throwing: error)
+                case .end(.finished): continuation.resume(returning: nil)
+                case .end(.failed(let error)): continuation.resume(throwing: error)
                 case .wait: break
                 }
             }
