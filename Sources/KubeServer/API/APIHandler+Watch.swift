@@ -60,7 +60,7 @@ extension APIHandler {
                 group.addTask {
                     var firstTable = true
                     for try await batch in events {
-                        // The events waiting go out together, in chunks of about `chunkSize` bytes.
+                        // The events waiting go out together, in chunks of about `watchChunkSize` bytes.
                         var chunk: [UInt8] = []
                         for event in batch {
                             if chunk.count >= APIHandler.watchChunkSize {

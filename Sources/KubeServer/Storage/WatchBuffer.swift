@@ -33,38 +33,33 @@ public final class WatchBuffer: AsyncSequence, Sendable {
     @discardableResult
     func append(contentsOf events: [WatchEvent], bounded: Bool = true) -> Bool {
         guard !events.isEmpty else { return true }
-        enum Wake {
-            case none
-            case take(CheckedContinuation<[WatchEvent]?, any Error>, [WatchEvent])
-            case fail(CheckedContinuation<[WatchEvent]?, any Error>?)
-        }
-        let (wake, open): (Wake, Bool) = state.withLock { s in
-            if s.end != nil { return (.none, false) }
+        let (waiter, open) = state.withLock { s -> (CheckedContinuation<[WatchEvent]?, any Error>?, Bool) in
+            if s.end != nil { return (nil, false) }
             if let waiter = s.waiter {
                 s.waiter = nil
-                return (.take(waiter, events), true)
+                return (waiter, true)
             }
             guard !bounded || s.events.count + events.count <= limit else {
                 s.events = []
                 s.end = .failed(Storage.WatcherTooSlow())
-                return (.fail(nil), false)
+                return (nil, false)
             }
             s.events.append(contentsOf: events)
-            return (.none, true)
+            return (nil, true)
         }
-        if case .take(let waiter, let batch) = wake { waiter.resume(returning: batch) }
+        waiter?.resume(returning: events)
         return open
     }
 
-    /// Ends the buffer: the iterator returns what is still waiting, then `nil` (or throws `error`).
-    func finish(throwing error: (any Error)? = nil) {
-        let waiter: CheckedContinuation<[WatchEvent]?, any Error>? = state.withLock { s in
+    /// Ends the buffer: the iterator returns what is still waiting, then `nil`.
+    func finish() {
+        let waiter = state.withLock { s -> CheckedContinuation<[WatchEvent]?, any Error>? in
             guard s.end == nil else { return nil }
-            s.end = error.map(End.failed) ?? .finished
+            s.end = .finished
             defer { s.waiter = nil }
             return s.waiter
         }
-        if let error { waiter?.resume(throwing: error) } else { waiter?.resume(returning: nil) }
+        waiter?.resume(returning: nil)
     }
 
     /// Everything waiting, oldest first; suspends while nothing is. `nil` once the buffer has ended and is empty.
