@@ -13,6 +13,13 @@ public struct ObjectKey: Sendable, Hashable, CustomStringConvertible {
     /// The key inside the resource's table: `namespace/name`.
     var local: String { "\(namespace)/\(name)" }
 
+    /// The key of `local` (`namespace/name`, as `local` gives it) in the table of `prefix`.
+    init(prefix: String, local: String) {
+        let slash = local.firstIndex(of: "/")!
+        self.init(
+            prefix: prefix, namespace: String(local[..<slash]), name: String(local[local.index(after: slash)...]))
+    }
+
     /// The flat key stored in SQLite: `group/plural/namespace/name`.
     public var description: String { "\(prefix)/\(namespace)/\(name)" }
 

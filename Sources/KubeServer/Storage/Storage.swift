@@ -157,11 +157,8 @@ public final class Storage: Sendable {
         if let cached, cached.generation == generation {
             keys = cached.keys
         } else {
-            keys = table.keys.map { local in
-                let slash = local.firstIndex(of: "/")!
-                let name = String(local[local.index(after: slash)...])
-                return ObjectKey(prefix: prefix, namespace: String(local[..<slash]), name: name)
-            }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+            keys = table.keys.map { ObjectKey(prefix: prefix, local: $0) }
+                .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
             state.withLock { s in
                 if s.keyGenerations[prefix, default: 0] == generation { s.sortedKeys[prefix] = (generation, keys) }
             }
@@ -372,10 +369,7 @@ public final class Storage: Sendable {
                 }
             } else {
                 for (local, object) in s.committed[filter.prefix] ?? [:] {
-                    let slash = local.firstIndex(of: "/")!
-                    let key = ObjectKey(
-                        prefix: filter.prefix, namespace: String(local[..<slash]),
-                        name: String(local[local.index(after: slash)...]))
+                    let key = ObjectKey(prefix: filter.prefix, local: local)
                     if filter.selects(key, object) {
                         replay.append(WatchEvent(kind: .added, key: key, object: object, previousLabels: nil))
                     }

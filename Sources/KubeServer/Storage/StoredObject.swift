@@ -14,13 +14,8 @@ public struct StoredObject: Sendable {
         self.labels = labels
     }
 
-    /// Builds the stored form of `object`, writing `revision` into its `metadata.resourceVersion`.
-    init(object: JSON, revision: Int64) {
-        self = Self.stamped(object, revision: revision).stored
-    }
-
-    /// The stored form of `object` at `revision`, and the object as stored (with its new `resourceVersion`), so a
-    /// caller needing both does not parse the bytes back.
+    /// The stored form of `object` at `revision` (written into its `metadata.resourceVersion`), and the object as
+    /// stored, so a caller needing both does not parse the bytes back.
     static func stamped(_ object: JSON, revision: Int64) -> (stored: StoredObject, object: JSON) {
         var o = object
         o[path: ["metadata", "resourceVersion"]] = .string(String(revision))
