@@ -12,6 +12,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <sys/mman.h>
 
 /// Closes `fd` after a failed call, keeping that call's errno; returns -1.
 static int close_failed(int fd) {
@@ -132,6 +134,65 @@ int pylon_heap_trim(void) {
 
 int pylon_heap_limit_arenas(int count) {
     return mallopt(M_ARENA_MAX, count);
+}
+
+/// Drops the pages of [start, end) that are still the file's own (pagemap bit 61 "file page", bit 63 "present"):
+/// those a write or a relocation copied stay. Only for mappings nobody can write (no PROT_WRITE), so no page can
+/// turn into a private copy between the read of its entry and the madvise. Returns the bytes dropped.
+static long release_unmodified_pages(int pagemap, unsigned long start, unsigned long end, unsigned long page) {
+    uint64_t entries[512];
+    unsigned long run_start = 0, at = start;
+    long released = 0;
+    while (at < end) {
+        unsigned long count = (end - at) / page;
+        if (count > 512) count = 512;
+        ssize_t got = pread(pagemap, entries, count * sizeof entries[0], (off_t)(at / page * sizeof entries[0]));
+        if (got <= 0) break;
+        count = (unsigned long)got / sizeof entries[0];
+        for (unsigned long i = 0; i < count; i++, at += page) {
+            int file_page = (entries[i] >> 63 & 1) && (entries[i] >> 61 & 1);
+            if (file_page && run_start == 0) run_start = at;
+            if (!file_page && run_start != 0) {
+                if (madvise((void *)run_start, at - run_start, MADV_DONTNEED) == 0) released += (long)(at - run_start);
+                run_start = 0;
+            }
+        }
+    }
+    if (run_start != 0 && madvise((void *)run_start, at - run_start, MADV_DONTNEED) == 0)
+        released += (long)(at - run_start);
+    return released;
+}
+
+long pylon_release_image_pages(void) {
+    FILE *maps = fopen("/proc/self/maps", "re");
+    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+    char line[4352];
+    long released = 0;
+    if (maps == NULL || pagemap < 0) {
+        int saved = errno;
+        if (maps != NULL) fclose(maps);
+        if (pagemap >= 0) close(pagemap);
+        errno = saved;
+        return -1;
+    }
+    while (fgets(line, sizeof line, maps) != NULL) {
+        unsigned long start, end;
+        char permissions[5];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &start, &end, permissions, &path_at) != 3) continue;
+        if (path_at == 0 || line[path_at] != '/' || permissions[3] != 'p') continue;
+        if (strcmp(permissions, "r-xp") == 0) {
+            // Code: never written, every page is the file's.
+            if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) released += (long)(end - start);
+        } else if (strcmp(permissions, "r--p") == 0) {
+            // Read-only data, part of it relocated at start (private copies that must stay).
+            released += release_unmodified_pages(pagemap, start, end, page);
+        }
+    }
+    fclose(maps);
+    close(pagemap);
+    return released;
 }
 
 int pylon_tcp_connect(const struct sockaddr *peer, socklen_t peer_length, const struct sockaddr *source,

@@ -136,9 +136,10 @@ struct Bench {
         return 0
     }
 
-    /// `VmRSS` (or `field`) once it stopped falling: sampled every 250 ms until no sample in 2 s was lower than the
-    /// lowest so far, at most 10 s. Daemons give freed heap back to the system within a second (`HeapTrimmer`);
-    /// this reads the resident size they keep, not a moment inside that second.
+    /// `VmRSS` (or `field`) that a settled daemon keeps. First sampled every 250 ms until no sample in 2 s was
+    /// lower than the lowest so far (at most 10 s): daemons give freed heap back to the system within a second
+    /// (`MemoryTrimmer`). Then the largest sample over the next 3 s: daemons also drop their mappings of code every
+    /// second and map again what they run, so this is the working set they keep, not a moment after a drop.
     static func settledResidentKilobytes(_ pid: Int32, field: String = "VmRSS") async -> Int {
         let deadline = ContinuousClock.now + .seconds(10)
         var lowest = residentKilobytes(pid, field: field)
@@ -151,7 +152,12 @@ struct Bench {
                 lowestAt = .now
             }
         }
-        return lowest
+        var largest = 0
+        for _ in 0..<12 {
+            try? await Task.sleep(for: .milliseconds(250))
+            largest = max(largest, residentKilobytes(pid, field: field))
+        }
+        return largest
     }
 
     static func startServer(

@@ -56,8 +56,8 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Few busy threads: two heap arenas keep memory compact (HeapTrimmer.limitArenas).
-        HeapTrimmer.limitArenas(2)
+        // Few busy threads: two heap arenas keep memory compact (MemoryTrimmer.limitArenas).
+        MemoryTrimmer.limitArenas(2)
         let registry = MetricsServer.bootstrap()
         let logger = log.logger("pylon.controller")
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)

@@ -4,14 +4,14 @@ import ServiceLifecycle
 import Telemetry
 import UnixSignals
 
-/// How every `pylon` daemon runs: its services and a `HeapTrimmer` as one `ServiceGroup` that shuts down
+/// How every `pylon` daemon runs: its services and a `MemoryTrimmer` as one `ServiceGroup` that shuts down
 /// gracefully on SIGTERM or SIGINT, then the Kubernetes client closed (also when a service fails, whose error is
 /// rethrown).
 enum Daemon {
     static func run(_ services: [any Service], client: KubeClient? = nil, logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: (services + [HeapTrimmer()]).map { .init(service: $0) },
+                services: (services + [MemoryTrimmer()]).map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {

@@ -76,8 +76,8 @@ struct SpeakerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Few busy threads: two heap arenas keep memory compact (HeapTrimmer.limitArenas).
-        HeapTrimmer.limitArenas(2)
+        // Few busy threads: two heap arenas keep memory compact (MemoryTrimmer.limitArenas).
+        MemoryTrimmer.limitArenas(2)
         let registry = MetricsServer.bootstrap()
         let logger = log.logger("pylon.speaker")
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
