@@ -348,7 +348,10 @@ public final class Informer: Service, Sendable {
         guard !indexers.isEmpty else { return }
         let object = old.object
         for (name, function) in indexers {
-            for value in function(object) { s.indexes[name]?[value]?.remove(key) }
+            for value in function(object) {
+                s.indexes[name]?[value]?.remove(key)
+                if s.indexes[name]?[value]?.isEmpty == true { s.indexes[name]?[value] = nil }
+            }
         }
     }
 }

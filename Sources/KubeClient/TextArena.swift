@@ -75,7 +75,8 @@ struct TextArena: Sendable {
         releasedBytes += Int(text.count)
     }
 
-    /// Whether more has been released than is live (and at least 1 MB): the owner should copy every live text
-    /// into a new arena. Copying then costs at most one byte per byte released since the last time.
-    var wantsCompaction: Bool { releasedBytes > max(liveBytes, 1 << 20) }
+    /// Whether more has been released than half of what is live (and at least a chunk): the owner should copy
+    /// every live text into a new arena. Garbage then stays under half the live size (plus a chunk), and copying
+    /// costs at most two bytes per byte released since the last time.
+    var wantsCompaction: Bool { releasedBytes > max(liveBytes / 2, Self.chunkSize) }
 }

@@ -29,19 +29,30 @@ import Testing
         #expect(string(after) == "after")
     }
 
-    @Test func compactionIsWantedOnlyOnceMoreIsReleasedThanLiveAndAtLeastOneMegabyte() {
-        var arena = TextArena()
-        let kept = arena.store([UInt8](repeating: 1, count: 1000))
-        var released = 0
-        // Replacing a 1,000-byte text over and over: garbage accumulates, the live size stays put.
-        while !arena.wantsCompaction, released < 2 << 20 {
-            let text = arena.store([UInt8](repeating: 2, count: 1000))
-            arena.release(text)
-            released += 1000
+    @Test func compactionIsWantedOnceHalfTheLiveSizeAndAtLeastAChunkIsReleased() {
+        // Released bytes until the arena wants compaction, replacing a 1,000-byte text over and over (garbage
+        // accumulates, the live size stays put) next to `live` bytes that stay.
+        func releasedUntilCompaction(live: Int) -> (arena: TextArena, kept: TextArena.Text, released: Int) {
+            var arena = TextArena()
+            let kept = arena.store([UInt8](repeating: 1, count: 1000))
+            for _ in 0..<(live / 1000 - 1) { _ = arena.store([UInt8](repeating: 3, count: 1000)) }
+            var released = 0
+            while !arena.wantsCompaction, released < 4 << 20 {
+                let text = arena.store([UInt8](repeating: 2, count: 1000))
+                arena.release(text)
+                released += 1000
+            }
+            return (arena, kept, released)
         }
-        #expect(arena.wantsCompaction)
-        #expect(released > 1 << 20, "not before a megabyte is released")
-        #expect(released <= (1 << 20) + 1000)
+        let small = releasedUntilCompaction(live: 1000)
+        #expect(small.arena.wantsCompaction)
+        #expect(small.released > TextArena.chunkSize, "not before a chunk is released")
+        #expect(small.released <= TextArena.chunkSize + 1000)
+        let large = releasedUntilCompaction(live: 1_000_000)
+        #expect(large.arena.wantsCompaction)
+        #expect(large.released > 500_000, "not before half the live size is released")
+        #expect(large.released <= 501_000)
+        let kept = small.kept
 
         // The owner copies what is live into a fresh arena; texts held elsewhere stay readable.
         var fresh = TextArena()
