@@ -25,20 +25,26 @@ public enum AnnouncementPlanner {
         services: [JSON], endpointSlices: [JSON], nodes: [JSON], configuration: Configuration, members: Set<String>,
         loadBalancerClass: String?
     ) -> [Decision] {
+        plan(
+            services: services.compactMap(AnnouncedService.init), servingNodes: servingNodes(endpointSlices),
+            nodes: nodes, configuration: configuration, members: members, loadBalancerClass: loadBalancerClass)
+    }
+
+    /// `plan` from Services already read (`AnnouncedService`) and the nodes serving each (`servingNodes(_:)`).
+    public static func plan(
+        services: [AnnouncedService], servingNodes serving: [String: Set<String>], nodes: [JSON],
+        configuration: Configuration, members: Set<String>, loadBalancerClass: String?
+    ) -> [Decision] {
         let electionNodes = nodes.map(electionNode).sorted { $0.name < $1.name }
-        let serving = servingNodes(endpointSlices)
         var decisions: [Decision] = []
         for service in services {
-            guard let (ips, pool) = assigned(service, configuration, loadBalancerClass) else { continue }
-            let spec = service["spec"] ?? [:]
-            let key = service.namespacedName
+            guard let pool = pool(of: service, configuration, loadBalancerClass) else { continue }
             let election = L2Election.Service(
-                labels: stringMap(service["metadata"]?["labels"]), ips: ips, pool: pool,
-                localTrafficPolicy: spec["externalTrafficPolicy"]?.stringValue == "Local",
-                servingNodes: serving[key] ?? [])
+                labels: service.labels, ips: service.ips, pool: pool,
+                localTrafficPolicy: service.localTrafficPolicy, servingNodes: serving[service.key] ?? [])
             decisions.append(
                 Decision(
-                    service: key, ips: ips,
+                    service: service.key, ips: service.ips,
                     outcome: L2Election.elect(
                         election, nodes: electionNodes, members: members,
                         advertisements: configuration.l2Advertisements)))
@@ -46,23 +52,14 @@ public enum AnnouncementPlanner {
         return decisions.sorted { $0.service < $1.service }
     }
 
-    /// A LoadBalancer Service of `loadBalancerClass` (nil: class-less) with addresses in its status, and the pool
-    /// they come from (its `metallb.io/ip-allocated-from-pool` annotation, else the pool holding the first); nil for
-    /// any other Service.
-    static func assigned(_ service: JSON, _ configuration: Configuration, _ loadBalancerClass: String?) -> (
-        ips: [IPAddress], pool: AddressPool
-    )? {
-        let spec = service["spec"] ?? [:]
-        guard spec["type"]?.stringValue == "LoadBalancer",
-            spec["loadBalancerClass"]?.stringValue == loadBalancerClass
-        else { return nil }
-        let ips = ingressIPs(service)
-        guard let first = ips.first else { return nil }
-        let annotated = service["metadata"]?["annotations"]?[allocatedFromPool]?.stringValue
-        guard let pool = annotated.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first) else {
-            return nil
-        }
-        return (ips, pool)
+    /// The pool a LoadBalancer Service of `loadBalancerClass` (nil: class-less) with addresses in its status has
+    /// them from (its `metallb.io/ip-allocated-from-pool` annotation, else the pool holding the first); nil for any
+    /// other Service.
+    static func pool(of service: AnnouncedService, _ configuration: Configuration, _ loadBalancerClass: String?)
+        -> AddressPool?
+    {
+        guard service.loadBalancerClass == loadBalancerClass, let first = service.ips.first else { return nil }
+        return service.pool.flatMap(configuration.pool(named:)) ?? configuration.pool(containing: first)
     }
 
     /// The addresses in a Service's `status.loadBalancer.ingress`.

@@ -22,15 +22,17 @@ public enum BGPAnnouncementPlanner {
         configuration: Configuration, bgp: BGPConfiguration, loadBalancerClass: String?
     ) -> [String: [Route]] {
         announcements(
-            node: node, addresses: addresses, services: services, endpointSlices: endpointSlices, nodes: nodes,
+            node: node, addresses: addresses, services: services.compactMap(AnnouncedService.init),
+            servingNodes: AnnouncementPlanner.servingNodes(endpointSlices), nodes: nodes,
             configuration: configuration, bgp: bgp, loadBalancerClass: loadBalancerClass
         ).routes
     }
 
-    /// `plan`'s routes, and per Service (`namespace/name`) the names of the BGPPeers its addresses go to.
+    /// `plan`'s routes, and per Service (`namespace/name`) the names of the BGPPeers its addresses go to, from
+    /// Services already read (`AnnouncedService`) and the nodes serving each (`AnnouncementPlanner.servingNodes`).
     public static func announcements(
-        node: String, addresses: [IPAddress], services: [JSON], endpointSlices: [JSON], nodes: [JSON],
-        configuration: Configuration, bgp: BGPConfiguration, loadBalancerClass: String?
+        node: String, addresses: [IPAddress], services: [AnnouncedService], servingNodes serving: [String: Set<String>],
+        nodes: [JSON], configuration: Configuration, bgp: BGPConfiguration, loadBalancerClass: String?
     ) -> (routes: [String: [Route]], services: [String: Set<String>]) {
         guard let me = nodes.first(where: { $0["metadata"]?["name"]?.stringValue == node }) else { return ([:], [:]) }
         let thisNode = AnnouncementPlanner.electionNode(me)
@@ -40,23 +42,17 @@ public enum BGPAnnouncementPlanner {
         guard !thisNode.networkUnavailable, thisNode.labels[L2Election.excludeLabel] == nil else {
             return (plan, announced)
         }
-        let serving = AnnouncementPlanner.servingNodes(endpointSlices)
-
         for service in services {
-            guard let (ips, pool) = AnnouncementPlanner.assigned(service, configuration, loadBalancerClass) else {
-                continue
-            }
-            let spec = service["spec"] ?? [:]
-            let servers = serving[service.namespacedName] ?? []
-            let local = spec["externalTrafficPolicy"]?.stringValue == "Local"
-            guard local ? servers.contains(node) : !servers.isEmpty else { continue }
+            guard let pool = AnnouncementPlanner.pool(of: service, configuration, loadBalancerClass) else { continue }
+            let servers = serving[service.key] ?? []
+            guard service.localTrafficPolicy ? servers.contains(node) : !servers.isEmpty else { continue }
             let advertisements = bgp.advertisements.filter { $0.covers(pool) && $0.allows(nodeLabels: thisNode.labels) }
             for peer in peers {
                 for advertisement in advertisements where advertisement.targets(peer: peer.name) {
-                    for ip in ips {
+                    for ip in service.ips {
                         guard let route = route(ip, advertisement, peer: peer, addresses: addresses) else { continue }
                         plan[peer.name, default: []].append(route)
-                        announced[service.namespacedName, default: []].insert(peer.name)
+                        announced[service.key, default: []].insert(peer.name)
                     }
                 }
             }

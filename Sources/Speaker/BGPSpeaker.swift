@@ -22,6 +22,7 @@ public final class BGPSpeaker: Service, Sendable {
     let logger: Logger
     let services: Informer
     let slices: Informer
+    let inputs: AnnouncementInputs
     let nodes: Informer
     let pools: Informer
     let peers: Informer
@@ -41,6 +42,7 @@ public final class BGPSpeaker: Service, Sendable {
         self.logger = logger
         services = speaker.services
         slices = speaker.slices
+        inputs = speaker.inputs
         nodes = speaker.nodes
         pools = speaker.pools
         peers = Informer(client: client, resource: .bgpPeers, namespace: options.namespace, logger: logger)
@@ -122,7 +124,7 @@ public final class BGPSpeaker: Service, Sendable {
             $0["type"]?.stringValue == "InternalIP"
         }.compactMap { $0["address"]?.stringValue.flatMap(IPAddress.init) }
         let (plan, announced) = BGPAnnouncementPlanner.announcements(
-            node: options.nodeName, addresses: addresses, services: services.list(), endpointSlices: slices.list(),
+            node: options.nodeName, addresses: addresses, services: inputs.services, servingNodes: inputs.servingNodes,
             nodes: nodes.list(), configuration: pools, bgp: bgp, loadBalancerClass: options.loadBalancerClass)
 
         var passwords: [String: Result<[UInt8]?, PasswordError>] = [:]

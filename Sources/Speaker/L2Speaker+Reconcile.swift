@@ -62,7 +62,7 @@ extension L2Speaker {
                 metadata: ["errors": "\(errors)"])
         }
         let decisions = AnnouncementPlanner.plan(
-            services: services.list(), endpointSlices: slices.list(), nodes: nodes.list(),
+            services: inputs.services, servingNodes: inputs.servingNodes, nodes: nodes.list(),
             configuration: state.configuration ?? Configuration(), members: members,
             loadBalancerClass: options.loadBalancerClass)
 

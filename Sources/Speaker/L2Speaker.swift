@@ -66,6 +66,8 @@ public final class L2Speaker: Service, Sendable {
     let recorder: EventRecorder
     let metrics = SpeakerMetrics()
     let table = AnnouncementTable()
+    /// Services and EndpointSlices as the planners read them, fed by `services` and `slices`.
+    let inputs = AnnouncementInputs()
     let services: Informer
     let slices: Informer
     let nodes: Informer
@@ -99,6 +101,9 @@ public final class L2Speaker: Service, Sendable {
         guard let key = try? await cancelWhenGracefulShutdown({ try await self.membershipKey() }) else { return }
         let group = MultiThreadedEventLoopGroup.singleton
         let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // Before the informers run, so the inputs see every change, and before any handler that starts a pass.
+        await services.addHandler { self.inputs.apply(service: $0) }
+        await slices.addHandler { self.inputs.apply(endpointSlice: $0) }
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for informer in [services, slices, nodes, pools, advertisements] {
                 tasks.addTask { try? await informer.run() }

@@ -60,7 +60,14 @@ final class ServiceStatusWriter: Sendable {
         self.node = node
         self.kind = kind
         self.logger = logger
-        self.informer = Informer(client: client, resource: kind.resource, namespace: namespace, logger: logger)
+        // Compact, with the objects found by owner and by Service: a node reads its own and those of the Services
+        // it announces, never the whole collection (every node's objects for every Service).
+        self.informer = Informer(
+            client: client, resource: kind.resource, namespace: namespace,
+            indexers: [
+                Self.nodeIndex: { [$0["metadata"]?["labels"]?[Self.nodeLabel]?.stringValue ?? ""] },
+                Self.serviceIndex: { [Self.service(of: $0)] },
+            ], compact: true, logger: logger)
         (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -99,7 +106,6 @@ final class ServiceStatusWriter: Sendable {
     }
 
     private func sync(_ wanted: [String: Entry]) async throws {
-        let existing = informer.list()
         for (service, entry) in wanted.sorted(by: { $0.key < $1.key }) {
             let parts = service.split(separator: "/", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
@@ -114,7 +120,7 @@ final class ServiceStatusWriter: Sendable {
             fields.merge(entry.status) { _, detail in detail }
             let status = JSON.object(fields)
             let name = Self.name(service: service, node: node, prefix: kind.prefix)
-            var object = existing.first { $0["metadata"]?["name"]?.stringValue == name }
+            var object = informer.get(namespace: namespace, name: name)
             if object == nil {
                 do {
                     object = try await client.create(
@@ -149,15 +155,18 @@ final class ServiceStatusWriter: Sendable {
                 _ = try await client.updateStatus(kind.resource, object)
             }
         }
-        for object in existing {
-            let labels = object["metadata"]?["labels"]
-            let owner = labels?[Self.nodeLabel]?.stringValue
-            let service =
-                "\(labels?[Self.serviceNamespaceLabel]?.stringValue ?? "")/\(labels?[Self.serviceNameLabel]?.stringValue ?? "")"
-            // Ours for a Service we no longer announce, or (one announcer at a time) another node's for a Service we
-            // announce now.
-            let stale = owner == node ? wanted[service] == nil : kind.exclusive && wanted[service] != nil
-            guard stale, let name = object["metadata"]?["name"]?.stringValue else { continue }
+        // Ours for a Service we no longer announce, or (one announcer at a time) another node's for a Service we
+        // announce now.
+        var stale = informer.byIndex(Self.nodeIndex, node).filter { wanted[Self.service(of: $0)] == nil }
+        if kind.exclusive {
+            for service in wanted.keys.sorted() {
+                stale += informer.byIndex(Self.serviceIndex, service).filter {
+                    $0["metadata"]?["labels"]?[Self.nodeLabel]?.stringValue != node
+                }
+            }
+        }
+        for object in stale {
+            guard let name = object["metadata"]?["name"]?.stringValue else { continue }
             do {
                 try await client.delete(
                     kind.resource, namespace: namespace, name: name,
@@ -166,6 +175,15 @@ final class ServiceStatusWriter: Sendable {
                 continue
             }
         }
+    }
+
+    static let nodeIndex = "node"
+    static let serviceIndex = "service"
+
+    /// The Service (`namespace/name`) a status object is about, from its labels.
+    static func service(of object: JSON) -> String {
+        let labels = object["metadata"]?["labels"]
+        return "\(labels?[serviceNamespaceLabel]?.stringValue ?? "")/\(labels?[serviceNameLabel]?.stringValue ?? "")"
     }
 
     /// A stable object name per Service and node: the kind's prefix and 16 hex digits of

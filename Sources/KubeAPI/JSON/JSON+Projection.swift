@@ -21,7 +21,7 @@ extension JSON {
         }
     }
 
-    /// What the load balancer (controller and speakers) reads of a Service: identity, labels and annotations, the
+    /// What the load balancer controller reads of a Service: identity, labels and annotations, the
     /// load-balancing fields of `spec`, `status.loadBalancer`.
     public static let loadBalancerServiceShape: JSON = [
         "apiVersion": true, "kind": true,
