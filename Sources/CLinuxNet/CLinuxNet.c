@@ -181,14 +181,10 @@ long pylon_release_image_pages(void) {
         char permissions[5];
         int path_at = 0;
         if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", &start, &end, permissions, &path_at) != 3) continue;
-        if (path_at == 0 || line[path_at] != '/' || permissions[3] != 'p') continue;
-        if (strcmp(permissions, "r-xp") == 0) {
-            // Code: never written, every page is the file's.
-            if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) released += (long)(end - start);
-        } else if (strcmp(permissions, "r--p") == 0) {
-            // Read-only data, part of it relocated at start (private copies that must stay).
-            released += release_unmodified_pages(pagemap, start, end, page);
-        }
+        // Private read-only file mappings: code, and data partly relocated at start (those copies stay).
+        if (path_at == 0 || line[path_at] != '/') continue;
+        if (strcmp(permissions, "r-xp") != 0 && strcmp(permissions, "r--p") != 0) continue;
+        released += release_unmodified_pages(pagemap, start, end, page);
     }
     fclose(maps);
     close(pagemap);

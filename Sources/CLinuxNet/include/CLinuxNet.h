@@ -66,11 +66,11 @@ int pylon_heap_trim(void);
 /// Returns 1 on success, else 0.
 int pylon_heap_limit_arenas(int count);
 
-/// Drops this process's mappings of the pages of its executable and shared libraries that are the files' own:
-/// all of their code (private read-only executable mappings) and the pages of their read-only data that were not
-/// copied by a relocation (`/proc/self/pagemap`), with `madvise(MADV_DONTNEED)`. The pages stay in the page cache;
-/// what runs again is mapped again on first use (a minor fault). Writable mappings are never touched. Returns the
-/// bytes dropped, or -1 with errno set when `/proc/self/maps` or `/proc/self/pagemap` cannot be read.
+/// Drops this process's mappings of the pages of its executable and shared libraries that are still the files'
+/// own (`/proc/self/pagemap`), in every private read-only mapping of a file — code, and read-only data except the
+/// pages a relocation (or a debugger's breakpoint) copied — with `madvise(MADV_DONTNEED)`. The pages stay in the
+/// page cache; what runs again is mapped again on first use (a minor fault). Writable mappings are never touched.
+/// Returns the bytes dropped, or -1 with errno set when `/proc/self/maps` or `/proc/self/pagemap` cannot be read.
 long pylon_release_image_pages(void);
 
 #endif
