@@ -22,10 +22,16 @@ public final class KubeClient: Sendable {
     }
 
     public let configuration: ClientConfiguration
+    /// Watches (streamed responses).
     let http: HTTPClient
+    /// Every other request.
+    let transport: HTTPTransport
     let limiter: RateLimiter
+    /// The largest response body read.
+    static let maximumBodyBytes = 256 * 1024 * 1024
     let logger: Logger
     private let baseURL: String
+    private let basePath: String
     private let token: TokenSource
 
     /// - Throws: `ConfigurationError` when the CA or client certificate cannot be parsed.
@@ -65,11 +71,34 @@ public final class KubeClient: Sendable {
         self.baseURL = base
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         self.token = TokenSource(configuration.credentials)
+        let (endpoint, basePath) = try Self.endpoint(configuration)
+        self.basePath = basePath
+        self.transport = try HTTPTransport(
+            endpoint: endpoint, tls: endpoint.tls ? tls : nil, maximumBodyBytes: Self.maximumBodyBytes)
     }
 
     /// Closes connections. Pending requests fail.
     public func shutdown() async throws {
+        transport.shutdown()
         try await http.shutdown()
+    }
+
+    /// Where the transport connects, from the configured server URL, and the URL's path (prefixed to every request).
+    static func endpoint(_ configuration: ClientConfiguration) throws -> (HTTPTransport.Endpoint, basePath: String) {
+        let server = configuration.server
+        guard let url = URL(string: server), let scheme = url.scheme?.lowercased(),
+            scheme == "https" || scheme == "http",
+            var host = url.host, !host.isEmpty
+        else { throw ConfigurationError("invalid server URL \(server): expected https://host[:port]") }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        let isAddress = (try? SocketAddress(ipAddress: host, port: port)) != nil
+        let authority = (isAddress && host.contains(":") ? "[\(host)]" : host) + (url.port.map { ":\($0)" } ?? "")
+        let endpoint = HTTPTransport.Endpoint(
+            tls: scheme == "https", host: host, port: port,
+            serverName: configuration.tlsServerName ?? (isAddress ? nil : host), authority: authority)
+        let path = url.path
+        return (endpoint, path == "/" ? "" : path)
     }
 
     // MARK: Requests
@@ -80,27 +109,22 @@ public final class KubeClient: Sendable {
         contentType: String = "application/json", verb: String, resource: Resource, subresource: String? = nil
     ) async throws -> JSON {
         try await limiter.acquire()
-        var request = HTTPClientRequest(url: url(path + encode(query)))
-        request.method = method
-        authorize(&request)
-        if let body {
-            request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body.serialized()))
-        }
-        let response: HTTPClientResponse
+        let response: HTTPExchangeHandler.Response
         do {
-            response = try await http.execute(request, timeout: .seconds(60))
+            response = try await transport.execute(
+                method.rawValue, basePath + path + encode(query),
+                headers: standardHeaders(contentType: body == nil ? nil : contentType), body: body?.serialized(),
+                timeout: .seconds(60))
         } catch {
             Self.count(verb, resource, subresource, code: "error")
-            throw ClientError.transport("\(method.rawValue) \(path): \(error)")
+            throw error
         }
-        Self.count(verb, resource, subresource, code: String(response.status.code))
-        let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
+        Self.count(verb, resource, subresource, code: String(response.status))
+        let bytes = response.body
         let json = try? JSONParser.parse(bytes.readableBytesView)
-        guard (200..<300).contains(response.status.code) else {
+        guard (200..<300).contains(response.status) else {
             if let json, let status = Status(json: json) { throw status }
-            throw Status(
-                code: Int(response.status.code), reason: response.status.reasonPhrase, message: String(buffer: bytes))
+            throw Status(code: response.status, reason: response.reason, message: String(buffer: bytes))
         }
         guard let json else { throw ClientError.decoding("\(method.rawValue) \(path): response is not JSON") }
         return json
@@ -124,9 +148,15 @@ public final class KubeClient: Sendable {
 
     /// Adds the standard headers and the bearer token, if any.
     func authorize(_ request: inout HTTPClientRequest) {
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "pylon/0.1")
-        if let bearer = token.current() { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        request.headers.add(contentsOf: standardHeaders(contentType: nil))
+    }
+
+    /// `Accept`, `User-Agent`, the bearer token if any, and `Content-Type` when given.
+    private func standardHeaders(contentType: String?) -> [(String, String)] {
+        var headers = [("Accept", "application/json"), ("User-Agent", "pylon/0.1")]
+        if let bearer = token.current() { headers.append(("Authorization", "Bearer \(bearer)")) }
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        return headers
     }
 
     func encode(_ query: [(String, String)]) -> String {
@@ -155,16 +185,10 @@ public final class KubeClient: Sendable {
         _ method: String, _ pathAndQuery: String, body: [UInt8]? = nil, contentType: String = "application/json"
     ) async throws -> (status: Int, body: [UInt8]) {
         try await limiter.acquire()
-        var request = HTTPClientRequest(url: url(pathAndQuery))
-        request.method = HTTPMethod(rawValue: method)
-        authorize(&request)
-        if let body {
-            request.headers.add(name: "Content-Type", value: contentType)
-            request.body = .bytes(ByteBuffer(bytes: body))
-        }
-        let response = try await http.execute(request, timeout: .seconds(60))
-        let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
-        return (Int(response.status.code), Array(bytes.readableBytesView))
+        let response = try await transport.execute(
+            method, basePath + pathAndQuery, headers: standardHeaders(contentType: body == nil ? nil : contentType),
+            body: body, timeout: .seconds(60))
+        return (response.status, Array(response.body.readableBytesView))
     }
 
     // MARK: Verbs
