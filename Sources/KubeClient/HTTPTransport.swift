@@ -147,6 +147,13 @@ final class HTTPTransport: Sendable {
     }
 
     private func connect() async throws -> Connection {
+        /// The handler, handed out by the channel initializer: looked up afterwards, it may already be gone with
+        /// its channel (a TLS handshake can fail in between).
+        struct Attached: Sendable {
+            let handler: NIOLoopBound<HTTPExchangeHandler>
+            let ready: EventLoopFuture<Void>
+        }
+        let attached = group.any().makePromise(of: Attached.self)
         let sslContext = sslContext
         let serverName = endpoint.serverName
         let maximumBodyBytes = maximumBodyBytes
@@ -159,24 +166,29 @@ final class HTTPTransport: Sendable {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTPExchangeHandler(
-                            maximumBodyBytes: maximumBodyBytes, idleTimeout: Self.idleTimeout, tls: sslContext != nil))
+                    let handler = HTTPExchangeHandler(
+                        maximumBodyBytes: maximumBodyBytes, idleTimeout: Self.idleTimeout, tls: sslContext != nil)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    attached.succeed(
+                        Attached(handler: NIOLoopBound(handler, eventLoop: channel.eventLoop), ready: handler.ready))
                 }
             }
         do {
-            let channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
-            let (handler, ready) = try await channel.eventLoop.submit {
-                let handler = try channel.pipeline.syncOperations.handler(type: HTTPExchangeHandler.self)
-                return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.ready)
-            }.get()
+            let channel: any Channel
             do {
-                try await ready.get()
+                channel = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+            } catch {
+                attached.fail(error)
+                throw error
+            }
+            let connection = try await attached.futureResult.get()
+            do {
+                try await connection.ready.get()
             } catch {
                 channel.close(promise: nil)
                 throw error
             }
-            return Connection(channel: channel, handler: handler)
+            return Connection(channel: channel, handler: connection.handler)
         } catch {
             throw ClientError.transport("cannot connect to \(endpoint.authority): \(error)")
         }
