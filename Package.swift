@@ -29,7 +29,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // No default traits: FullFoundation would link Foundation and ICU for URL-encoded forms' date formatters,
         // ConfigurationSupport swift-configuration; Pylon uses neither.
@@ -60,7 +59,6 @@ let package = Package(
             name: "KubeClient",
             dependencies: [
                 "KubeAPI",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -137,7 +135,6 @@ let package = Package(
             name: "pylon-bench",
             dependencies: [
                 "KubeClient", "KubeAPI", "PylonTestSupport", "CLinuxNet", "Layer2", "Lab", "NetCore", "BGP", "Speaker",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

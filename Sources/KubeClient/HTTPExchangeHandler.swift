@@ -3,15 +3,45 @@ import NIOTLS
 
 /// The client end of one HTTP/1.1 connection carrying one request–response exchange at a time: writes a request
 /// the caller encoded, reads the answer with `HTTPResponseParser`, and completes the exchange's promise with the
-/// whole response. Once a second it fails an exchange past its deadline and closes the connection when it has been
-/// idle for `idleTimeout`.
+/// whole response — or, for a streamed exchange, with the head and a body sequence that stops reading from the
+/// socket while its consumer is behind. Once a second it fails an exchange past its deadline and closes the
+/// connection when it has been idle for `idleTimeout`.
 ///
 /// Isolation: the channel's event loop; start exchanges with `start` on that loop. A broken or closed connection
 /// fails the exchange with `ConnectionLost`, a late answer with `ClientError.transport`, malformed bytes with the
-/// parser's error; after any of them the connection is closed.
-final class HTTPExchangeHandler: ChannelInboundHandler {
+/// parser's error (a streamed body ends with that error); after any of them the connection is closed. A streamed
+/// exchange always closes its connection at the end.
+final class HTTPExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    /// A streamed response's body: pieces as they arrive, at most `highWatermark` buffered before reading pauses.
+    typealias BodyStream = NIOThrowingAsyncSequenceProducer<
+        ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDelegate
+    >
+
+    /// The head of a streamed response and its body.
+    struct StreamedResponse: Sendable {
+        var status: Int
+        var reason: String
+        var body: BodyStream
+    }
+
+    /// Resumes reading when the body's consumer catches up; closes the connection when it stops consuming.
+    struct BodyDelegate: NIOAsyncSequenceProducerDelegate {
+        let channel: any Channel
+        let handler: NIOLoopBound<HTTPExchangeHandler>
+
+        func produceMore() {
+            let handler = handler
+            channel.eventLoop.execute { handler.value.resumeReading() }
+        }
+
+        func didTerminate() {
+            channel.close(promise: nil)
+        }
+    }
 
     /// A complete response.
     struct Response: Sendable {
@@ -29,13 +59,24 @@ final class HTTPExchangeHandler: ChannelInboundHandler {
         var description: String
     }
 
+    /// Who receives an exchange's response.
+    private enum Receiver {
+        case whole(EventLoopPromise<Response>)
+        /// The source is set once the head has been handed out.
+        case stream(EventLoopPromise<StreamedResponse>, source: BodyStream.Source?)
+    }
+
     private struct Exchange {
-        var promise: EventLoopPromise<Response>
+        var receiver: Receiver
         var deadline: NIODeadline
         var head: (status: Int, reason: String, keepAlive: Bool)? = nil
         var body = ByteBuffer()
         var started = false
     }
+
+    /// Buffered body pieces of a streamed response at which reading pauses, and below which it resumes.
+    static let highWatermark = 16
+    static let lowWatermark = 4
 
     private let maximumBodyBytes: Int
     private let idleTimeout: TimeAmount
@@ -47,6 +88,9 @@ final class HTTPExchangeHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var idleSince = NIODeadline.now()
     private var timer: Scheduled<Void>?
+    /// Reading is paused for a streamed body's consumer; `pendingRead`: a read was asked for meanwhile.
+    private var paused = false
+    private var pendingRead = false
 
     /// - Parameter tls: whether a TLS handler sits before this one; `ready` then waits for its handshake.
     init(maximumBodyBytes: Int, idleTimeout: TimeAmount, tls: Bool) {
@@ -83,18 +127,51 @@ final class HTTPExchangeHandler: ChannelInboundHandler {
     func start(
         _ request: ByteBuffer, bodyAllowed: Bool, deadline: NIODeadline, promise: EventLoopPromise<Response>
     ) {
-        guard let context, context.channel.isActive else {
-            promise.fail(ConnectionLost(responseStarted: false, description: "connection closed before the request"))
-            return
+        begin(request, bodyAllowed: bodyAllowed, deadline: deadline, receiver: .whole(promise))
+    }
+
+    /// Writes `request` and completes `promise` with the response's head and a stream of its body.
+    func startStreaming(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<StreamedResponse>) {
+        begin(request, bodyAllowed: true, deadline: deadline, receiver: .stream(promise, source: nil))
+    }
+
+    private func begin(_ request: ByteBuffer, bodyAllowed: Bool, deadline: NIODeadline, receiver: Receiver) {
+        let failure: (any Error)?
+        if let context, context.channel.isActive {
+            failure =
+                exchange == nil && parser.isIdle
+                ? nil : ClientError.transport("connection is busy with another request")
+        } else {
+            failure = ConnectionLost(responseStarted: false, description: "connection closed before the request")
         }
-        guard exchange == nil, parser.isIdle else {
-            promise.fail(ClientError.transport("connection is busy with another request"))
+        if let failure {
+            switch receiver {
+            case .whole(let promise): promise.fail(failure)
+            case .stream(let promise, _): promise.fail(failure)
+            }
             return
         }
         parser.expectResponse(bodyAllowed: bodyAllowed)
-        exchange = Exchange(promise: promise, deadline: deadline)
-        context.writeAndFlush(wrapOutboundOut(request)).assumeIsolated().whenFailure { [self] error in
+        exchange = Exchange(receiver: receiver, deadline: deadline)
+        context?.writeAndFlush(wrapOutboundOut(request)).assumeIsolated().whenFailure { [self] error in
             fail(ConnectionLost(responseStarted: false, description: "cannot send the request: \(error)"))
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// The streamed body's consumer wants more.
+    private func resumeReading() {
+        paused = false
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
         }
     }
 
@@ -138,27 +215,49 @@ final class HTTPExchangeHandler: ChannelInboundHandler {
     }
 
     private func handle(_ part: HTTPResponseParser.Part, context: ChannelHandlerContext) throws {
+        guard let current = exchange else { return }
         switch part {
         case .head(let status, let reason, let keepAlive):
             exchange?.head = (status, reason, keepAlive)
-        case .body(let piece):
-            guard let size = exchange?.body.readableBytes, size + piece.readableBytes <= maximumBodyBytes else {
-                throw ClientError.transport("response body larger than \(maximumBodyBytes) bytes")
+            if case .stream(let promise, _) = current.receiver {
+                let body = BodyStream.makeSequence(
+                    backPressureStrategy: .init(lowWatermark: Self.lowWatermark, highWatermark: Self.highWatermark),
+                    finishOnDeinit: true,
+                    delegate: BodyDelegate(
+                        channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop)))
+                exchange?.receiver = .stream(promise, source: body.source)
+                promise.succeed(StreamedResponse(status: status, reason: reason, body: body.sequence))
             }
-            if size == 0 {
-                exchange?.body = piece
-            } else {
-                var piece = piece
-                exchange?.body.writeBuffer(&piece)
+        case .body(let piece):
+            switch current.receiver {
+            case .whole:
+                let size = current.body.readableBytes
+                guard size + piece.readableBytes <= maximumBodyBytes else {
+                    throw ClientError.transport("response body larger than \(maximumBodyBytes) bytes")
+                }
+                if size == 0 {
+                    exchange?.body = piece
+                } else {
+                    var piece = piece
+                    exchange?.body.writeBuffer(&piece)
+                }
+            case .stream(_, let source):
+                if source?.yield(piece) == .stopProducing { paused = true }
             }
         case .end:
-            guard let done = exchange, let head = done.head else { return }
+            guard let head = current.head else { return }
             exchange = nil
             idleSince = .now()
-            let reusable = head.keepAlive && parser.isIdle
-            if !reusable { context.close(promise: nil) }
-            done.promise.succeed(
-                Response(status: head.status, reason: head.reason, body: done.body, keepAlive: reusable))
+            switch current.receiver {
+            case .whole(let promise):
+                let reusable = head.keepAlive && parser.isIdle
+                if !reusable { context.close(promise: nil) }
+                promise.succeed(
+                    Response(status: head.status, reason: head.reason, body: current.body, keepAlive: reusable))
+            case .stream(_, let source):
+                context.close(promise: nil)
+                source?.finish()
+            }
         }
     }
 
@@ -167,7 +266,11 @@ final class HTTPExchangeHandler: ChannelInboundHandler {
         guard let done = exchange else { return }
         exchange = nil
         context?.close(promise: nil)
-        done.promise.fail(error)
+        switch done.receiver {
+        case .whole(let promise): promise.fail(error)
+        case .stream(let promise, .none): promise.fail(error)
+        case .stream(_, let source?): source.finish(error)
+        }
     }
 
     private func scheduleTick(_ context: ChannelHandlerContext) {

@@ -30,6 +30,8 @@ final class HTTPTransport: Sendable {
 
     private struct Pool {
         var idle: [Connection] = []
+        /// Every open connection, idle or busy, by channel.
+        var open: [ObjectIdentifier: any Channel] = [:]
         var closed = false
     }
 
@@ -63,14 +65,14 @@ final class HTTPTransport: Sendable {
         }
     }
 
-    /// Closes the idle connections; requests in progress finish and close theirs; later requests throw.
+    /// Closes every connection: requests and streams in progress fail, later requests throw.
     func shutdown() {
-        let idle = pool.withLock { pool in
+        let open = pool.withLock { pool in
             pool.closed = true
-            defer { pool.idle = [] }
-            return pool.idle
+            pool.idle = []
+            return Array(pool.open.values)
         }
-        for connection in idle { connection.channel.close(promise: nil) }
+        for channel in open { channel.close(promise: nil) }
     }
 
     /// Sends one request and returns its response, whatever its status.
@@ -82,13 +84,40 @@ final class HTTPTransport: Sendable {
     ) async throws -> HTTPExchangeHandler.Response {
         let request = try encode(method, target, headers: headers, body: body)
         let deadline = NIODeadline.now() + TimeAmount(timeout)
+        return try await send(method, target) { connection in
+            let response = try await self.exchange(on: connection) { handler, promise in
+                handler.start(request, bodyAllowed: method != "HEAD", deadline: deadline, promise: promise)
+            }
+            self.release(connection, reusable: response.keepAlive)
+            return response
+        }
+    }
+
+    /// Sends a request without a body and returns the response's head and its body as it arrives. The connection
+    /// is closed when the body ends or its consumer stops iterating; `timeout` bounds the whole exchange, body
+    /// included. Errors as for `execute`; a body cut short ends with `ClientError.transport` or the parser's error.
+    func stream(
+        _ method: String, _ target: String, headers: [(String, String)], timeout: Duration
+    ) async throws -> HTTPExchangeHandler.StreamedResponse {
+        let request = try encode(method, target, headers: headers, body: nil)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
+        return try await send(method, target) { connection in
+            try await self.exchange(on: connection) { handler, promise in
+                handler.startStreaming(request, deadline: deadline, promise: promise)
+            }
+        }
+    }
+
+    /// Runs `attempt` on a connection, once more on a new one when a reused connection was found closed before
+    /// any byte of the answer (not for a POST), and names the request in any error.
+    private func send<T>(
+        _ method: String, _ target: String, _ attempt: (Connection) async throws -> T
+    ) async throws -> T {
         var retried = false
         while true {
             let (connection, reused) = try await acquire()
             do {
-                let response = try await exchange(request, method: method, deadline: deadline, on: connection)
-                release(connection, reusable: response.keepAlive)
-                return response
+                return try await attempt(connection)
             } catch let lost as HTTPExchangeHandler.ConnectionLost {
                 try Task.checkCancellation()
                 guard reused, !retried, !lost.responseStarted, method != "POST" else {
@@ -105,16 +134,17 @@ final class HTTPTransport: Sendable {
         }
     }
 
-    private func exchange(
-        _ request: ByteBuffer, method: String, deadline: NIODeadline, on connection: Connection
-    ) async throws -> HTTPExchangeHandler.Response {
+    /// Starts an exchange on the connection's event loop and waits for what completes `promise`; cancelling the
+    /// calling task closes the connection.
+    private func exchange<T: Sendable>(
+        on connection: Connection,
+        _ start: @escaping @Sendable (HTTPExchangeHandler, EventLoopPromise<T>) -> Void
+    ) async throws -> T {
         let loop = connection.channel.eventLoop
-        let promise = loop.makePromise(of: HTTPExchangeHandler.Response.self)
+        let promise = loop.makePromise(of: T.self)
         let handler = connection.handler
         return try await withTaskCancellationHandler {
-            loop.execute {
-                handler.value.start(request, bodyAllowed: method != "HEAD", deadline: deadline, promise: promise)
-            }
+            loop.execute { start(handler.value, promise) }
             return try await promise.futureResult.get()
         } onCancel: {
             connection.channel.close(promise: nil)
@@ -182,7 +212,14 @@ final class HTTPTransport: Sendable {
                 throw error
             }
             let connection = try await attached.futureResult.get()
+            let id = ObjectIdentifier(channel)
+            let admitted = pool.withLock { pool in
+                if !pool.closed { pool.open[id] = channel }
+                return !pool.closed
+            }
+            channel.closeFuture.whenComplete { [self] _ in _ = pool.withLock { $0.open.removeValue(forKey: id) } }
             do {
+                guard admitted else { throw ClientError.transport("client is shut down") }
                 try await connection.ready.get()
             } catch {
                 channel.close(promise: nil)

@@ -1,8 +1,6 @@
-import AsyncHTTPClient
 import KubeAPI
 import Metrics
 import NIOCore
-import NIOHTTP1
 
 /// One event from a watch stream.
 public struct WatchEvent: Sendable {
@@ -39,25 +37,25 @@ extension KubeClient {
         let task = Task {
             do {
                 try await self.limiter.acquire()
-                var request = HTTPClientRequest(url: self.url(path))
-                request.method = .GET
-                self.authorize(&request)
-                let response: HTTPClientResponse
+                let response: HTTPExchangeHandler.StreamedResponse
                 do {
-                    response = try await self.http.execute(request, timeout: .seconds(Int64(timeoutSeconds) + 30))
+                    response = try await self.transport.stream(
+                        "GET", self.basePath + path, headers: self.standardHeaders(contentType: nil),
+                        timeout: .seconds(Int64(timeoutSeconds) + 30))
                 } catch {
                     Self.count("watch", resource, nil, code: "error")
                     throw error
                 }
-                Self.count("watch", resource, nil, code: String(response.status.code))
-                guard response.status == .ok else {
-                    let bytes = try await response.body.collect(upTo: 1 << 20)
+                Self.count("watch", resource, nil, code: String(response.status))
+                guard response.status == 200 else {
+                    var bytes = ByteBuffer()
+                    for try await var piece in response.body where bytes.readableBytes < 1 << 20 {
+                        bytes.writeBuffer(&piece)
+                    }
                     if let json = try? JSONParser.parse(bytes.readableBytesView), let status = Status(json: json) {
                         throw status
                     }
-                    throw Status(
-                        code: Int(response.status.code), reason: response.status.reasonPhrase,
-                        message: String(buffer: bytes))
+                    throw Status(code: response.status, reason: response.reason, message: String(buffer: bytes))
                 }
                 var decoder = JSONLineDecoder()
                 for try await chunk in response.body {

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FoundationEssentials
 import KubeAPI
 import Logging
@@ -22,16 +21,13 @@ public final class KubeClient: Sendable {
     }
 
     public let configuration: ClientConfiguration
-    /// Watches (streamed responses).
-    let http: HTTPClient
-    /// Every other request.
     let transport: HTTPTransport
     let limiter: RateLimiter
     /// The largest response body read.
     static let maximumBodyBytes = 256 * 1024 * 1024
     let logger: Logger
-    private let baseURL: String
-    private let basePath: String
+    /// The server URL's path, prefixed to every request's.
+    let basePath: String
     private let token: TokenSource
 
     /// - Throws: `ConfigurationError` when the CA or client certificate cannot be parsed.
@@ -55,21 +51,6 @@ public final class KubeClient: Sendable {
         // On shutdown, wait at most this long for the server's close_notify on each connection (NIOSSL's default,
         // 5 s, held every daemon's exit for 5 s after a SIGTERM when a watch was open).
         tls.shutdownTimeout = .milliseconds(250)
-        var httpConfiguration = HTTPClient.Configuration(tlsConfiguration: tls)
-        httpConfiguration.timeout = .init(connect: .seconds(10), read: nil)
-        // Every watch holds an HTTP/1.1 connection for minutes; the default limit of 8 per host would let a few
-        // informers starve ordinary requests.
-        httpConfiguration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
-        var base = configuration.server
-        if let serverName = configuration.tlsServerName, let url = URL(string: base), let host = url.host {
-            // Verify the certificate for the given name while connecting to the configured host.
-            httpConfiguration.dnsOverride = [serverName: host]
-            base = base.replacing(
-                "//" + (host.contains(":") ? "[\(host)]" : host), with: "//" + serverName, maxReplacements: 1)
-        }
-        self.baseURL = base
-        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         self.token = TokenSource(configuration.credentials)
         let (endpoint, basePath) = try Self.endpoint(configuration)
         self.basePath = basePath
@@ -77,10 +58,9 @@ public final class KubeClient: Sendable {
             endpoint: endpoint, tls: endpoint.tls ? tls : nil, maximumBodyBytes: Self.maximumBodyBytes)
     }
 
-    /// Closes connections. Pending requests fail.
+    /// Closes connections. Pending requests and watches fail.
     public func shutdown() async throws {
         transport.shutdown()
-        try await http.shutdown()
     }
 
     /// Where the transport connects, from the configured server URL, and the URL's path (prefixed to every request).
@@ -142,17 +122,8 @@ public final class KubeClient: Sendable {
         ).increment()
     }
 
-    func url(_ pathAndQuery: String) -> String {
-        baseURL + pathAndQuery
-    }
-
-    /// Adds the standard headers and the bearer token, if any.
-    func authorize(_ request: inout HTTPClientRequest) {
-        request.headers.add(contentsOf: standardHeaders(contentType: nil))
-    }
-
     /// `Accept`, `User-Agent`, the bearer token if any, and `Content-Type` when given.
-    private func standardHeaders(contentType: String?) -> [(String, String)] {
+    func standardHeaders(contentType: String?) -> [(String, String)] {
         var headers = [("Accept", "application/json"), ("User-Agent", "pylon/0.1")]
         if let bearer = token.current() { headers.append(("Authorization", "Bearer \(bearer)")) }
         if let contentType { headers.append(("Content-Type", contentType)) }

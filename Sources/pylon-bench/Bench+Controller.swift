@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import KubeClient
@@ -116,7 +115,7 @@ extension Bench {
         try await waitForMetric(metricsPort, "pylon_controller_pending_writes", 0, ready: true)
         let restartReady = restart.duration(to: .now)
         let restartRSS = await settledResidentKilobytes(controller.processIdentifier)
-        let metrics = try await fetch("http://127.0.0.1:\(metricsPort)/metrics")
+        let metrics = try await fetch(metricsPort, "/metrics")
         let writes = metrics.split(separator: "\n").filter { line in
             line.hasPrefix("pylon_kube_client_requests_total{")
                 && (line.contains("resource=\"services\"") || line.contains("resource=\"services/status\""))
@@ -221,19 +220,21 @@ extension Bench {
         return result
     }
 
-    static func fetch(_ url: String) async throws -> String {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        guard response.status == .ok else { throw BenchError("\(url): \(response.status)") }
-        return String(buffer: body)
+    /// GETs `path` from the plain-HTTP server on loopback `port` (a controller's metrics and health).
+    static func fetch(_ port: Int, _ path: String) async throws -> String {
+        let http = try KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(port)", qps: 0))
+        defer { Task { try? await http.shutdown() } }
+        let response = try await http.raw("GET", path)
+        guard response.status == 200 else { throw BenchError("127.0.0.1:\(port)\(path): \(response.status)") }
+        return String(decoding: response.body, as: UTF8.self)
     }
 
     /// Waits (bounded: 2 minutes) until the controller's metric `name` has `value` (and `/readyz` answers when
     /// asked).
     static func waitForMetric(_ port: Int, _ name: String, _ value: Double, ready: Bool = false) async throws {
         try await eventually("metric \(name) is \(value)", timeout: .seconds(120)) {
-            if ready, (try? await fetch("http://127.0.0.1:\(port)/readyz")) != "ok" { return false }
-            guard let text = try? await fetch("http://127.0.0.1:\(port)/metrics") else { return false }
+            if ready, (try? await fetch(port, "/readyz")) != "ok" { return false }
+            guard let text = try? await fetch(port, "/metrics") else { return false }
             return MetricSamples.parse(text)[name] == value
         }
     }

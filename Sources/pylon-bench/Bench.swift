@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import KubeClient
@@ -289,17 +288,13 @@ struct Bench {
             etcd.terminate()
             etcd.waitUntilExit()
         }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { _ = http.shutdown() }
+        // The same HTTP client as the API server's benchmark uses, over plain HTTP.
+        let http = try KubeClient(configuration: ClientConfiguration(server: "http://127.0.0.1:\(port)", qps: 0))
+        defer { Task { try? await http.shutdown() } }
         let value = Base64.encode(Array(repeating: UInt8(ascii: "x"), count: valueSize))
         func put(_ key: String) async throws -> Bool {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v3/kv/put")
-            request.method = .POST
-            request.body = .bytes(
-                ByteBuffer(string: #"{"key":"\#(Base64.encode(Array(key.utf8)))","value":"\#(value)"}"#))
-            let response = try await http.execute(request, timeout: .seconds(30))
-            _ = try await response.body.collect(upTo: 1 << 20)
-            return response.status == .ok
+            let body = #"{"key":"\#(Base64.encode(Array(key.utf8)))","value":"\#(value)"}"#
+            return try await http.raw("POST", "/v3/kv/put", body: Array(body.utf8)).status == 200
         }
         var up = false
         for _ in 0..<1000 where !up {

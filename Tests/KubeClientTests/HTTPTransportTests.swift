@@ -22,6 +22,7 @@ import Testing
     final class ScriptedServer: Sendable {
         final class Log: Sendable {
             let entries = Mutex<[(connection: Int, index: Int, text: String)]>([])
+            let closed = Mutex(0)
         }
 
         let channel: any Channel
@@ -30,6 +31,8 @@ import Testing
         var connections: Int { Set(log.entries.withLock { $0.map(\.connection) }).count }
         /// The requests received, in order.
         var requests: [String] { log.entries.withLock { $0.map(\.text) } }
+        /// How many connections have been closed.
+        var closedConnections: Int { log.closed.withLock { $0 } }
 
         init(script: @escaping @Sendable (_ connection: Int, _ index: Int) -> Action) async throws {
             let counter = Mutex(0)
@@ -43,7 +46,11 @@ import Testing
                     return child.eventLoop.makeCompletedFuture {
                         try child.pipeline.syncOperations.addHandler(
                             Handler(connection: number, script: script) { index, text in
-                                log.entries.withLock { $0.append((number, index, text)) }
+                                if let text {
+                                    log.entries.withLock { $0.append((number, index, text)) }
+                                } else {
+                                    log.closed.withLock { $0 += 1 }
+                                }
                             })
                     }
                 }
@@ -57,17 +64,23 @@ import Testing
             typealias OutboundOut = ByteBuffer
             let connection: Int
             let script: @Sendable (Int, Int) -> Action
-            let record: (Int, String) -> Void
+            /// A request received, or (`nil`) the connection's close.
+            let record: (Int, String?) -> Void
             var buffer: [UInt8] = []
             var index = 0
 
             init(
                 connection: Int, script: @escaping @Sendable (Int, Int) -> Action,
-                record: @escaping (Int, String) -> Void
+                record: @escaping (Int, String?) -> Void
             ) {
                 self.connection = connection
                 self.script = script
                 self.record = record
+            }
+
+            func channelInactive(context: ChannelHandlerContext) {
+                record(index, nil)
+                context.fireChannelInactive()
             }
 
             func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -206,6 +219,34 @@ import Testing
         } throws: { error in
             "\(error)".contains("cannot connect to 127.0.0.1")
         }
+    }
+
+    @Test func aStreamedBodyArrivesInPiecesAndItsConnectionClosesAtTheEndOrWhenTheConsumerStops() async throws {
+        let chunks = (0..<40).map { "{\"event\":\($0)}\n" }
+        let whole =
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunks.map { String($0.utf8.count, radix: 16) + "\r\n" + $0 + "\r\n" }.joined() + "0\r\n\r\n"
+        let server = try await ScriptedServer { connection, _ in
+            connection == 0
+                ? .answer(whole)
+                : .answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        }
+        let transport = try Self.transport(server)
+        defer { transport.shutdown() }
+        let streamed = try await transport.stream("GET", "/watch", headers: [], timeout: .seconds(10))
+        #expect(streamed.status == 200)
+        var received = ""
+        for try await piece in streamed.body { received += String(buffer: piece) }
+        #expect(received == chunks.joined())
+        try await eventually("the streamed connection is closed") { server.closedConnections == 1 }
+        // A consumer that stops before the end closes the connection too.
+        let unfinished = try await transport.stream("GET", "/watch", headers: [], timeout: .seconds(10))
+        for try await piece in unfinished.body {
+            #expect(String(buffer: piece) == "first")
+            break
+        }
+        try await eventually("the abandoned stream's connection is closed") { server.closedConnections == 2 }
+        await server.stop()
     }
 
     @Test func responsesLargerThanTheLimitAreRefused() async throws {
