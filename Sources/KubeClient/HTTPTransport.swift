@@ -3,13 +3,14 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// Sends HTTP/1.1 requests to one server and returns whole responses, over a pool of kept-alive connections (TLS
-/// when the server is `https`): a request's head and body leave in one write, so in one TLS record.
+/// Sends HTTP/1.1 requests to one server and returns whole responses (or a streamed body, for watches), over a
+/// pool of kept-alive connections (TLS when the server is `https`): a request's head and body leave in one write,
+/// so in one TLS record.
 ///
-/// Thread-safe. A request waits at most its timeout; failures throw `ClientError.transport` (or the server's
-/// malformed bytes as `HTTPResponseParser.ParseError`), cancellation `CancellationError`. A request that finds a
-/// reused connection closed before any byte of its response arrived is sent once more on a new connection, unless
-/// it is a POST that was already written (the server may have acted on it).
+/// Thread-safe. A request waits at most its timeout; failures throw `ClientError.transport` naming the method, the
+/// path and the cause (a malformed answer included); cancellation throws `CancellationError`. A request that finds
+/// a reused connection closed before any byte of its response arrived is sent once more on a new connection, unless
+/// it is a POST (the server may have acted on it).
 final class HTTPTransport: Sendable {
     /// Where to connect and what to call the server.
     struct Endpoint: Sendable, Equatable {
