@@ -3,6 +3,10 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Sends HTTP/1.1 requests to one server and returns whole responses (or a streamed body, for watches), over a
 /// pool of kept-alive connections (TLS when the server is `https`): a request's head and body leave in one write,
 /// so in one TLS record.
@@ -116,8 +120,10 @@ final class HTTPTransport: Sendable {
     ) async throws -> T {
         var retried = false
         while true {
-            let (connection, reused) = try await acquire()
+            var reused = false
             do {
+                let connection: Connection
+                (connection, reused) = try await acquire()
                 return try await attempt(connection)
             } catch let lost as HTTPExchangeHandler.ConnectionLost {
                 try Task.checkCancellation()
@@ -228,7 +234,23 @@ final class HTTPTransport: Sendable {
             }
             return Connection(channel: channel, handler: connection.handler)
         } catch {
-            throw ClientError.transport("cannot connect to \(endpoint.authority): \(error)")
+            throw ClientError.transport("cannot connect to \(endpoint.authority): \(Self.reason(error))")
+        }
+    }
+
+    /// Why a connection could not be made, in a few words: the system's message for a refused or unreachable
+    /// address (NIO's own description of a failed connect lists each address tried with the whole socket error).
+    private static func reason(_ error: any Error) -> String {
+        guard let failure = error as? NIOConnectionError else { return "\(error)" }
+        if let lookup = failure.dnsAError ?? failure.dnsAAAAError { return "cannot resolve the host: \(lookup)" }
+        let reasons = failure.connectionErrors.map { attempt -> (address: String, message: String) in
+            let message = (attempt.error as? IOError).map { String(cString: strerror($0.errnoCode)) }
+            return (attempt.target.ipAddress ?? "\(attempt.target)", message ?? "\(attempt.error)")
+        }
+        switch reasons.count {
+        case 0: return "\(error)"
+        case 1: return reasons[0].message
+        default: return reasons.map { "\($0.address): \($0.message)" }.joined(separator: "; ")
         }
     }
 

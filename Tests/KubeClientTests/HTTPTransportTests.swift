@@ -217,7 +217,7 @@ import Testing
         await #expect {
             _ = try await refused.execute("GET", "/", headers: [], body: nil, timeout: .seconds(10))
         } throws: { error in
-            "\(error)".contains("cannot connect to 127.0.0.1")
+            "\(error)" == "transport: GET /: cannot connect to 127.0.0.1: Connection refused"
         }
     }
 
