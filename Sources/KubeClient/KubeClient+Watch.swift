@@ -49,8 +49,9 @@ extension KubeClient {
                 Self.count("watch", resource, nil, code: String(response.status))
                 guard response.status == 200 else {
                     var bytes = ByteBuffer()
-                    for try await var piece in response.body where bytes.readableBytes < 1 << 20 {
+                    for try await var piece in response.body {
                         bytes.writeBuffer(&piece)
+                        if bytes.readableBytes >= 1 << 20 { break }
                     }
                     if let json = try? JSONParser.parse(bytes.readableBytesView), let status = Status(json: json) {
                         throw status
