@@ -31,6 +31,11 @@ public struct Allocator: Sendable {
         held[key]?.assignment
     }
 
+    /// The request the Service's current assignment was last checked against, if it holds one.
+    public func request(of key: String) -> ServiceRequest? {
+        held[key]?.request
+    }
+
     /// Services holding `ip`, sorted.
     public func users(of ip: IPAddress) -> [String] {
         users[ip]?.sorted ?? []
@@ -46,14 +51,24 @@ public struct Allocator: Sendable {
 
     // MARK: Assigning
 
-    /// Gives the Service addresses, or keeps the ones it holds when they still satisfy the request.
+    /// Gives the Service addresses, or keeps the ones it holds when they still satisfy the request (also when
+    /// the request no longer names them: removing `metallb.io/loadBalancerIPs` or `metallb.io/address-pool`, or
+    /// an `autoAssign: false` pool, keeps a valid assignment, as in MetalLB). A `PreferDualStack` Service that
+    /// holds one address gets one of the other family from the same pool once that pool has one, keeping the
+    /// first.
     public mutating func assign(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
         if let current = held[request.key] {
             if validate(current.assignment.ips, pool: current.assignment.pool, for: request, ignoring: request.key)
                 == nil
             {
                 held[request.key]?.request = request
-                return .success(current.assignment)
+                guard let added = additionalAddress(for: request, holding: current.assignment) else {
+                    return .success(current.assignment)
+                }
+                let extended = Assignment(pool: current.assignment.pool, ips: current.assignment.ips + [added])
+                release(request.key)
+                record(extended, request)
+                return .success(extended)
             }
             release(request.key)
         }
@@ -92,18 +107,38 @@ public struct Allocator: Sendable {
         }
     }
 
+    /// Why `ips` cannot serve `request` under the configuration in force (what other Services hold considered),
+    /// or `nil` when they can: the check an assignment found in a Service's status must pass to be kept.
+    public func check(_ ips: [IPAddress], for request: ServiceRequest) -> AllocationFailure? {
+        guard let first = ips.first, let pool = configuration.pool(containing: first) else {
+            return .requestedIPOutsidePools(ips.first ?? .v4(0))
+        }
+        return validate(ips, pool: pool.name, for: request, ignoring: request.key)
+    }
+
     /// Switches to a new configuration and releases exactly the assignments it invalidates (pool gone, address
-    /// no longer in its pool, Service no longer admitted).
+    /// no longer in a pool, Service no longer admitted). Addresses that moved to another pool by a rename or a
+    /// split stay with their Service under the new pool's name, as in MetalLB.
     /// - Returns: the keys of the Services released, sorted; the caller reassigns them.
     public mutating func reconfigure(_ configuration: Configuration) -> [String] {
         self.configuration = configuration
         cursors = [:]
         var invalid: [String] = []
-        for (key, h) in held
-        where validate(h.assignment.ips, pool: h.assignment.pool, for: h.request, ignoring: key) != nil {
-            invalid.append(key)
+        var moved: [(key: String, held: Held, pool: String)] = []
+        for (key, h) in held {
+            guard let first = h.assignment.ips.first, let pool = configuration.pool(containing: first),
+                validate(h.assignment.ips, pool: pool.name, for: h.request, ignoring: key) == nil
+            else {
+                invalid.append(key)
+                continue
+            }
+            if pool.name != h.assignment.pool { moved.append((key, h, pool.name)) }
         }
         for key in invalid { release(key) }
+        for m in moved {
+            release(m.key)
+            record(Assignment(pool: m.pool, ips: m.held.assignment.ips), m.held.request)
+        }
         return invalid.sorted()
     }
 
@@ -136,21 +171,16 @@ public struct Allocator: Sendable {
         if !request.requestedIPs.isEmpty, Set(request.requestedIPs) != Set(ips) {
             return .invalidRequest("assignment differs from the requested addresses")
         }
-        if request.requestedIPs.isEmpty, !pool.autoAssign, request.requestedPool == nil {
-            return .noPoolMatches([.init(pool: poolName, reason: "autoAssign is false")])
-        }
         let families = ips.map(\.family)
         switch request.families {
         case .single(let f):
             if families != [f] { return .familyUnavailable(f) }
         case .requireDual(let primary):
-            if families.count != 2 || families.first != primary || Set(families).count != 2 {
-                return .familyUnavailable(primary == .ipv4 ? .ipv6 : .ipv4)
+            if families.count != 2 || Set(families).count != 2 {
+                return .familyUnavailable(families.first == primary ? primary.other : primary)
             }
         case .preferDual(let primary):
-            if families.first != primary || Set(families).count != families.count { return .familyUnavailable(primary) }
-            let other: IPFamily = primary == .ipv4 ? .ipv6 : .ipv4
-            if families.count == 1, pool.has(other) { return .familyUnavailable(other) }
+            if Set(families).count != families.count { return .familyUnavailable(primary.other) }
         }
         for ip in ips {
             guard pool.offers(ip) else { return .requestedIPOutsidePools(ip) }
@@ -179,17 +209,16 @@ public struct Allocator: Sendable {
 
     // MARK: Allocation
 
-    private func wantedFamilies(_ request: ServiceRequest, pool: AddressPool) -> [IPFamily]? {
-        switch request.families {
-        case .single(let f): return pool.has(f) ? [f] : nil
-        case .requireDual(let p):
-            let o: IPFamily = p == .ipv4 ? .ipv6 : .ipv4
-            return pool.has(p) && pool.has(o) ? [p, o] : nil
-        case .preferDual(let p):
-            let o: IPFamily = p == .ipv4 ? .ipv6 : .ipv4
-            if pool.has(p) && pool.has(o) { return [p, o] }
-            return pool.has(p) ? [p] : nil
-        }
+    /// The address of the other family a `PreferDualStack` Service holding one address can get from its pool.
+    private mutating func additionalAddress(for request: ServiceRequest, holding assignment: Assignment)
+        -> IPAddress?
+    {
+        guard case .preferDual = request.families, request.requestedIPs.isEmpty, assignment.ips.count == 1,
+            let pool = configuration.pool(named: assignment.pool)
+        else { return nil }
+        let other = assignment.ips[0].family.other
+        guard pool.has(other) else { return nil }
+        return pick(request, pool: pool, family: other)
     }
 
     private func allocateRequested(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
@@ -234,41 +263,57 @@ public struct Allocator: Sendable {
         return .success(Assignment(pool: pool.name, ips: ips))
     }
 
+    /// MetalLB's search: the pinned pools (those with a `serviceAllocation`) in priority order, then the others;
+    /// within each group the first pool that gives every family wanted. A `PreferDualStack` Service takes the
+    /// first pool of the group that gives both families, else the first that gives the primary one, else the
+    /// first that gives the other one. Addresses come IPv4 first, as MetalLB writes them.
     private mutating func allocateFromPools(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
-        var candidates: [AddressPool]
+        var groups: [[AddressPool]]
         if let name = request.requestedPool {
             guard let pool = configuration.pool(named: name) else { return .failure(.unknownPool(name)) }
-            candidates = [pool]
+            groups = [[pool]]
         } else {
-            candidates = configuration.pools
+            groups = [
+                configuration.pools.filter(\.allocation.isPinned),
+                configuration.pools.filter { !$0.allocation.isPinned },
+            ]
         }
         var rejections: [AllocationFailure.PoolRejection] = []
         var exhausted: [String] = []
         var familyMissing: IPFamily?
-        for pool in candidates {
-            if let reason = Self.admissionFailure(of: pool, for: request) {
-                rejections.append(.init(pool: pool.name, reason: reason))
-                continue
-            }
-            guard let families = wantedFamilies(request, pool: pool) else {
-                switch request.families {
-                case .single(let f): familyMissing = f
-                case .requireDual(let p), .preferDual(let p):
-                    familyMissing = pool.has(p) ? (p == .ipv4 ? .ipv6 : .ipv4) : p
+        for group in groups {
+            var primaryOnly: Assignment?
+            var otherOnly: Assignment?
+            for pool in group {
+                if let reason = Self.admissionFailure(of: pool, for: request) {
+                    rejections.append(.init(pool: pool.name, reason: reason))
+                    continue
                 }
-                rejections.append(.init(pool: pool.name, reason: "no addresses of the family the service needs"))
-                continue
+                var wanted: [IPFamily] = [.ipv4, .ipv6]
+                var preferred: IPFamily? = nil
+                switch request.families {
+                case .single(let f): wanted = [f]
+                case .requireDual: break
+                case .preferDual(let primary): preferred = primary
+                }
+                if preferred == nil, let missing = wanted.first(where: { !pool.has($0) }) {
+                    familyMissing = missing
+                    rejections.append(.init(pool: pool.name, reason: "no addresses of the family the service needs"))
+                    continue
+                }
+                let found = wanted.compactMap { pool.has($0) ? pick(request, pool: pool, family: $0) : nil }
+                if found.count == wanted.count { return .success(Assignment(pool: pool.name, ips: found)) }
+                if let preferred, let ip = found.first {
+                    if ip.family == preferred {
+                        if primaryOnly == nil { primaryOnly = Assignment(pool: pool.name, ips: [ip]) }
+                    } else if otherOnly == nil {
+                        otherOnly = Assignment(pool: pool.name, ips: [ip])
+                    }
+                    continue
+                }
+                exhausted.append(pool.name)
             }
-            var ips: [IPAddress] = []
-            for family in families {
-                guard
-                    let ip = shareable(request, pool: pool, family: family)
-                        ?? free(pool, family: family, excluding: ips)
-                else { break }
-                ips.append(ip)
-            }
-            if ips.count == families.count { return .success(Assignment(pool: pool.name, ips: ips)) }
-            exhausted.append(pool.name)
+            if let chosen = primaryOnly ?? otherOnly { return .success(chosen) }
         }
         if !exhausted.isEmpty { return .failure(.poolsExhausted(exhausted)) }
         // A pool admitted the Service but lacks the family: that is the actionable cause.
@@ -297,22 +342,20 @@ public struct Allocator: Sendable {
         return candidates.sorted().first { sharingFailure($0, for: request, ignoring: request.key) == nil }
     }
 
+    /// An address of `family` from `pool` for `request`: one it may share, else the lowest unused one.
+    private mutating func pick(_ request: ServiceRequest, pool: AddressPool, family: IPFamily) -> IPAddress? {
+        shareable(request, pool: pool, family: family) ?? free(pool, family: family)
+    }
+
     /// The lowest unused address of `family` in `pool`.
-    private mutating func free(_ pool: AddressPool, family: IPFamily, excluding: [IPAddress]) -> IPAddress? {
+    private mutating func free(_ pool: AddressPool, family: IPFamily) -> IPAddress? {
         for (index, range) in pool.ranges.enumerated() where range.family == family {
             let cursorKey = "\(pool.name)#\(index)"
             var offset = cursors[cursorKey] ?? 0
-            var advancing = true
             while offset < range.count {
                 let ip = range.address(at: offset)!
-                let taken = users[ip] != nil || (pool.avoidBuggyIPs && AddressPool.isBuggy(ip))
-                if taken {
-                    if advancing { cursors[cursorKey] = offset + 1 }
-                } else if !excluding.contains(ip) {
-                    return ip
-                } else {
-                    advancing = false
-                }
+                if users[ip] == nil, !(pool.avoidBuggyIPs && AddressPool.isBuggy(ip)) { return ip }
+                cursors[cursorKey] = offset + 1
                 offset += 1
             }
         }

@@ -23,6 +23,13 @@ public struct ServiceRequest: Sendable, Equatable {
         public var description: String { "\(port)/\(proto)" }
     }
 
+    /// What decides whether the Service may share an address with another.
+    public struct SharingTerms: Sendable, Equatable {
+        public var sharingKey: String?
+        public var backendKey: String
+        public var ports: [Port]
+    }
+
     /// `namespace/name`.
     public var key: String
     public var namespace: String
@@ -39,6 +46,11 @@ public struct ServiceRequest: Sendable, Equatable {
     /// Services sharing an address must send it to the same backends: "" for externalTrafficPolicy Cluster,
     /// the selector for Local.
     public var backendKey: String
+
+    /// The sharing key, backends and ports: a change to them can let another Service share this one's address.
+    public var sharingTerms: SharingTerms {
+        SharingTerms(sharingKey: sharingKey, backendKey: backendKey, ports: ports)
+    }
 
     public init(
         namespace: String, name: String, labels: [String: String] = [:], namespaceLabels: [String: String] = [:],

@@ -70,22 +70,33 @@ public struct AddressPool: Sendable, Equatable {
     }
 }
 
-/// `spec.serviceAllocation`: which Services may use the pool, and its priority among pools.
+/// `spec.serviceAllocation`: which Services may use the pool, and its place among pools.
+///
+/// As in MetalLB, a pool that has a `serviceAllocation` at all (even one with only a priority, or an empty one) is
+/// *pinned*: it is tried before every pool without one, so a pool meant for a namespace or for labelled Services
+/// is preferred over the catch-all pools whatever their names.
 public struct ServiceAllocation: Sendable, Equatable {
-    /// Lower is tried first; `nil` pools come after every prioritised one.
+    /// Lower is tried first; `nil` (or 0 in the object, MetalLB's "no priority") comes after every prioritised
+    /// pool.
     public var priority: Int?
     public var namespaces: [String]
     public var namespaceSelectors: [LabelSelector]
     public var serviceSelectors: [LabelSelector]
+    /// Whether the pool object has `spec.serviceAllocation`: pinned pools are tried first.
+    public var isPinned: Bool
 
     public init(
         priority: Int? = nil, namespaces: [String] = [], namespaceSelectors: [LabelSelector] = [],
-        serviceSelectors: [LabelSelector] = []
+        serviceSelectors: [LabelSelector] = [], isPinned: Bool? = nil
     ) {
         self.priority = priority
         self.namespaces = namespaces
         self.namespaceSelectors = namespaceSelectors
         self.serviceSelectors = serviceSelectors
+        self.isPinned =
+            isPinned
+            ?? (priority != nil || !namespaces.isEmpty || !namespaceSelectors.isEmpty
+                || !serviceSelectors.isEmpty)
     }
 
     /// Whether a Service in `namespace` (with the namespace's labels) and with `serviceLabels` may use the pool.

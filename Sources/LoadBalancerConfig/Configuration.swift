@@ -7,13 +7,20 @@ import OrderedCollections
 /// Built only by `Configuration.parse`, so a value always satisfies the validation rules (no overlapping pools,
 /// no unknown pool references). Pure value type.
 public struct Configuration: Sendable, Equatable {
-    /// Pools in allocation order: by priority (lower first, unprioritised last), then by name.
+    /// Pools in allocation order, as MetalLB tries them: pools with a priority (lower first), then the other
+    /// pinned pools (with a `serviceAllocation`), then the pools without one; by name within each.
     public private(set) var pools: [AddressPool]
     public private(set) var l2Advertisements: [L2Advertisement]
+    /// What was accepted but read differently from how it is written (a CIDR with host bits), each naming the
+    /// object and field; reported as Warning Events, never a reason to refuse the configuration.
+    public private(set) var warnings: [ConfigurationError]
 
-    public init(pools: [AddressPool] = [], l2Advertisements: [L2Advertisement] = []) {
+    public init(
+        pools: [AddressPool] = [], l2Advertisements: [L2Advertisement] = [], warnings: [ConfigurationError] = []
+    ) {
         self.pools = pools.sorted(by: Configuration.allocationOrder)
         self.l2Advertisements = l2Advertisements.sorted { $0.name < $1.name }
+        self.warnings = warnings
     }
 
     public func pool(named name: String) -> AddressPool? {
@@ -30,7 +37,9 @@ public struct Configuration: Sendable, Equatable {
         case (let x?, let y?) where x != y: return x < y
         case (.some, nil): return true
         case (nil, .some): return false
-        default: return a.name < b.name
+        default:
+            if a.allocation.isPinned != b.allocation.isPinned { return a.allocation.isPinned }
+            return a.name < b.name
         }
     }
 
@@ -40,6 +49,7 @@ public struct Configuration: Sendable, Equatable {
         Configuration, ConfigurationErrors
     > {
         var errors: [ConfigurationError] = []
+        var warnings: [ConfigurationError] = []
         var pools: [AddressPool] = []
         var seen = Set<String>()
         // Oldest first, so that a conflict is reported on the object that introduced it.
@@ -63,6 +73,12 @@ public struct Configuration: Sendable, Equatable {
                 }
                 do throws(IPRangeError) {
                     ranges.append(try IPRange(parsing: text))
+                    if let network = IPRange.maskedNetwork(text) {
+                        warnings.append(
+                            ConfigurationError(
+                                kind: "IPAddressPool", name: name, field: "spec.addresses[\(i)]",
+                                message: "\(text) has host bits set; read as \(network), as MetalLB reads it"))
+                    }
                 } catch {
                     fail("spec.addresses[\(i)]", error.message)
                 }
@@ -73,10 +89,11 @@ public struct Configuration: Sendable, Equatable {
                 }
             }
             var allocation = ServiceAllocation()
-            if let sa = spec["serviceAllocation"] {
+            if let sa = spec["serviceAllocation"], sa != .null {
+                allocation.isPinned = true
                 if let p = sa["priority"] {
                     if let v = p.intValue {
-                        allocation.priority = Int(v)
+                        allocation.priority = v == 0 ? nil : Int(v)
                     } else {
                         fail("spec.serviceAllocation.priority", "must be an integer")
                     }
@@ -132,7 +149,7 @@ public struct Configuration: Sendable, Equatable {
                     interfaces: (spec["interfaces"]?.arrayValue ?? []).compactMap(\.stringValue)))
         }
         if !errors.isEmpty { return .failure(ConfigurationErrors(errors: errors)) }
-        return .success(Configuration(pools: pools, l2Advertisements: advertisements))
+        return .success(Configuration(pools: pools, l2Advertisements: advertisements, warnings: warnings))
     }
 
     /// Reads a list of label selectors, reporting each bad one through `fail(field, message)`.
@@ -150,7 +167,7 @@ public struct Configuration: Sendable, Equatable {
 }
 
 /// One validation problem, naming the object and field.
-public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
     public var kind: String
     public var name: String
     public var field: String

@@ -202,4 +202,7 @@ public enum IPFamily: String, Sendable, Hashable, CaseIterable {
 
     /// Number of bits in an address of this family.
     public var bitWidth: Int { self == .ipv4 ? 32 : 128 }
+
+    /// The other family.
+    public var other: IPFamily { self == .ipv4 ? .ipv6 : .ipv4 }
 }

@@ -18,16 +18,13 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
             IPAddress(family: network.family, numeric: network.address.numeric + (network.size - 1)))
     }
 
-    /// Parses a CIDR or a `first-last` range. Host bits in a CIDR are an error (`192.0.2.1/24`), as in MetalLB.
+    /// Parses a CIDR or a `first-last` range. A CIDR with host bits set (`192.0.2.77/29`) denotes its network
+    /// (`192.0.2.72/29`), as Go's `net.ParseCIDR` and so MetalLB read it; `maskedNetwork(_:)` tells the caller so.
     /// - Throws: `IPRangeError` describing what is wrong.
     public init(parsing text: String) throws(IPRangeError) {
         let trimmed = text.filter { $0 != " " }
         if trimmed.contains("/") {
             guard let network = IPNetwork(trimmed) else { throw IPRangeError("invalid CIDR \"\(text)\"") }
-            let address = IPAddress(String(trimmed.split(separator: "/")[0]))!
-            guard address == network.address else {
-                throw IPRangeError("invalid CIDR \"\(text)\": host bits set (did you mean \(network)?)")
-            }
             self.init(network)
             return
         }
@@ -42,6 +39,16 @@ public struct IPRange: Sendable, Hashable, CustomStringConvertible {
             throw IPRangeError("invalid address range \"\(text)\": \(first) is after \(last)")
         }
         self.init(unchecked: first, last)
+    }
+
+    /// The network a CIDR with host bits set denotes (`198.51.100.72/29` for `198.51.100.77/29`); `nil` for a
+    /// CIDR without host bits, a `first-last` range or text that is not a CIDR.
+    public static func maskedNetwork(_ text: String) -> IPNetwork? {
+        let trimmed = text.filter { $0 != " " }
+        guard let slash = trimmed.firstIndex(of: "/"), let network = IPNetwork(trimmed),
+            let address = IPAddress(String(trimmed[..<slash])), address != network.address
+        else { return nil }
+        return network
     }
 
     private init(unchecked first: IPAddress, _ last: IPAddress) {

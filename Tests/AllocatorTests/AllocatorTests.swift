@@ -128,15 +128,17 @@ import Testing
             Self.pool("dual", ["198.51.100.0/28", "2001:db8::/124"], ["serviceAllocation": ["priority": 2]]),
         ])
         var a = Allocator(configuration: config)
+        // PreferDualStack: the dual-stack pool although a single-stack one comes first (MetalLB).
         #expect(
             try a.assign(ServiceRequest(namespace: "d", name: "p", families: .preferDual(primary: .ipv4))).get()
-                == Assignment(pool: "v4only", ips: [Self.ip("192.0.2.0")]))
+                == Assignment(pool: "dual", ips: [Self.ip("198.51.100.0"), Self.ip("2001:db8::")]))
         #expect(
             try a.assign(ServiceRequest(namespace: "d", name: "r", families: .requireDual(primary: .ipv6))).get()
-                == Assignment(pool: "dual", ips: [Self.ip("2001:db8::"), Self.ip("198.51.100.0")]))
+                == Assignment(pool: "dual", ips: [Self.ip("198.51.100.1"), Self.ip("2001:db8::1")]))
         #expect(
             try a.assign(ServiceRequest(namespace: "d", name: "s6", families: .single(.ipv6))).get()
-                == Assignment(pool: "dual", ips: [Self.ip("2001:db8::1")]))
+                == Assignment(pool: "dual", ips: [Self.ip("2001:db8::2")]))
+        #expect(try a.assign(ServiceRequest(namespace: "d", name: "s4")).get().pool == "v4only")
         var v4only = Allocator(configuration: Self.config([Self.pool("v4", ["192.0.2.0/28"])]))
         #expect(
             v4only.assign(ServiceRequest(namespace: "d", name: "r", families: .requireDual(primary: .ipv4)))

@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (["192.0.2.1/24"], "host bits set"),
+        (["192.0.2.0/33"], "invalid CIDR"),
         (["192.0.2.20-192.0.2.10"], "is after"),
         (["192.0.2.1-2001:db8::1"], "mixes IPv4 and IPv6"),
         (["banana"], "expected a CIDR or FIRST-LAST"),
