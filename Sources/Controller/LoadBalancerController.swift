@@ -32,6 +32,10 @@ public final class LoadBalancerController: Service, Sendable {
     private enum Work: Sendable {
         case service(namespace: String, name: String)
         case configuration
+        /// A namespace's labels changed: its Services may be admitted by other pools now.
+        case namespace(String)
+        /// Someone other than this controller may have changed a pool's status.
+        case poolStatusChanged(String)
         /// Write pool usage counts if they changed (at most once a second).
         case poolStatus
     }
@@ -108,14 +112,21 @@ public final class LoadBalancerController: Service, Sendable {
                             namespace: object["metadata"]?["namespace"]?.stringValue ?? "",
                             name: object["metadata"]?["name"]?.stringValue ?? ""))
                 }
-                for informer in [self.poolInformer, self.l2Informer] {
-                    await informer.addHandler { _ in continuation.yield(.configuration) }
+                await self.l2Informer.addHandler { _ in continuation.yield(.configuration) }
+                await self.poolInformer.addHandler { change in
+                    if case .updated(let old, let new) = change, old["spec"] == new["spec"] {
+                        if old["status"] != new["status"] {
+                            continuation.yield(.poolStatusChanged(new["metadata"]?["name"]?.stringValue ?? ""))
+                        }
+                        if old["metadata"]?["labels"] == new["metadata"]?["labels"] { return }
+                    }
+                    continuation.yield(.configuration)
                 }
                 await self.namespaces.addHandler { change in
                     if case .updated(let old, let new) = change,
                         old["metadata"]?["labels"] != new["metadata"]?["labels"]
                     {
-                        continuation.yield(.configuration)
+                        continuation.yield(.namespace(new["metadata"]?["name"]?.stringValue ?? ""))
                     }
                 }
                 for informer in [self.services, self.namespaces, self.poolInformer, self.l2Informer] {
@@ -151,13 +162,24 @@ public final class LoadBalancerController: Service, Sendable {
             return (request, ips)
         }
         for held in existing.compactMap(\.value) { _ = allocator.restore(held.request, ips: held.ips) }
-        // Services that asked for an address and could not get one: retried when an address is freed.
+        // Services that asked for an address and could not get one: retried, oldest first, after every change
+        // that can make one feasible (as MetalLB reprocesses all Services then): an address freed, or a holder's
+        // sharing key, backends or ports changed.
         var waiting = Set<String>()
+        var retryWaiting = false
         func decide(_ service: JSON) async {
+            let key = service.namespacedName
+            let before = allocator.assignment(of: key)?.ips ?? []
+            let sharing = allocator.request(of: key)?.sharingTerms
             if await reconcile(service, &allocator, writer) {
-                waiting.insert(service.namespacedName)
+                waiting.insert(key)
             } else {
-                waiting.remove(service.namespacedName)
+                waiting.remove(key)
+            }
+            let after = allocator.assignment(of: key)?.ips ?? []
+            if before.contains(where: { !after.contains($0) }) { retryWaiting = true }
+            if let sharing, !after.isEmpty, allocator.request(of: key)?.sharingTerms != sharing {
+                retryWaiting = true
             }
         }
         for (namespace, name, _) in existing {
@@ -169,34 +191,44 @@ public final class LoadBalancerController: Service, Sendable {
 
         var writtenPoolStatus: [String: JSON] = [:]
         for await work in queue {
+            retryWaiting = false
             switch work {
             case .poolStatus:
                 guard let current else { continue }
                 await writePoolStatus(current, allocator, &writtenPoolStatus)
+            case .poolStatusChanged(let name):
+                // A status this controller did not write is rewritten on the next tick.
+                if let written = writtenPoolStatus[name],
+                    poolInformer.get(namespace: options.namespace, name: name)?["status"] != written
+                {
+                    writtenPoolStatus[name] = nil
+                }
             case .service(let namespace, let name):
                 let key = "\(namespace)/\(name)"
-                let before = allocator.assignment(of: key)?.ips ?? []
                 if let service = services.get(namespace: namespace, name: name) {
                     await decide(service)
                 } else {
+                    if allocator.assignment(of: key) != nil { retryWaiting = true }
                     allocator.release(key)
                     waiting.remove(key)
                     await writer.forget(key)
                 }
-                // Addresses given up may serve Services still waiting, oldest first (as MetalLB reprocesses all).
-                let after = Set(allocator.assignment(of: key)?.ips ?? [])
-                if before.contains(where: { !after.contains($0) }), !waiting.isEmpty {
-                    let candidates = waiting.compactMap { key -> JSON? in
-                        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-                        return parts.count == 2 ? services.get(namespace: parts[0], name: parts[1]) : nil
-                    }
-                    for service in Self.oldestFirst(candidates) { await decide(service) }
+            case .namespace(let namespace):
+                for (ns, name, _) in servicesOldestFirst({ _ in () }) where ns == namespace {
+                    if let service = services.get(namespace: ns, name: name) { await decide(service) }
                 }
             case .configuration:
                 guard await applyConfiguration(&current, &allocator, &reported) else { continue }
                 for (namespace, name, _) in servicesOldestFirst({ _ in () }) {
                     if let service = services.get(namespace: namespace, name: name) { await decide(service) }
                 }
+            }
+            if retryWaiting, !waiting.isEmpty {
+                let candidates = waiting.compactMap { key -> JSON? in
+                    let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+                    return parts.count == 2 ? services.get(namespace: parts[0], name: parts[1]) : nil
+                }
+                for service in Self.oldestFirst(candidates) { await decide(service) }
             }
         }
     }
@@ -230,10 +262,18 @@ public final class LoadBalancerController: Service, Sendable {
             Gauge(label: "pylon_config_stale").record(0)
             await reportConfiguration(nil, &reported)
             guard config != current else { return false }
+            let earlier = Set(current?.warnings ?? [])
             current = config
             let released = allocator.reconfigure(config)
             logger.info(
                 "configuration applied", metadata: ["pools": "\(config.pools.map(\.name))", "moved": "\(released)"])
+            for warning in config.warnings where !earlier.contains(warning) {
+                logger.warning("configuration accepted with a warning", metadata: ["warning": "\(warning)"])
+                if let object = configurationObject(warning) {
+                    await recorder.record(
+                        object, type: "Warning", reason: "ConfigurationWarning", message: warning.description)
+                }
+            }
             return true
         case .failure(let errors):
             logger.error(
@@ -312,35 +352,49 @@ public final class LoadBalancerController: Service, Sendable {
             for annotation in deprecated {
                 notes.append(
                     .init(
-                        type: "Warning", reason: "DeprecatedAnnotation",
+                        type: "Warning", reason: "deprecatedAnnotation",
                         message:
-                            "\(annotation) is deprecated, use metallb.io/\(annotation.dropFirst(ServiceReading.legacyPrefix.count))"
+                            "Service uses deprecated annotation \(annotation); use metallb.io/\(annotation.dropFirst(ServiceReading.legacyPrefix.count))"
+                    ))
+            }
+            // Why the addresses the Service shows cannot stay, asked before assigning takes them into account.
+            let shown = shows.pool == nil ? [] : shows.ips
+            let invalidity = shown.isEmpty ? nil : allocator.check(shown, for: request)
+            func clearAssignment(_ cause: AllocationFailure) {
+                notes.append(
+                    .init(
+                        type: "Normal", reason: "ClearAssignment",
+                        message:
+                            "addresses \(shown.map(\.description).joined(separator: ",")) withdrawn, a new assignment is attempted: \(cause)"
                     ))
             }
             switch allocator.assign(request) {
             case .success(let assignment):
                 desired = .init(ips: assignment.ips, pool: assignment.pool)
-                if shows != desired {
-                    Counter(label: "pylon_allocator_allocations_total").increment()
-                    let list = assignment.ips.map { "\"\($0)\"" }.joined(separator: ",")
+                guard shows != desired else { break }
+                let list = assignment.ips.map { "\"\($0)\"" }.joined(separator: ",")
+                if shown == assignment.ips {
+                    break  // the same addresses under a renamed pool: only the annotation changes
+                } else if !shown.isEmpty, assignment.ips.starts(with: shown) {
+                    let added = assignment.ips.dropFirst(shown.count).map { "\"\($0)\"" }.joined(separator: ",")
+                    notes.append(
+                        .init(
+                            type: "Normal", reason: "IPAllocated",
+                            message: "Assigned additional IP [\(added)] from pool \(assignment.pool)"))
+                } else {
+                    if let invalidity { clearAssignment(invalidity) }
                     notes.append(
                         .init(
                             type: "Normal", reason: "IPAllocated",
                             message: "Assigned IP [\(list)] from pool \(assignment.pool)"))
                 }
+                Counter(label: "pylon_allocator_allocations_total").increment()
             case .failure(let failure):
                 waits = true
                 Counter(label: "pylon_allocator_allocation_failures_total", dimensions: [("reason", failure.reason)])
                     .increment()
                 desired = clearIfOurs
-                if !shows.ips.isEmpty, shows.pool != nil {
-                    notes.append(
-                        .init(
-                            type: "Normal", reason: "ClearAssignment",
-                            message:
-                                "addresses \(shows.ips.map(\.description).joined(separator: ",")) withdrawn: \(failure)"
-                        ))
-                }
+                if !shown.isEmpty { clearAssignment(invalidity ?? failure) }
                 notes.append(
                     .init(
                         type: "Warning", reason: "AllocationFailed",

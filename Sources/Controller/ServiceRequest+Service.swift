@@ -67,7 +67,9 @@ public enum ServiceReading {
         let families: ServiceRequest.Families
         switch spec["ipFamilyPolicy"]?.stringValue {
         case "RequireDualStack": families = .requireDual(primary: primary)
-        case "PreferDualStack": families = .preferDual(primary: primary)
+        // As MetalLB (which goes by the ClusterIPs): PreferDualStack in a single-stack cluster, where the server
+        // gave the Service one family, is single-stack.
+        case "PreferDualStack" where declared.count != 1: families = .preferDual(primary: primary)
         default: families = .single(primary)
         }
         let ports = (spec["ports"]?.arrayValue ?? []).compactMap { p -> ServiceRequest.Port? in
