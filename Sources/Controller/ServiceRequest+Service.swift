@@ -60,15 +60,27 @@ public enum ServiceReading {
             return .invalid("\(loadBalancerIPs) takes at most one address per IP family")
         }
 
-        let declared = (spec["ipFamilies"]?.arrayValue ?? []).compactMap {
+        // The families the server gave the Service; from its ClusterIPs when `ipFamilies` is missing (MetalLB goes
+        // by the ClusterIPs).
+        var declared = (spec["ipFamilies"]?.arrayValue ?? []).compactMap {
             $0.stringValue.flatMap(IPFamily.init(rawValue:))
+        }
+        if declared.isEmpty {
+            let clusterIPs =
+                spec["clusterIPs"]?.arrayValue?.compactMap(\.stringValue) ?? [spec["clusterIP"]?.stringValue ?? ""]
+            declared = clusterIPs.compactMap { IPAddress($0)?.family }
         }
         let primary = declared.first ?? requested.first?.family ?? .ipv4
         let families: ServiceRequest.Families
         switch spec["ipFamilyPolicy"]?.stringValue {
-        case "RequireDualStack": families = .requireDual(primary: primary)
-        // As MetalLB (which goes by the ClusterIPs): PreferDualStack in a single-stack cluster, where the server
-        // gave the Service one family, is single-stack.
+        case "RequireDualStack":
+            if declared.count == 1 {
+                return .invalid(
+                    "the service requires dual stack but has only one IP family (\(primary.rawValue)); the cluster is single-stack"
+                )
+            }
+            families = .requireDual(primary: primary)
+        // PreferDualStack in a single-stack cluster, where the server gave the Service one family, is single-stack.
         case "PreferDualStack" where declared.count != 1: families = .preferDual(primary: primary)
         default: families = .single(primary)
         }
