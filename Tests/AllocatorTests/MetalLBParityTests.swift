@@ -2,6 +2,7 @@ import Allocator
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
+import OrderedCollections
 import Testing
 
 /// MetalLB's allocator cases (`internal/allocator/allocator_test.go`: TestAssignment, TestPoolAllocation,
@@ -362,6 +363,110 @@ import Testing
             #expect(pool.capacity(.ipv4) == v4, "\(addresses)")
             #expect(pool.capacity(.ipv6) == v6, "\(addresses)")
         }
+    }
+
+    /// The e2e "Validate service allocation in address pools" cases (`e2etest/l2tests/assignment.go`): three
+    /// Services of one namespace fill the pools in MetalLB's order, and a relabelled namespace's next Service gets
+    /// the pool its new labels select; "IPV4 removing pools" too.
+    @Test func serviceAllocationInAddressPools() throws {
+        let ns = "e2e"
+        func pool(_ name: String, _ address: String, _ allocation: JSON?) -> JSON {
+            Self.pool(name, [address], allocation.map { ["serviceAllocation": $0] } ?? [:])
+        }
+        func fill(_ pools: [JSON], labels: [String: String] = [:], nsLabels: [String: String] = [:]) throws -> [String]
+        {
+            var a = Allocator(configuration: try Self.configuration(pools))
+            return try (1...pools.count).map {
+                try a.assign(
+                    ServiceRequest(namespace: ns, name: "svc\($0)", labels: labels, namespaceLabels: nsLabels)
+                ).get().pool
+            }
+        }
+        let noPriority = pool("ns-e2e-ip-pool", "192.168.20.0/32", ["namespaces": [.string(ns)]])
+        // with namespace
+        #expect(
+            try fill([
+                pool("test-ns-pool-1", "192.168.5.0/32", ["priority": 20, "namespaces": [.string(ns)]]),
+                pool("test-ns-pool-2", "192.168.10.0/32", ["priority": 10, "namespaces": [.string(ns)]]), noPriority,
+            ]) == ["test-ns-pool-2", "test-ns-pool-1", "ns-e2e-ip-pool"])
+        // with only priority
+        #expect(
+            try fill([
+                pool("test-priority-pool-1", "192.168.5.0/32", ["priority": 20]),
+                pool("test-priority-pool-2", "192.168.10.0/32", ["priority": 10]),
+            ]) == ["test-priority-pool-2", "test-priority-pool-1"])
+        // with namespace and namespace labels
+        #expect(
+            try fill(
+                [
+                    pool("test-ns-label-pool-1", "192.168.5.0/32", ["priority": 20, "namespaces": [.string(ns)]]),
+                    pool(
+                        "test-ns-label-pool-2", "192.168.10.0/32",
+                        ["priority": 10, "namespaceSelectors": [["matchLabels": ["foo1": "bar1", "foo2": "bar2"]]]]),
+                    noPriority,
+                ], nsLabels: ["foo1": "bar1", "foo2": "bar2"])
+                == ["test-ns-label-pool-2", "test-ns-label-pool-1", "ns-e2e-ip-pool"])
+        // with service label
+        let e2e: JSON = [["matchLabels": ["test": "e2e"]]]
+        #expect(
+            try fill(
+                [
+                    pool("test-svc-label-pool-1", "192.168.5.0/32", ["priority": 20, "serviceSelectors": e2e]),
+                    pool("test-svc-label-pool-2", "192.168.10.0/32", ["priority": 10, "serviceSelectors": e2e]),
+                    noPriority,
+                ], labels: ["test": "e2e"]) == ["test-svc-label-pool-2", "test-svc-label-pool-1", "ns-e2e-ip-pool"])
+        // with namespace and service label
+        #expect(
+            try fill(
+                [
+                    pool("test-ns-svc-label-pool-1", "192.168.5.0/32", ["priority": 20, "namespaces": [.string(ns)]]),
+                    pool("test-ns-svc-label-pool-2", "192.168.10.0/32", ["priority": 10, "serviceSelectors": e2e]),
+                    noPriority,
+                ], labels: ["test": "e2e"])
+                == ["test-ns-svc-label-pool-2", "test-ns-svc-label-pool-1", "ns-e2e-ip-pool"])
+
+        // with namespace with labels, then the second namespace relabelled
+        let first = ["first": "ns"]
+        let second = ["second": "ns"]
+        var relabelled = second
+        relabelled["newLabel"] = "true"
+        let selecting: (Int, [String: String]) -> JSON = { priority, labels in
+            [
+                "priority": .int(Int64(priority)),
+                "namespaceSelectors": [
+                    ["matchLabels": .object(.init(uniqueKeysWithValues: labels.map { ($0, JSON.string($1)) }))]
+                ],
+            ]
+        }
+        var a = Allocator(
+            configuration: try Self.configuration([
+                pool("first-ns-labels-ip-pool", "192.168.20.0/32", selecting(10, first)),
+                pool("second-ns-labels-ip-pool", "192.168.30.0/32", selecting(10, second)),
+                pool("second-ns-labels-higher-priority-ip-pool", "192.168.50.0/32", selecting(5, relabelled)),
+                pool("no-ns-labels-ip-pool", "192.168.40.0/32", nil),
+            ]))
+        func assign(_ namespace: String, _ name: String, _ labels: [String: String]) throws -> String {
+            try a.assign(ServiceRequest(namespace: namespace, name: name, namespaceLabels: labels)).get().pool
+        }
+        #expect(try assign("second", "second-ns-service", second) == "second-ns-labels-ip-pool")
+        #expect(try assign(ns, "default-ns-service", first) == "first-ns-labels-ip-pool")
+        #expect(try assign(ns, "default-ns-service2", first) == "no-ns-labels-ip-pool")
+        #expect(try assign("second", "second-ns-service", relabelled) == "second-ns-labels-ip-pool", "kept")
+        #expect(try assign("second", "second-ns-service2", relabelled) == "second-ns-labels-higher-priority-ip-pool")
+
+        // IPV4 removing pools: all pools gone clears; pool 1 gone moves the Service to pool 2.
+        let removing = [
+            pool("test-ns-pool-1", "192.168.5.0/32", ["priority": 20, "namespaces": [.string(ns)]]),
+            pool("test-ns-pool-2", "192.168.10.0/32", nil),
+        ]
+        a = Allocator(configuration: try Self.configuration(removing))
+        #expect(try assign(ns, "svc", [:]) == "test-ns-pool-1")
+        #expect(a.reconfigure(Configuration()) == ["e2e/svc"])
+        #expect(a.assign(ServiceRequest(namespace: ns, name: "svc")) == .failure(.noPoolMatches([])))
+        a = Allocator(configuration: try Self.configuration(removing))
+        #expect(try assign(ns, "svc", [:]) == "test-ns-pool-1")
+        #expect(a.reconfigure(try Self.configuration([removing[1]])) == ["e2e/svc"])
+        #expect(try assign(ns, "svc", [:]) == "test-ns-pool-2")
     }
 
     // MARK: The differences found (issue 20), each failing before its fix
