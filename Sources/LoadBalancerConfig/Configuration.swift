@@ -58,6 +58,7 @@ public struct Configuration: Sendable, Equatable {
             func fail(_ field: String, _ message: String) {
                 errors.append(ConfigurationError(kind: "IPAddressPool", name: name, field: field, message: message))
             }
+            if name.isEmpty { fail("metadata.name", "a pool needs a name") }
             guard seen.insert(name).inserted else {
                 fail("metadata.name", "duplicate pool name")
                 continue
@@ -99,6 +100,10 @@ public struct Configuration: Sendable, Equatable {
                     }
                 }
                 allocation.namespaces = (sa["namespaces"]?.arrayValue ?? []).compactMap(\.stringValue)
+                for (i, namespace) in allocation.namespaces.enumerated()
+                where allocation.namespaces[..<i].contains(namespace) {
+                    fail("spec.serviceAllocation.namespaces[\(i)]", "duplicate namespace \"\(namespace)\"")
+                }
                 allocation.namespaceSelectors = selectors(
                     sa["namespaceSelectors"], "spec.serviceAllocation.namespaceSelectors"
                 ) { fail($0, $1) }
@@ -135,8 +140,9 @@ public struct Configuration: Sendable, Equatable {
             }
             let spec = object["spec"] ?? [:]
             let names = (spec["ipAddressPools"]?.arrayValue ?? []).compactMap(\.stringValue)
-            for (i, pool) in names.enumerated() where !poolNames.contains(pool) {
-                fail("spec.ipAddressPools[\(i)]", "pool \"\(pool)\" does not exist")
+            for (i, pool) in names.enumerated() {
+                if !poolNames.contains(pool) { fail("spec.ipAddressPools[\(i)]", "pool \"\(pool)\" does not exist") }
+                if names[..<i].contains(pool) { fail("spec.ipAddressPools[\(i)]", "duplicate pool \"\(pool)\"") }
             }
             advertisements.append(
                 L2Advertisement(
@@ -152,12 +158,15 @@ public struct Configuration: Sendable, Equatable {
         return .success(Configuration(pools: pools, l2Advertisements: advertisements, warnings: warnings))
     }
 
-    /// Reads a list of label selectors, reporting each bad one through `fail(field, message)`.
+    /// Reads a list of label selectors, reporting each bad or repeated one through `fail(field, message)` (MetalLB
+    /// refuses a selector given twice).
     static func selectors(_ json: JSON?, _ field: String, _ fail: (String, String) -> Void) -> [LabelSelector] {
         var result: [LabelSelector] = []
         for (i, entry) in (json?.arrayValue ?? []).enumerated() {
             do throws(SelectorError) {
-                result.append(try LabelSelector(json: entry))
+                let selector = try LabelSelector(json: entry)
+                if result.contains(selector) { fail("\(field)[\(i)]", "duplicate selector \(selector)") }
+                result.append(selector)
             } catch {
                 fail("\(field)[\(i)]", error.message)
             }

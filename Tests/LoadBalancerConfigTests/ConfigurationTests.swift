@@ -136,6 +136,72 @@ import Testing
         #expect(pool.offers(IPAddress("192.0.3.1")!))
         #expect(pool.contains(IPAddress("192.0.3.0")!))
     }
+
+    /// MetalLB's configuration cases that must be refused (`internal/config/config_test.go`), each by its field.
+    @Test func metalLBRefusals() {
+        let gold: JSON = ["matchLabels": ["tier": "gold"]]
+        let cases: [(String, [JSON], [JSON], String)] = [
+            (
+                "duplicate namespace selection",
+                [Self.pool("pool1", ["10.20.0.0/16"], extra: ["serviceAllocation": ["namespaces": ["ns1", "ns1"]]])],
+                [], "spec.serviceAllocation.namespaces[1]: duplicate namespace \"ns1\""
+            ),
+            (
+                "duplicate namespace selectors",
+                [
+                    Self.pool(
+                        "pool1", ["10.20.0.0/16"], extra: ["serviceAllocation": ["namespaceSelectors": [gold, gold]]])
+                ],
+                [], "spec.serviceAllocation.namespaceSelectors[1]: duplicate selector"
+            ),
+            (
+                "duplicate service selection",
+                [
+                    Self.pool(
+                        "pool1", ["10.20.0.0/16"], extra: ["serviceAllocation": ["serviceSelectors": [gold, gold]]])
+                ],
+                [], "spec.serviceAllocation.serviceSelectors[1]: duplicate selector"
+            ),
+            ("no pool name", [Self.pool("", ["10.20.0.0/16"])], [], "metadata.name: a pool needs a name"),
+            ("address pool with no address", [Self.pool("pool1", [])], [], "at least one address range"),
+            ("invalid pool CIDR", [Self.pool("pool1", ["100.200.300.400/24"])], [], "invalid CIDR"),
+            ("invalid pool CIDR prefix length", [Self.pool("pool1", ["1.2.3.0/33"])], [], "invalid CIDR"),
+            ("range backwards", [Self.pool("pool1", ["1.2.3.10-1.2.3.1"])], [], "is after"),
+            (
+                "duplicate pool definition",
+                [Self.pool("pool1", ["10.0.0.0/16"]), Self.pool("pool1", ["10.1.0.0/16"])], [], "duplicate pool name"
+            ),
+            (
+                "duplicate CIDRs", [Self.pool("pool1", [" 10.0.0.0/8"]), Self.pool("pool2", [" 10.0.0.0/8"])], [],
+                "overlaps"
+            ),
+            (
+                "overlapping CIDRs", [Self.pool("pool1", [" 10.0.0.0/8"]), Self.pool("pool2", ["10.0.0.0/16"])], [],
+                "overlaps"
+            ),
+            (
+                "duplicate ip address pools in an L2Advertisement", [Self.pool("pool1", ["10.20.0.0/16"])],
+                [Self.l2("adv1", ["ipAddressPools": ["pool1", "pool1"]])],
+                "spec.ipAddressPools[1]: duplicate pool \"pool1\""
+            ),
+            (
+                "duplicate ip pool selectors in an L2Advertisement", [Self.pool("pool1", ["10.20.0.0/16"])],
+                [Self.l2("adv1", ["ipAddressPoolSelectors": [gold, gold]])],
+                "spec.ipAddressPoolSelectors[1]: duplicate selector"
+            ),
+            (
+                "duplicate node selectors in an L2Advertisement", [Self.pool("pool1", ["10.20.0.0/16"])],
+                [Self.l2("adv1", ["nodeSelectors": [gold, gold]])], "spec.nodeSelectors[1]: duplicate selector"
+            ),
+        ]
+        for (desc, pools, l2, expected) in cases {
+            guard case .failure(let errors) = Configuration.parse(pools: pools, l2Advertisements: l2) else {
+                Issue.record("\(desc): accepted")
+                continue
+            }
+            #expect(errors.description.contains(expected), "\(desc): \(errors)")
+        }
+    }
 }
 
 @Suite struct IPRangeTests {
