@@ -469,6 +469,21 @@ import Testing
         #expect(try assign(ns, "svc", [:]) == "test-ns-pool-2")
     }
 
+    /// Differs on purpose: a pool whose `namespaceSelectors` select no namespace admits no Service, also not for a
+    /// requested address (MetalLB's empty namespace set reads as "no restriction" there).
+    @Test func aPoolSelectingNoNamespaceAdmitsNobody() throws {
+        var a = Allocator(
+            configuration: try Self.configuration([
+                Self.pool(
+                    "p", ["192.0.2.0/30"],
+                    ["serviceAllocation": ["namespaceSelectors": [["matchLabels": ["tier": "none"]]]]])
+            ]))
+        #expect(
+            a.assign(ServiceRequest(namespace: "d", name: "x", requestedIPs: [Self.ip("192.0.2.1")]))
+                == .failure(
+                    .noPoolMatches([.init(pool: "p", reason: "the service is not admitted by serviceAllocation")])))
+    }
+
     // MARK: The differences found (issue 20), each failing before its fix
 
     /// 1. A pool restricted to a namespace (no priority) is tried before an unrestricted pool, whatever the names.
