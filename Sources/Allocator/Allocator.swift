@@ -4,8 +4,9 @@ import NetCore
 /// Hands out load balancer addresses from the configured pools: MetalLB's allocation rules as a pure value type.
 ///
 /// No I/O and no clock: the controller feeds it Services and configurations and writes the results. Allocation
-/// is deterministic (pools in priority order, the lowest free address first) and stable (a Service that holds a
-/// valid assignment keeps it), so a restarted controller that `restore`s every Service's status changes nothing.
+/// is deterministic (pools in MetalLB's order — pinned pools by priority, then the others, by name within a rank —
+/// the lowest free address first) and stable (a Service that holds a valid assignment keeps it), so a restarted
+/// controller that `restore`s every Service's status changes nothing.
 /// An address is never given to two Services unless both carry the same `metallb.io/allow-shared-ip` key, use
 /// no port twice, and select the same backends.
 public struct Allocator: Sendable {
@@ -268,7 +269,7 @@ public struct Allocator: Sendable {
     /// first pool of the group that gives both families, else the first that gives the primary one, else the
     /// first that gives the other one. Addresses come IPv4 first, as MetalLB writes them.
     private mutating func allocateFromPools(_ request: ServiceRequest) -> Result<Assignment, AllocationFailure> {
-        var groups: [[AddressPool]]
+        let groups: [[AddressPool]]
         if let name = request.requestedPool {
             guard let pool = configuration.pool(named: name) else { return .failure(.unknownPool(name)) }
             groups = [[pool]]
@@ -277,6 +278,13 @@ public struct Allocator: Sendable {
                 configuration.pools.filter(\.allocation.isPinned),
                 configuration.pools.filter { !$0.allocation.isPinned },
             ]
+        }
+        var wanted: [IPFamily] = [.ipv4, .ipv6]
+        var preferred: IPFamily? = nil
+        switch request.families {
+        case .single(let f): wanted = [f]
+        case .requireDual: break
+        case .preferDual(let primary): preferred = primary
         }
         var rejections: [AllocationFailure.PoolRejection] = []
         var exhausted: [String] = []
@@ -288,13 +296,6 @@ public struct Allocator: Sendable {
                 if let reason = Self.admissionFailure(of: pool, for: request) {
                     rejections.append(.init(pool: pool.name, reason: reason))
                     continue
-                }
-                var wanted: [IPFamily] = [.ipv4, .ipv6]
-                var preferred: IPFamily? = nil
-                switch request.families {
-                case .single(let f): wanted = [f]
-                case .requireDual: break
-                case .preferDual(let primary): preferred = primary
                 }
                 if preferred == nil, let missing = wanted.first(where: { !pool.has($0) }) {
                     familyMissing = missing

@@ -16,6 +16,12 @@ import Testing
             AllocatorTests.pool("b", ["198.51.100.0/28", "2001:db8::/124"], ["serviceAllocation": ["priority": 1]]),
             AllocatorTests.pool("a", ["192.0.2.0/30"]),
         ],
+        [
+            AllocatorTests.pool(
+                "gold", ["203.0.113.0/29", "2001:db8:1::/126"],
+                ["serviceAllocation": ["namespaceSelectors": [["matchLabels": ["tier": "gold"]]]]]),
+            AllocatorTests.pool("a", ["192.0.2.0/30"]), AllocatorTests.pool("v6", ["2001:db8:2::/126"]),
+        ],
     ]
 
     /// Checks every invariant; returns the violations.
@@ -50,6 +56,20 @@ import Testing
         func config() -> Configuration { AllocatorTests.config(Self.poolShapes[shape]) }
         var allocator = Allocator(configuration: config())
         var services: [String: ServiceRequest] = [:]
+        var namespaceLabels: [String: String] = [:]
+        /// What the controller does after a change that can make a waiting Service feasible: every Service is
+        /// decided again, in a fixed order; one holding a valid assignment keeps it (a PreferDualStack one may
+        /// gain the other family).
+        func reprocess(_ step: Int) {
+            for (key, request) in services.sorted(by: { $0.key < $1.key }) {
+                let before = allocator.assignment(of: key)?.ips ?? []
+                let stillValid = !before.isEmpty && allocator.check(before, for: request) == nil
+                let after = (try? allocator.assign(request).get())?.ips ?? []
+                if stillValid {
+                    #expect(after.starts(with: before), "\(key) moved although valid (seed \(seed), step \(step))")
+                }
+            }
+        }
         for step in 0..<2_000 {
             let roll = Int.random(in: 0..<100, using: &rng)
             let name = "s\(Int.random(in: 0..<40, using: &rng))"
@@ -60,21 +80,28 @@ import Testing
                     .requireDual(primary: .ipv6),
                 ]
                 var request = ServiceRequest(
-                    namespace: "ns", name: name, families: families.randomElement(using: &rng)!,
-                    ports: [.init(Int.random(in: 1...4, using: &rng))])
+                    namespace: "ns", name: name, namespaceLabels: namespaceLabels,
+                    families: families.randomElement(using: &rng)!, ports: [.init(Int.random(in: 1...4, using: &rng))])
                 if Int.random(in: 0..<4, using: &rng) == 0 {
                     request.sharingKey = "k\(Int.random(in: 0..<2, using: &rng))"
                 }
+                let termsChanged = services[request.key].map { $0.sharingTerms != request.sharingTerms } ?? false
                 services[request.key] = request
                 _ = allocator.assign(request)
-            case 45..<70:
+                if termsChanged { reprocess(step) }
+            case 45..<65:
                 allocator.release("ns/\(name)")
                 services["ns/\(name)"] = nil
+                reprocess(step)
+            case 65..<70:
+                // The namespace is relabelled: its Services are decided again.
+                namespaceLabels = namespaceLabels.isEmpty ? ["tier": "gold"] : [:]
+                for key in services.keys { services[key]?.namespaceLabels = namespaceLabels }
+                reprocess(step)
             case 70..<80:
                 shape = Int.random(in: 0..<Self.poolShapes.count, using: &rng)
-                for key in allocator.reconfigure(config()) {
-                    if let request = services[key] { _ = allocator.assign(request) }
-                }
+                _ = allocator.reconfigure(config())
+                reprocess(step)
             default:
                 // Controller restart: a new allocator rebuilt from what the statuses say.
                 var restarted = Allocator(configuration: config())
