@@ -195,9 +195,17 @@ import Testing
             // autoAssign false: only a Service naming the pool gets it.
             try await Self.apply(server, Self.service("manual-user", annotations: "metallb.io/address-pool: manual"))
             try await Self.waitFor(server, "manual-user", "192.0.2.210@manual")
-            // Freeing an address serves the oldest pending Service that can use it.
+            // Freeing an address serves the oldest pending Service that can use it (MetalLB's e2e "should remove
+            // the ip from a service assign it to a free one when": deleting the service, changing its type).
             _ = try await server.kubectl("delete", "svc", "filler")
             try await Self.waitFor(server, "late", "192.0.2.201@small")
+            #expect(
+                try await server.kubectl(
+                    "patch", "svc", "holder", "--type=merge", "-p", #"{"spec":{"type":"ClusterIP"}}"#
+                )
+                .status == 0)
+            try await Self.waitFor(server, "holder", "@")
+            try await Self.waitFor(server, "thief", "192.0.2.200@small")
         }
     }
 
@@ -303,6 +311,36 @@ import Testing
                 .ipAddressPools, namespace: "pylon-system", name: "single",
                 ["status": ["assignedIPv4": 42, "availableIPv4": 7]], subresource: "status")
             try await eventually("the edited counters are put right") { try await counters() == "1/0" }
+        }
+    }
+
+    /// MetalLB's e2e "Pool Status DUALSTACK": the counters follow a Service, a pool expansion and a deletion,
+    /// and a hand edit is reverted.
+    @Test func poolStatusDualStack() async throws {
+        let status = Self.pool("status-pool", ["192.168.10.0/30", "fc00:f853:ccd:e799::/126"])
+        try await Self.withController(status) { server, client in
+            func counters() async throws -> String {
+                try await server.kubectl(
+                    "get", "ipaddresspool", "status-pool", "-n", "pylon-system", "-o",
+                    "jsonpath={.status.availableIPv4} {.status.availableIPv6} {.status.assignedIPv4} {.status.assignedIPv6}"
+                ).stdout
+            }
+            func expect(_ text: String) async throws {
+                try await eventually("status-pool shows \(text)") { try await counters() == text }
+            }
+            try await expect("4 4 0 0")
+            try await Self.apply(server, Self.service("status-svc", spec: ["ipFamilyPolicy: RequireDualStack"]))
+            try await Self.waitFor(server, "status-svc", "192.168.10.0 fc00:f853:ccd:e799::@status-pool")
+            try await expect("3 3 1 1")
+            try await Self.apply(server, Self.pool("status-pool", ["192.168.10.0/29", "fc00:f853:ccd:e799::/125"]))
+            try await expect("7 7 1 1")
+            #expect(try await server.kubectl("delete", "svc", "status-svc").status == 0)
+            try await expect("8 8 0 0")
+            _ = try await client.patch(
+                .ipAddressPools, namespace: "pylon-system", name: "status-pool",
+                ["status": ["availableIPv4": 5, "availableIPv6": 5, "assignedIPv4": 5, "assignedIPv6": 5]],
+                subresource: "status")
+            try await expect("8 8 0 0")
         }
     }
 }
