@@ -4,13 +4,10 @@ extension JSON {
         "\(self["metadata"]?["namespace"]?.stringValue ?? "")/\(self["metadata"]?["name"]?.stringValue ?? "")"
     }
 
-    /// A sort key giving creation order: creation time, then resourceVersion (creation order within one second
-    /// for objects not updated since), then namespace/name.
-    public var creationOrder: (String, Int64, String) {
-        let meta = self["metadata"]
-        return (
-            meta?["creationTimestamp"]?.stringValue ?? "", Int64(meta?["resourceVersion"]?.stringValue ?? "") ?? 0,
-            namespacedName
-        )
+    /// A sort key giving creation order: creation time (whole seconds), then namespace/name. Stable: an update
+    /// does not move an object (a resourceVersion tie-break would, and made decisions depend on which of two
+    /// status writes landed first).
+    public var creationOrder: (String, String) {
+        (self["metadata"]?["creationTimestamp"]?.stringValue ?? "", namespacedName)
     }
 }
