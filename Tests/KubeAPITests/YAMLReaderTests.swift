@@ -98,6 +98,51 @@ import Yams
     // MARK: Against Yams
 
     /// Every YAML file in deploy/ and testdata/, and each case above: the same JSON as Yams gives.
+    /// How deeply the first members of `json` nest.
+    static func depth(_ json: JSON) -> Int {
+        var (levels, value) = (0, json)
+        while true {
+            switch value {
+            case .array(let items):
+                levels += 1
+                guard let first = items.first else { return levels }
+                value = first
+            case .object(let members):
+                levels += 1
+                guard let first = members.values.first else { return levels }
+                value = first
+            default: return levels
+            }
+        }
+    }
+
+    /// Nesting is bounded (issue 21: 50,000 nested sequences overflowed the stack of `pylon server`): block
+    /// sequences, block mappings, flow collections and anchor chains, at `JSONParser.maximumDepth` and one past.
+    @Test func nestingIsBounded() throws {
+        let limit = JSONParser.maximumDepth
+        func blockSequences(_ n: Int) -> String { String(repeating: "- ", count: n) + "x\n" }
+        func blockMappings(_ n: Int) -> String {
+            (0..<n).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n") + " x\n"
+        }
+        func flow(_ n: Int) -> String { String(repeating: "[", count: n) + String(repeating: "]", count: n) }
+        for (form, build) in [("block sequences", blockSequences), ("block mappings", blockMappings), ("flow", flow)] {
+            #expect(Self.depth(try YAMLToJSON.document(build(limit))) == limit, "\(form): \(limit) levels read")
+            #expect(throws: YAMLError.self, "\(form): one past the limit") { try YAMLToJSON.document(build(limit + 1)) }
+        }
+        // The request of issue 21: 50,000 nested sequences, block and flow (block mappings that deep would need
+        // gigabytes of indentation).
+        for text in [blockSequences(50_000), flow(50_000)] {
+            let error = #expect(throws: YAMLError.self) { try YAMLToJSON.document(text) }
+            #expect(error?.message == "nesting deeper than \(limit)")
+        }
+        let anchors = (0..<50_000).map { String(repeating: " ", count: min($0, 1) * 2) + "&a\($0)" }
+            .joined(separator: "\n")
+        #expect(throws: YAMLError.self) { try YAMLToJSON.document("k: " + anchors + " x\n") }
+        #expect(throws: YAMLError(line: 1, column: 7, message: "a node has at most one anchor")) {
+            try YAMLToJSON.document("k: &a &b x\n")
+        }
+    }
+
     @Test func agreesWithYamsOnTheRepositoryAndTheCases() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

@@ -10,6 +10,48 @@ import Testing
         (try? JSONParser.parse(body)).flatMap(Status.init(json:))
     }
 
+    /// Issue 21: a body nested past `JSONParser.maximumDepth` (50,000 YAML sequences overflowed the server's stack)
+    /// gets a 400 naming the limit, in every body format, and the server keeps serving; at the limit it is accepted.
+    @Test func deeplyNestedBodies() async throws {
+        try await TestAPIServer.with { server, client in
+            let limit = JSONParser.maximumDepth
+            let path = "/api/v1/namespaces/default/configmaps"
+            /// A ConfigMap whose unknown field `x` nests `levels` arrays inside the object (one level itself).
+            func json(_ name: String, levels: Int) -> [UInt8] {
+                Array(
+                    (#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"x":"#
+                        + String(repeating: "[", count: levels) + String(repeating: "]", count: levels) + "}").utf8)
+            }
+            let cases: [(String, [UInt8], String)] = [
+                (
+                    "YAML, 50,000 sequences", Array((String(repeating: "- ", count: 50_000) + "x\n").utf8),
+                    "application/yaml"
+                ),
+                (
+                    "YAML flow, one past",
+                    Array(
+                        (#"{"x": "# + String(repeating: "[", count: limit) + String(repeating: "]", count: limit) + "}")
+                            .utf8), "application/yaml"
+                ),
+                ("JSON, one past", json("past", levels: limit), "application/json"),
+                ("JSON, 50,000", json("far", levels: 50_000), "application/json"),
+            ]
+            for (what, body, type) in cases {
+                let (code, bytes) = try await client.raw("POST", path, body: body, contentType: type)
+                let status = Self.status(bytes)
+                #expect(code == 400, "\(what)")
+                #expect(status?.reason == "BadRequest", "\(what)")
+                #expect(
+                    status?.message.contains("nesting deeper than \(limit)") == true,
+                    "\(what): \(status?.message ?? "")")
+            }
+            let (accepted, body) = try await client.raw(
+                "POST", path, body: json("at-limit", levels: limit - 1), contentType: "application/json")
+            #expect(accepted == 201, "\(String(decoding: body, as: UTF8.self).prefix(300))")
+            #expect(try await client.raw("GET", "/api/v1/namespaces").status == 200, "still serving")
+        }
+    }
+
     @Test func rawRequests() async throws {
         try await TestAPIServer.with { server, client in
             var anonymousConfiguration = client.configuration

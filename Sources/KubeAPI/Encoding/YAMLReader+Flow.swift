@@ -4,6 +4,8 @@ extension YAMLReader {
     /// A flow collection (`[…]`, `{…}`, JSON) starting at (`row`, `column`), possibly over several lines. Leaves
     /// `column` after its closing bracket.
     mutating func flowNode() throws(YAMLError) -> JSON {
+        try enter()
+        defer { depth -= 1 }
         let open = lines[row][column]
         let close = open == UInt8(ascii: "[") ? UInt8(ascii: "]") : UInt8(ascii: "}")
         let startRow = row

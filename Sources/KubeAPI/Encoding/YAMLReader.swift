@@ -10,7 +10,8 @@ import OrderedCollections
 /// booleans including `yes`/`no`/`on`/`off`, integers (decimal, `0x`, `0o` and a leading `0` for octal, so
 /// `defaultMode: 0644` is 420), floats, `.inf`, `.nan`; everything else is a string. Anchors (`&name`) and aliases
 /// (`*name`, a copy of the named node) are read; tags, unknown aliases and duplicate keys (as `kubectl` does) are
-/// errors naming the line.
+/// errors naming the line. Nesting of collections deeper than `JSONParser.maximumDepth` (block and flow alike) is an
+/// error rather than a recursion as deep as the input asks for.
 ///
 /// A value type used by one call at a time; not thread-safe.
 struct YAMLReader {
@@ -20,6 +21,8 @@ struct YAMLReader {
     var column = 0
     /// Nodes named with `&name` in the current document, for `*name`.
     var anchors: [String: JSON] = [:]
+    /// Collections open around the node being read.
+    var depth = 0
 
     init(_ text: String) {
         var lines: [[UInt8]] = []
@@ -94,8 +97,14 @@ struct YAMLReader {
         case UInt8(ascii: "|"), UInt8(ascii: ">"):
             return try blockScalar(parentIndent: parentIndent)
         case UInt8(ascii: "&"):
+            // An anchor counts as a level too: a chain of them over many lines recurses once per anchor.
+            try enter()
+            defer { depth -= 1 }
             let name = anchorName()
             skipSpaces()
+            if !atLineEnd(), lines[row][column] == UInt8(ascii: "&") {
+                throw error("a node has at most one anchor", at: column)
+            }
             let value =
                 atLineEnd()
                 ? try valueOnFollowingLines(parentIndent: parentIndent, sameIndentSequence: mappingValue)
@@ -119,6 +128,8 @@ struct YAMLReader {
 
     /// A block sequence whose dashes are at `indent`.
     mutating func sequence(at indent: Int) throws(YAMLError) -> JSON {
+        try enter()
+        defer { depth -= 1 }
         var items: [JSON] = []
         while true {
             column = indent + 1
@@ -138,6 +149,8 @@ struct YAMLReader {
 
     /// A block mapping whose keys are at `indent`.
     mutating func mapping(at indent: Int) throws(YAMLError) -> JSON {
+        try enter()
+        defer { depth -= 1 }
         var object = JSONObject()
         while true {
             column = indent
@@ -322,6 +335,16 @@ struct YAMLReader {
         guard row < lines.count else { return }
         skipSpaces()
         guard atLineEnd() else { throw error("unexpected characters after a value", at: column) }
+    }
+
+    /// Counts one more level of nesting; the caller decrements `depth` when it leaves.
+    /// - Throws: `YAMLError` when the nesting would exceed `JSONParser.maximumDepth`.
+    mutating func enter() throws(YAMLError) {
+        depth += 1
+        if depth > JSONParser.maximumDepth {
+            depth -= 1
+            throw error("nesting deeper than \(JSONParser.maximumDepth)", at: column)
+        }
     }
 
     func error(_ message: String, at column: Int) -> YAMLError {
