@@ -82,4 +82,55 @@ import Testing
                 try JSONParser.parse(#"{"spec":{"ports":[{"name":"nokey"}]}}"#), to: target, schema: Self.serviceSchema)
         }
     }
+
+    /// Issue 21: JSON patches are bounded as kube-apiserver bounds them: operation count, accumulated copies, and
+    /// how deep an operation may place a value (at the limit and one past), so no patch builds a document the
+    /// parser would refuse or one that grows without bound.
+    @Test func jsonPatchLimits() throws {
+        let limit = JSONParser.maximumDepth
+        func nested(_ levels: Int) -> JSON {
+            var value: JSON = []
+            for _ in 1..<max(levels, 1) { value = [value] }
+            return levels == 0 ? 1 : value
+        }
+        #expect(nested(limit).nestingDepth == limit)
+        #expect(JSON.int(1).nestingDepth == 0)
+        #expect((["a": [1, ["b": []]]] as JSON).nestingDepth == 4)
+        let target: JSON = ["a": ["b": 1]]
+        // At the limit: a value 510 deep under /a/x (2 levels) is 512 deep.
+        let atLimit = try JSONPatch.apply([["op": "add", "path": "/a/x", "value": nested(limit - 2)]], to: target)
+        #expect(atLimit.nestingDepth == limit)
+        #expect(throws: PatchError("add operation at /a/x would nest the document deeper than \(limit)")) {
+            try JSONPatch.apply([["op": "add", "path": "/a/x", "value": nested(limit - 1)]], to: target)
+        }
+        // Copying a deep value below itself.
+        let deep = try JSONPatch.apply([["op": "add", "path": "/d", "value": nested(300)]], to: target)
+        let below = "/d" + String(repeating: "/0", count: 250)
+        #expect(throws: PatchError.self) {
+            try JSONPatch.apply([["op": "copy", "from": "/d", "path": .string(below)]], to: deep)
+        }
+        // A pointer deeper than the limit is refused before it is followed.
+        let longPointer = String(repeating: "/0", count: limit + 1)
+        #expect(throws: PatchError.self) {
+            try JSONPatch.apply([["op": "test", "path": .string(longPointer), "value": 1]], to: target)
+        }
+        // Operation count.
+        let many = JSON.array(Array(repeating: ["op": "test", "path": "/a/b", "value": 1], count: 10_001))
+        #expect(
+            throws: PatchError("the patch has 10001 operations; at most \(JSONPatch.maximumOperations) are allowed")
+        ) { try JSONPatch.apply(many, to: target) }
+        let allowed = JSON.array(Array(repeating: ["op": "test", "path": "/a/b", "value": 1], count: 10_000))
+        #expect(try JSONPatch.apply(allowed, to: target) == target)
+        // Copies that would double a document until it fills memory stop at the copy budget.
+        var doubling: [JSON] = [
+            ["op": "add", "path": "/big", "value": .string(String(repeating: "x", count: 100_000))]
+        ]
+        for i in 0..<64 { doubling.append(["op": "copy", "from": "", "path": .string("/c\(i)")]) }
+        #expect(
+            throws: PatchError(
+                "the patch copies more than \(JSONPatch.maximumCopiedBytes) bytes; that is the most allowed")
+        ) {
+            try JSONPatch.apply(.array(doubling), to: target)
+        }
+    }
 }

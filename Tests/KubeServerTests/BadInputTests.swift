@@ -48,6 +48,38 @@ import Testing
             let (accepted, body) = try await client.raw(
                 "POST", path, body: json("at-limit", levels: limit - 1), contentType: "application/json")
             #expect(accepted == 201, "\(String(decoding: body, as: UTF8.self).prefix(300))")
+            // Patches, at the limit and one past: the merge patch's own nesting, the JSON patch's placement.
+            func nestedText(_ levels: Int) -> String {
+                String(repeating: "[", count: levels) + String(repeating: "]", count: levels)
+            }
+            let object = path + "/at-limit"
+            let patches: [(String, String, Int, String)] = [
+                ("application/merge-patch+json", #"{"x":"# + nestedText(limit - 1) + "}", 200, ""),
+                (
+                    "application/merge-patch+json", #"{"x":"# + nestedText(limit) + "}", 400,
+                    "nesting deeper than \(limit)"
+                ),
+                // A JSON patch body nests its value two levels down, so 510 levels is the most one can carry: at
+                // /y/0 (two levels into the object) that makes the document 512 deep, at /y/0/0 one past.
+                (
+                    "application/json-patch+json", #"[{"op":"add","path":"/y","value":"# + nestedText(limit - 2) + "}]",
+                    200, ""
+                ),
+                (
+                    "application/json-patch+json",
+                    #"[{"op":"add","path":"/y/0","value":"# + nestedText(limit - 2) + "}]", 200, ""
+                ),
+                (
+                    "application/json-patch+json",
+                    #"[{"op":"add","path":"/y/0/0","value":"# + nestedText(limit - 2) + "}]",
+                    400, "add operation at /y/0/0 would nest the document deeper than \(limit)"
+                ),
+            ]
+            for (type, patch, code, message) in patches {
+                let (got, bytes) = try await client.raw("PATCH", object, body: Array(patch.utf8), contentType: type)
+                #expect(got == code, "\(type): \(String(decoding: bytes, as: UTF8.self).prefix(300))")
+                if !message.isEmpty { #expect(Self.status(bytes)?.message.contains(message) == true, "\(type)") }
+            }
             #expect(try await client.raw("GET", "/api/v1/namespaces").status == 200, "still serving")
         }
     }

@@ -345,6 +345,10 @@ extension APIHandler {
             } catch {
                 throw .badRequest(error.message)
             }
+            // Stored objects are read back with `JSONParser`: a patch must not build what it would refuse.
+            if patched.nestingDepth > JSONParser.maximumDepth {
+                throw .badRequest("the patched object nests deeper than \(JSONParser.maximumDepth)")
+            }
             try self.checkTypeMeta(&patched, resource: resource, version: version)
             if patched["metadata"]?["name"]?.stringValue != key.name {
                 throw .badRequest(
