@@ -84,6 +84,38 @@ import Testing
         }
     }
 
+    /// Hostile protobuf bodies get a 400 and the server keeps serving: a length varint of 2^63 (which trapped the
+    /// server converting it to Int), truncated and oversized lengths, and seeded random bodies after the envelope.
+    @Test func hostileProtobufBodies() async throws {
+        try await TestAPIServer.with { server, client in
+            let path = "/api/v1/namespaces"
+            let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
+            let huge: [UInt8] = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]  // 2^63
+            let bodies: [[UInt8]] = [
+                magic + [0x12] + huge, magic + [0x0A] + huge, magic + [0x12, 0x7F, 0x01],
+                magic + [0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], magic + [0x0B],
+            ]
+            var rng = SeededGenerator(seed: 21)
+            var random: [[UInt8]] = []
+            for _ in 0..<200 {
+                let count = Int.random(in: 0..<64, using: &rng)
+                random.append(magic + (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            }
+            for body in bodies + random {
+                let (code, bytes) = try await client.raw(
+                    "POST", path, body: body, contentType: "application/vnd.kubernetes.protobuf")
+                #expect(
+                    [400, 415, 422].contains(code), "\(body): \(String(decoding: bytes, as: UTF8.self).prefix(200))")
+            }
+            for body in bodies {
+                let (code, _) = try await client.raw(
+                    "POST", path, body: body, contentType: "application/vnd.kubernetes.protobuf")
+                #expect(code == 400, "\(body)")
+            }
+            #expect(try await client.raw("GET", path).status == 200, "still serving")
+        }
+    }
+
     @Test func rawRequests() async throws {
         try await TestAPIServer.with { server, client in
             var anonymousConfiguration = client.configuration

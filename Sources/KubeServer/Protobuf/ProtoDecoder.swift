@@ -138,8 +138,10 @@ enum ProtoDecoder {
         }
 
         mutating func lengthDelimited() throws(Status) -> ArraySlice<UInt8> {
-            let n = Int(try varint())
-            guard n >= 0, n <= bytes.count else { throw .badRequest("malformed protobuf: length beyond end") }
+            // A length of 2^63 or more is no Int: checked, not converted with a trap.
+            guard let n = Int(exactly: try varint()), n <= bytes.count else {
+                throw .badRequest("malformed protobuf: length beyond end")
+            }
             let slice = bytes.prefix(n)
             bytes = bytes.dropFirst(n)
             return slice
