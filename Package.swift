@@ -18,6 +18,12 @@ let package = Package(
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeServer", targets: ["KubeServer"]),
         .library(name: "PylonTestSupport", targets: ["PylonTestSupport"]),
+        // Decoders the fuzz targets (Fuzz/) link.
+        .library(name: "Layer2", targets: ["Layer2"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "BGP", targets: ["BGP"]),
+        .library(name: "BFD", targets: ["BFD"]),
+        .library(name: "Membership", targets: ["Membership"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
