@@ -168,7 +168,9 @@ struct AttributeDecoder {
         default:
             // An unknown well-known attribute cannot be ignored (RFC 4271 §6.3); unknown optional ones are kept.
             guard flags & PathAttribute.optionalFlag != 0 else { throw .unrecognizedWellKnownAttribute(whole) }
-            attributes.append(.unknown(flags: flags, type: type, value: Array(value)))
+            // The Extended Length bit is framing, not a property of the attribute: encoding sets it by length.
+            attributes.append(
+                .unknown(flags: flags & ~PathAttribute.extendedLengthFlag, type: type, value: Array(value)))
         }
     }
 

@@ -277,4 +277,19 @@ import Testing
         #expect(BGPNotification.holdTimerExpired.description == "Hold Timer Expired")
         #expect(BGPNotification.cease(2).description == "Cease / Administrative Shutdown")
     }
+
+    /// Found by `fuzz-bgp` in its first CI run: an unknown optional attribute sent with the Extended Length bit
+    /// and a short value (flags 0xF9) decoded with that bit kept, so it re-encoded (without it) as another message.
+    @Test func anUnknownAttributesExtendedLengthBitIsFramingOnly() throws {
+        let attributes: [UInt8] = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xFD, 0xFD, 0xF9, 0xFF, 0x00, 0x03, 0, 2, 1]
+        let body: [UInt8] = [0, 0, 0, UInt8(attributes.count)] + attributes
+        let bytes = Self.marker + [0, UInt8(19 + body.count), 2] + body
+        let message = try BGPMessage.decode(bytes[...], external: false)
+        guard case .update(let update) = message else {
+            Issue.record("not an UPDATE: \(message)")
+            return
+        }
+        #expect(update.attributes.last == .unknown(flags: 0xE9, type: 0xFF, value: [0, 2, 1]))
+        #expect(try BGPMessage.decode(message.encoded()[...], external: false) == message)
+    }
 }
