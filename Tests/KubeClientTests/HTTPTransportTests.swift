@@ -7,6 +7,10 @@ import Testing
 
 @testable import KubeClient
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The transport against a scripted HTTP/1.1 server on loopback (plain TCP; TLS is covered against `pylon server`
 /// below and by every other client test).
 @Suite(.timeLimit(.minutes(2))) struct HTTPTransportTests {
@@ -190,6 +194,26 @@ import Testing
         await #expect(throws: CancellationError.self) { _ = try await request.value }
     }
 
+    /// A TCP socket bound to a free loopback port without `listen`: connecting to that port is refused.
+    static func boundButNotListening() -> (descriptor: CInt, port: Int)? {
+        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            return nil
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
     @Test func malformedAnswersRefusedConnectionsAndBadHeadersAreNamed() async throws {
         let server = try await ScriptedServer { _, index in
             index == 0 ? .answer("HTTP/1.1 2x0 OK\r\n\r\n") : .answer(Self.ok)
@@ -212,10 +236,13 @@ import Testing
         await #expect(throws: ClientError.self) {
             _ = try await transport.execute("GET", "/with space", headers: [], body: nil, timeout: .seconds(10))
         }
-        let port = server.port
-        await server.stop()
+        // A port bound but not listening refuses connections, and no other test can take it meanwhile (a port a
+        // stopped server just gave back could be bound by a test running in parallel).
+        let closed = try #require(Self.boundButNotListening())
+        defer { close(closed.descriptor) }
         let refused = try HTTPTransport(
-            endpoint: .init(tls: false, host: "127.0.0.1", port: port, serverName: nil, authority: "127.0.0.1"),
+            endpoint: .init(
+                tls: false, host: "127.0.0.1", port: closed.port, serverName: nil, authority: "127.0.0.1"),
             tls: nil, maximumBodyBytes: 1 << 20)
         defer { refused.shutdown() }
         await #expect {
