@@ -1,13 +1,16 @@
-import KubeAPI
 import OrderedCollections
 
 /// Decodes Kubernetes' protobuf envelope (`k8s\0` + runtime.Unknown) into JSON for the kinds `ProtoSchema` knows.
 ///
-/// Pure. Unknown fields are skipped; malformed input throws `Status` BadRequest.
-enum ProtoDecoder {
-    static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
+/// Pure and stateless. Unknown fields are skipped. Nesting follows `ProtoSchema`, never the input, so the depth of
+/// the recursion is the schema's; the input's size is the caller's to bound (the API server's body limit).
+public enum ProtoDecoder {
+    /// The four bytes that open every Kubernetes protobuf body.
+    public static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]
 
-    static func decodeEnvelope(_ bytes: [UInt8]) throws(Status) -> JSON {
+    /// The object a `k8s\0` envelope carries, as JSON with `apiVersion` and `kind` first.
+    /// - Throws: `Status` BadRequest for malformed bytes, UnsupportedMediaType for a kind without a schema.
+    public static func decodeEnvelope(_ bytes: [UInt8]) throws(Status) -> JSON {
         guard bytes.count >= 4, Array(bytes[0..<4]) == magic else {
             throw .badRequest("provided protobuf is missing the k8s envelope")
         }

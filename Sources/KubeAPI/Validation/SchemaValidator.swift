@@ -1,4 +1,3 @@
-import KubeAPI
 import OrderedCollections
 
 /// Validates a custom object against its CRD's structural OpenAPI v3 schema, applies schema defaults, and prunes
@@ -7,17 +6,36 @@ import OrderedCollections
 /// Pure. Checks: `type` (with `nullable`), `required`, `enum`, `minimum`/`maximum` (and exclusive forms),
 /// `minLength`/`maxLength`, `minItems`/`maxItems`, `pattern`, `properties`, `additionalProperties`, `items`,
 /// `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`, `x-kubernetes-embedded-resource`.
-struct SchemaValidator {
+/// Patterns are RE2 expressions as in kube-apiserver, matched by `LinearRegex` in linear time within
+/// `patternBudget`; recursion follows the object, whose depth the JSON reader bounds (512).
+public struct SchemaValidator: Sendable {
     /// The outcome: the defaulted and pruned object, the field errors, and the pruned (unknown) field paths.
-    struct Outcome {
-        var object: JSON
-        var causes: [Status.Cause] = []
-        var unknownFields: [String] = []
+    public struct Outcome: Sendable {
+        public var object: JSON
+        public var causes: [Status.Cause] = []
+        public var unknownFields: [String] = []
+        /// Each pattern compiled once per validation (`nil`: not a regular expression, so not checked).
+        private var patterns: [String: LinearRegex?] = [:]
+
+        init(object: JSON) { self.object = object }
+
+        mutating func compiled(_ pattern: String) -> LinearRegex? {
+            if let known = patterns[pattern] { return known }
+            let regex = try? LinearRegex(pattern)
+            patterns[pattern] = regex
+            return regex
+        }
     }
 
-    let schema: JSON
+    /// The most matching work one string may cost against a `pattern` (thread steps of `LinearRegex`): a name
+    /// against a typical pattern takes a few thousand; a megabyte against `^[a-z0-9.-]*$` about three million.
+    public static let patternBudget = 20_000_000
 
-    func validate(_ object: JSON) -> Outcome {
+    public let schema: JSON
+
+    public init(schema: JSON) { self.schema = schema }
+
+    public func validate(_ object: JSON) -> Outcome {
         var outcome = Outcome(object: object)
         var root = object
         // apiVersion, kind and metadata are the server's business, never pruned.
@@ -112,7 +130,7 @@ struct SchemaValidator {
             }
             value = .array(array)
         case .string(let s):
-            let length = s.count
+            let length = s.unicodeScalars.count  // runes, as kube-openapi counts
             if let min = schema["minLength"]?.intValue, length < min {
                 fail(
                     &outcome, path, "FieldValueInvalid",
@@ -121,12 +139,19 @@ struct SchemaValidator {
             if let max = schema["maxLength"]?.intValue, length > max {
                 fail(&outcome, path, "FieldValueTooLong", "Too long: may not be more than \(max) bytes")
             }
-            if let pattern = schema["pattern"]?.stringValue, let regex = try? Regex(pattern),
-                (try? regex.firstMatch(in: s)) == nil
-            {
-                fail(
-                    &outcome, path, "FieldValueInvalid",
-                    "Invalid value: \"\(s)\": \(path) in body should match '\(pattern)'")
+            if let pattern = schema["pattern"]?.stringValue, let regex = outcome.compiled(pattern) {
+                switch regex.matches(s, budget: Self.patternBudget) {
+                case true?:
+                    break
+                case false?:
+                    fail(
+                        &outcome, path, "FieldValueInvalid",
+                        "Invalid value: \"\(s)\": \(path) in body should match '\(pattern)'")
+                case nil:
+                    fail(
+                        &outcome, path, "FieldValueInvalid",
+                        "Invalid value: \(path) in body is too long to be checked against '\(pattern)'")
+                }
             }
         case .int, .double:
             let d = value.doubleValue!

@@ -1,5 +1,3 @@
-import KubeAPI
-
 /// Field tables for the Kubernetes protobuf messages kubectl's typed clients send (`kubectl create namespace`,
 /// `create configmap`, `create secret`, `create serviceaccount`). Field numbers are those of the k8s.io/api
 /// `generated.proto` files.
