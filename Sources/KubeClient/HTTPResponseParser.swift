@@ -6,18 +6,18 @@ import NIOCore
 /// skips interim (1xx) responses.
 ///
 /// Not thread-safe (a value owned by one connection). Malformed input throws `ParseError` naming what is wrong;
-/// the connection cannot be used after that.
-struct HTTPResponseParser {
+/// the connection cannot be used after that. Internal to the client; the `Fuzzing` SPI opens it to the fuzz targets.
+@_spi(Fuzzing) public struct HTTPResponseParser {
     /// One piece of a response, in order: a head, any number of body pieces, the end.
-    enum Part: Equatable {
+    public enum Part: Equatable {
         /// `keepAlive`: whether the connection can carry another request after this response.
         case head(status: Int, reason: String, keepAlive: Bool)
         case body(ByteBuffer)
         case end
     }
 
-    struct ParseError: Error, Equatable, CustomStringConvertible {
-        var description: String
+    public struct ParseError: Error, Equatable, CustomStringConvertible {
+        public var description: String
         init(_ description: String) { self.description = description }
     }
 
@@ -57,18 +57,18 @@ struct HTTPResponseParser {
     private var connectionClose = false
     private var connectionKeepAlive = false
 
-    init() {}
+    public init() {}
 
     /// Whether no byte of a response is buffered or expected: the connection is between responses.
-    var isIdle: Bool { state == .statusLine && input.readableBytes == 0 && headBytes == 0 }
+    public var isIdle: Bool { state == .statusLine && input.readableBytes == 0 && headBytes == 0 }
 
     /// Tells the parser whether the next response may have a body: `false` for the answer to a HEAD request.
-    mutating func expectResponse(bodyAllowed: Bool) {
+    public mutating func expectResponse(bodyAllowed: Bool) {
         self.bodyAllowed = bodyAllowed
     }
 
     /// Adds bytes received from the connection.
-    mutating func feed(_ bytes: ByteBuffer) {
+    public mutating func feed(_ bytes: ByteBuffer) {
         guard input.readableBytes > 0 else {
             input = bytes
             return
@@ -83,7 +83,7 @@ struct HTTPResponseParser {
 
     /// The next complete part, or `nil` when more bytes are needed.
     /// - Throws: `ParseError` when the bytes are not a well-formed HTTP/1.1 response.
-    mutating func next() throws(ParseError) -> Part? {
+    public mutating func next() throws(ParseError) -> Part? {
         while true {
             switch state {
             case .statusLine:
@@ -134,7 +134,7 @@ struct HTTPResponseParser {
     /// The connection has closed: completes a body that lasts until the close.
     /// - Returns: `.end` for such a body, `nil` when the connection was between responses.
     /// - Throws: `ParseError` when a response was cut short.
-    mutating func finish() throws(ParseError) -> Part? {
+    public mutating func finish() throws(ParseError) -> Part? {
         switch state {
         case .untilClose:
             reset()
@@ -166,6 +166,10 @@ struct HTTPResponseParser {
             return nil
         }
         scanned = 0
+        // The same limit as above, so that a long line fails alike whether it came at once or in pieces.
+        if newline > Self.maximumLineBytes {
+            throw ParseError("a line of the response is longer than \(Self.maximumLineBytes) bytes")
+        }
         guard newline > 0, input.getInteger(at: input.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
         else { throw ParseError("a line of the response does not end with CRLF") }
         if state == .statusLine || state == .headerLine || state == .trailerLine {

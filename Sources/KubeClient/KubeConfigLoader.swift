@@ -6,20 +6,27 @@ import KubeAPI
 /// Order: an explicit `--kubeconfig` file; else every file of `$KUBECONFIG` (colon separated, merged: the first
 /// file to define a cluster, user or context name wins, and the first `current-context` wins); else
 /// `~/.kube/config`; else the in-cluster service account. Relative file paths inside a kubeconfig are resolved
-/// against the kubeconfig's directory. Pure except for reading the files named.
+/// against the kubeconfig's directory. Pure except for reading the files named, which goes through `readFile`.
 public struct KubeConfigLoader: Sendable {
     public var environment: [String: String]
     public var home: String
     /// Where a pod's service account is mounted (overridable for tests).
     public var serviceAccountDirectory: String
+    /// Reads a kubeconfig, a file it names (certificates, keys) or the service account's CA and namespace; the file
+    /// system unless told otherwise.
+    public var readFile: @Sendable (String) throws -> [UInt8]
 
     public init(
         environment: [String: String], home: String? = nil,
-        serviceAccountDirectory: String = "/var/run/secrets/kubernetes.io/serviceaccount"
+        serviceAccountDirectory: String = "/var/run/secrets/kubernetes.io/serviceaccount",
+        readFile: @escaping @Sendable (String) throws -> [UInt8] = {
+            Array(try Data(contentsOf: URL(fileURLWithPath: $0)))
+        }
     ) {
         self.environment = environment
         self.home = home ?? environment["HOME"] ?? "/root"
         self.serviceAccountDirectory = serviceAccountDirectory
+        self.readFile = readFile
     }
 
     /// Loads the configuration.
@@ -56,11 +63,10 @@ public struct KubeConfigLoader: Sendable {
             throw ConfigurationError("service account token \(tokenPath) not found")
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        let ca = try? Array(Data(contentsOf: URL(fileURLWithPath: serviceAccountDirectory + "/ca.crt")))
-        let namespace =
-            (try? String(
-                decoding: Data(contentsOf: URL(fileURLWithPath: serviceAccountDirectory + "/namespace")), as: UTF8.self))?
-            .trimmed()
+        let ca = try? readFile(serviceAccountDirectory + "/ca.crt")
+        let namespace = (try? readFile(serviceAccountDirectory + "/namespace")).map {
+            String(decoding: $0, as: UTF8.self).trimmed()
+        }
         return ClientConfiguration(
             server: "https://\(hostPart):\(port)", certificateAuthorityPEM: ca, credentials: .tokenFile(tokenPath),
             namespace: (namespace?.isEmpty ?? true) ? "default" : namespace!)
@@ -79,7 +85,7 @@ public struct KubeConfigLoader: Sendable {
         for file in files {
             let text: String
             do {
-                text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: file)), as: UTF8.self)
+                text = String(decoding: try readFile(file), as: UTF8.self)
             } catch {
                 throw ConfigurationError("cannot read kubeconfig \(file): \(error)")
             }
@@ -153,7 +159,7 @@ public struct KubeConfigLoader: Sendable {
         if let path = entry.value[file]?.stringValue, !path.isEmpty {
             let full = resolve(path, in: entry.directory)
             do {
-                return Array(try Data(contentsOf: URL(fileURLWithPath: full)))
+                return try readFile(full)
             } catch {
                 throw ConfigurationError("cannot read \(file) \(full): \(error)")
             }
