@@ -7,7 +7,8 @@ import PackageDescription
 let targets = [
     "fuzz-yaml": ["KubeAPI"], "fuzz-json": ["KubeAPI"], "fuzz-patch": ["KubeAPI"], "fuzz-selectors": ["KubeAPI"],
     "fuzz-ethernet": ["Layer2"], "fuzz-netlink": ["Netlink"], "fuzz-bgp": ["BGP"], "fuzz-bfd": ["BFD"],
-    "fuzz-membership": ["Membership"],
+    "fuzz-membership": ["Membership"], "fuzz-http": ["KubeAPI", "KubeClient"], "fuzz-protobuf": ["KubeAPI"],
+    "fuzz-schema": ["KubeAPI"], "fuzz-regex": ["KubeAPI"], "fuzz-kubeconfig": ["KubeClient"],
 ]
 
 let package = Package(
@@ -16,13 +17,15 @@ let package = Package(
     dependencies: [
         .package(name: "pylon", path: ".."),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [.target(name: "FuzzDriver")]
         + targets.sorted { $0.key < $1.key }.map { name, modules in
             .executableTarget(
                 name: name,
                 dependencies: ["FuzzDriver"] + modules.map { .product(name: $0, package: "pylon") }
-                    + (name == "fuzz-membership" ? [.product(name: "Crypto", package: "swift-crypto")] : []),
+                    + (name == "fuzz-membership" ? [.product(name: "Crypto", package: "swift-crypto")] : [])
+                    + (name == "fuzz-http" ? [.product(name: "NIOCore", package: "swift-nio")] : []),
                 path: "Sources/\(name)")
         }
 )
