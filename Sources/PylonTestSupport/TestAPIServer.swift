@@ -32,9 +32,11 @@ public final class TestAPIServer: Sendable {
     ///   - serviceCIDRs: dual-stack by default (K3s' IPv4 range and an IPv6 documentation range).
     ///   - bindAddress: where to listen (and the address the kubeconfig names); loopback unless a test needs
     ///     processes in network namespaces to reach the server (a lab management link).
+    ///   - clientLimits: per-client bounds (small ones for the tests of those bounds).
     public static func start(
         dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, bindAddress: String = "127.0.0.1",
-        serviceCIDRs: [IPNetwork] = dualStackServiceCIDRs, timeout: Duration = .seconds(30)
+        serviceCIDRs: [IPNetwork] = dualStackServiceCIDRs, clientLimits: ClientLimits = ClientLimits(),
+        timeout: Duration = .seconds(30)
     ) async throws -> TestAPIServer {
         sweepLeftovers()
         let directory =
@@ -48,7 +50,7 @@ public final class TestAPIServer: Sendable {
             configuration: .init(
                 dataDirectory: directory, bindAddress: bindAddress, port: port,
                 advertiseAddresses: bindAddress == "127.0.0.1" ? [] : [bindAddress], serviceCIDRs: serviceCIDRs,
-                historyLimit: historyLimit),
+                historyLimit: historyLimit, clientLimits: clientLimits),
             logger: logger,
             onReady: { port in ready.continuation.yield(port) })
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))

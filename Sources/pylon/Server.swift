@@ -30,6 +30,16 @@ struct Server: AsyncParsableCommand {
     @Option(name: .customLong("watch-history"), help: "Number of past changes a watch can resume from.")
     var watchHistory = 10_000
 
+    @Option(
+        name: .customLong("max-connections-per-client"),
+        help: "Open connections one client address may hold; one more is closed at once.")
+    var maxConnectionsPerClient = ClientLimits().connectionsPerClient
+
+    @Option(
+        name: .customLong("max-watches-per-client"),
+        help: "Watches one client address may hold at once; one more is answered 429 TooManyRequests.")
+    var maxWatchesPerClient = ClientLimits().watchesPerClient
+
     @OptionGroup var log: LogOptions
 
     func validate() throws {
@@ -43,6 +53,10 @@ struct Server: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard watchHistory > 0 else { throw ValidationError("--watch-history must be positive") }
+        guard maxConnectionsPerClient > 0 else {
+            throw ValidationError("--max-connections-per-client must be positive")
+        }
+        guard maxWatchesPerClient > 0 else { throw ValidationError("--max-watches-per-client must be positive") }
     }
 
     func run() async throws {
@@ -50,7 +64,9 @@ struct Server: AsyncParsableCommand {
         let server = APIServer(
             configuration: .init(
                 dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,
-                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), historyLimit: watchHistory),
+                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), historyLimit: watchHistory,
+                clientLimits: ClientLimits(
+                    connectionsPerClient: maxConnectionsPerClient, watchesPerClient: maxWatchesPerClient)),
             logger: logger)
         try await Daemon.run([server], logger: logger)
     }

@@ -23,7 +23,23 @@ extension APIHandler {
             from = rv
         }
         selection.namespace = namespace
-        let (events, id, _) = try storage.watch(selection, from: from)
+        let client = request.client ?? "unknown"
+        let limiter = self.limiter
+        if let limiter, !limiter.acquire(.watch, for: client) {
+            throw Status(
+                code: 429, reason: "TooManyRequests",
+                message:
+                    "too many watches from \(client): at most \(limiter.limits.watchesPerClient) at once (--max-watches-per-client)",
+                details: ["retryAfterSeconds": 1])
+        }
+        let events: WatchBuffer
+        let id: UInt64
+        do throws(Status) {
+            (events, id, _) = try storage.watch(selection, from: from)
+        } catch {
+            limiter?.release(.watch, for: client)
+            throw error
+        }
         let bookmarks = isTrue(request.query["allowWatchBookmarks"]) && !wantsTable(request)
         let asTable = wantsTable(request)
         let timeout = request.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds($0) } ?? .seconds(1800)
@@ -32,6 +48,7 @@ extension APIHandler {
         let task = Task {
             defer {
                 storage.stopWatch(id)
+                limiter?.release(.watch, for: client)
                 continuation.finish()
             }
             let deadline = ContinuousClock.now + timeout

@@ -15,14 +15,18 @@ public final class APIHandler: Sendable {
     let clock: @Sendable () -> Int64
     let logger: Logger
     let serverVersion: JSON
+    /// Bounds the watches of one client; `nil`: unbounded (tests driving the handler directly).
+    let limiter: ClientLimiter?
 
     /// - Parameters:
     ///   - token: the bearer token every non-public request must carry; `nil` disables authentication (tests).
     ///   - clock: microseconds since the Unix epoch.
+    ///   - limiter: counts each client's watches (by `APIRequest.client`) against its limit.
     public init(
         registry: ResourceRegistry, storage: Storage, token: String?, serviceCIDRs: [IPNetwork],
-        clock: @escaping @Sendable () -> Int64, logger: Logger
+        clock: @escaping @Sendable () -> Int64, logger: Logger, limiter: ClientLimiter? = nil
     ) {
+        self.limiter = limiter
         self.registry = registry
         self.storage = storage
         self.token = token
@@ -50,7 +54,10 @@ public final class APIHandler: Sendable {
         do throws(Status) {
             return try await route(request)
         } catch {
-            return .failure(error)
+            var response = APIResponse.failure(error)
+            // As kube-apiserver: a client told to slow down is told when to come back (client-go waits and retries).
+            if error.code == 429 { response.headers["retry-after"] = "1" }
+            return response
         }
     }
 

@@ -5,16 +5,20 @@ public struct APIRequest: Sendable {
     public var query: [String: String]
     public var headers: [String: String]
     public var body: [UInt8]
+    /// The remote address the request came from, whose watches `ClientLimits` counts; `nil` when unknown.
+    public var client: String?
 
     /// - Parameter headers: header names in lower case.
     public init(
-        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: [UInt8] = []
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
+        body: [UInt8] = [], client: String? = nil
     ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
+        self.client = client
     }
 
     /// Splits a request target (`/api/v1/pods?watch=1`) into path and decoded query parameters.

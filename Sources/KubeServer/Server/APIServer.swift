@@ -18,6 +18,8 @@ public struct APIServer: Service {
         /// Service CIDRs: one, or two of different families for dual-stack (the first is primary).
         public var serviceCIDRs: [IPNetwork]
         public var historyLimit: Int
+        /// What one client may hold at once and how long a connection may stay silent.
+        public var clientLimits: ClientLimits
 
         /// Parses `--service-cidr`: one CIDR, or two of different families separated by a comma.
         ///
@@ -41,8 +43,9 @@ public struct APIServer: Service {
         public init(
             dataDirectory: String, bindAddress: String = "127.0.0.1", port: Int = 6443,
             advertiseAddresses: [String] = [], serviceCIDRs: [IPNetwork] = [IPNetwork("10.43.0.0/16")!],
-            historyLimit: Int = 10_000
+            historyLimit: Int = 10_000, clientLimits: ClientLimits = ClientLimits()
         ) {
+            self.clientLimits = clientLimits
             self.dataDirectory = dataDirectory
             self.bindAddress = bindAddress
             self.port = port
@@ -80,9 +83,10 @@ public struct APIServer: Service {
         let credentials = try await ServerCredentials.loadOrCreate(
             directory: c.dataDirectory, addresses: addresses, hostnames: ["localhost"])
         let storage = try Storage(directory: c.dataDirectory, historyLimit: c.historyLimit, logger: logger)
+        let limiter = ClientLimiter(limits: c.clientLimits)
         let handler = APIHandler(
             registry: ResourceRegistry(), storage: storage, token: credentials.token, serviceCIDRs: c.serviceCIDRs,
-            clock: { Clock.microsecondsSinceEpoch() }, logger: logger)
+            clock: { Clock.microsecondsSinceEpoch() }, logger: logger, limiter: limiter)
         try await handler.bootstrap()
 
         var tls = TLSConfiguration.makeServerConfiguration(
@@ -99,7 +103,7 @@ public struct APIServer: Service {
         let onReady = self.onReady
         let app = Application(
             responder: KubeResponder(handler: handler),
-            server: try HTTPSChannel.builder(tlsConfiguration: tls),
+            server: try HTTPSChannel.builder(tlsConfiguration: tls, limiter: limiter),
             configuration: .init(address: .hostname(c.bindAddress, port: c.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? c.port

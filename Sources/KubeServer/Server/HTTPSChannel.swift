@@ -4,22 +4,26 @@ import NIOCore
 import NIOSSL
 
 /// Hummingbird's HTTP/1 channel behind TLS, with kube-apiserver's answer to a client that speaks plain HTTP to the
-/// HTTPS port: `400 Bad Request` with "Client sent an HTTP request to an HTTPS server.", then close.
+/// HTTPS port (`400 Bad Request` with "Client sent an HTTP request to an HTTPS server.", then close) and the
+/// per-client bounds of `ClientLimits` (`ClientGate`; the idle timeout is Hummingbird's).
 struct HTTPSChannel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let base: HTTP1Channel
     let context: NIOSSLContext
+    let limiter: ClientLimiter
 
-    init(base: HTTP1Channel, tlsConfiguration: TLSConfiguration) throws {
+    init(base: HTTP1Channel, tlsConfiguration: TLSConfiguration, limiter: ClientLimiter) throws {
         self.base = base
         self.context = try NIOSSLContext(configuration: tlsConfiguration)
+        self.limiter = limiter
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(PlainHTTPRejector())
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            try channel.pipeline.syncOperations.addHandler(ClientGate(limiter: limiter, logger: logger))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }
@@ -29,10 +33,13 @@ struct HTTPSChannel: ServerChildChannel {
         await base.handle(value: value, logger: logger)
     }
 
-    static func builder(tlsConfiguration: TLSConfiguration) throws -> HTTPServerBuilder {
+    static func builder(tlsConfiguration: TLSConfiguration, limiter: ClientLimiter) throws -> HTTPServerBuilder {
         let configuration = tlsConfiguration
+        let idle = TimeAmount(limiter.limits.idleTimeout)
         return HTTPServerBuilder { responder in
-            try HTTPSChannel(base: HTTP1Channel(responder: responder), tlsConfiguration: configuration)
+            try HTTPSChannel(
+                base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idle)),
+                tlsConfiguration: configuration, limiter: limiter)
         }
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 
 /// Adapts Hummingbird requests to the `APIHandler` and its responses back.
 struct KubeResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = KubeRequestContext
 
     /// kube-apiserver's request body limit.
     static let maximumBody = 3 * 1024 * 1024
@@ -28,7 +28,7 @@ struct KubeResponder: HTTPResponder {
         let (path, query) = APIRequest.splitTarget(request.uri.description)
         let apiRequest = APIRequest(
             method: request.method.rawValue, path: path, query: query, headers: headers,
-            body: Array(buffer.readableBytesView))
+            body: Array(buffer.readableBytesView), client: context.remoteAddress?.ipAddress)
         return Self.response(await handler.handle(apiRequest))
     }
 
