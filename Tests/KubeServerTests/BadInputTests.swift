@@ -112,7 +112,30 @@ import Testing
                     "POST", path, body: body, contentType: "application/vnd.kubernetes.protobuf")
                 #expect(code == 400, "\(body)")
             }
-            #expect(try await client.raw("GET", path).status == 200, "still serving")
+            // Nesting in protobuf follows the kind's schema, never the input: 10,000 nested messages in a field the
+            // schema does not know are skipped whole, without a recursion, and the Namespace is created.
+            func varint(_ value: Int) -> [UInt8] {
+                var value = value
+                var bytes: [UInt8] = []
+                repeat {
+                    bytes.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
+                    value >>= 7
+                } while value > 0
+                return bytes
+            }
+            func field(_ number: Int, _ payload: [UInt8]) -> [UInt8] {
+                varint(number << 3 | 2) + varint(payload.count) + payload
+            }
+            var nested: [UInt8] = []
+            for _ in 0..<10_000 { nested = field(99, nested) }
+            let metadata = field(1, Array("deep".utf8)) + field(99, nested)
+            let envelope =
+                magic + field(1, field(1, Array("v1".utf8)) + field(2, Array("Namespace".utf8)))
+                + field(2, field(1, metadata))
+            let (created, createdBody) = try await client.raw(
+                "POST", path, body: envelope, contentType: "application/vnd.kubernetes.protobuf")
+            #expect(created == 201, "\(String(decoding: createdBody, as: UTF8.self).prefix(300))")
+            #expect(try await client.raw("GET", path + "/deep").status == 200, "still serving")
         }
     }
 
