@@ -190,6 +190,25 @@ import Testing
                 try await client.raw("POST", path, body: widget("good", String(repeating: "a", count: 40))).status
                     == 201)
             #expect(try await client.raw("GET", path + "/good").status == 200, "still serving")
+            // A pattern RE2 cannot compile refuses the CRD, as kube-apiserver does, naming the field and the problem.
+            var broken = crd
+            broken["metadata"]?["name"] = "gadgets.example.com"
+            broken["spec"]?["names"] = ["plural": "gadgets", "singular": "gadget", "kind": "Gadget"]
+            let versions = broken["spec"]?["versions"]?.arrayValue ?? []
+            var version = versions[0]
+            version["schema"]?["openAPIV3Schema"]?["properties"]?["spec"]?["properties"]?["name"]?["pattern"] = "(?=x)"
+            broken["spec"]?["versions"] = [version]
+            let (invalid, invalidBody) = try await client.raw(
+                "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body: broken.serialized())
+            #expect(invalid == 422)
+            let cause = Self.status(invalidBody)?.causes.first
+            #expect(
+                cause?.field
+                    == "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[name].pattern")
+            #expect(
+                cause?.message.contains(
+                    "must be a valid regular expression, but isn't: error parsing regexp: "
+                        + "invalid or unsupported Perl syntax: `(?=`") == true, "\(cause?.message ?? "")")
         }
     }
 

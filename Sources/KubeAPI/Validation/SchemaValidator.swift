@@ -70,6 +70,41 @@ public struct SchemaValidator: Sendable {
         return outcome
     }
 
+    /// Every `pattern` of `schema` that is not an RE2 expression, as kube-apiserver refuses a CRD for:
+    /// `(path, message)` with the path in its form (`properties[spec].properties[name].pattern`, after `prefix`).
+    /// Follows `properties`, `items`, `additionalProperties`, `allOf`/`anyOf`/`oneOf`/`not` with an explicit stack.
+    public static func patternErrors(in schema: JSON, prefix: String) -> [(path: String, message: String)] {
+        var errors: [(path: String, message: String)] = []
+        var pending: [(JSON, String)] = [(schema, prefix)]
+        while let (node, path) = pending.popLast() {
+            guard case .object(let fields) = node else { continue }
+            if let pattern = fields["pattern"]?.stringValue {
+                do throws(LinearRegex.SyntaxError) {
+                    _ = try LinearRegex(pattern)
+                } catch {
+                    errors.append(
+                        (
+                            path + ".pattern",
+                            "Invalid value: \"\(pattern)\": must be a valid regular expression, but isn't: "
+                                + "error parsing regexp: \(error)"
+                        ))
+                }
+            }
+            for (name, property) in fields["properties"]?.objectValue ?? [:] {
+                pending.append((property, "\(path).properties[\(name)]"))
+            }
+            for key in ["items", "additionalProperties", "not"] where fields[key]?.objectValue != nil {
+                pending.append((fields[key]!, "\(path).\(key)"))
+            }
+            for key in ["allOf", "anyOf", "oneOf"] {
+                for (i, branch) in (fields[key]?.arrayValue ?? []).enumerated() {
+                    pending.append((branch, "\(path).\(key)[\(i)]"))
+                }
+            }
+        }
+        return errors.sorted { $0.path < $1.path }
+    }
+
     private func child(_ path: String, _ name: String) -> String {
         path.isEmpty ? name : "\(path).\(name)"
     }

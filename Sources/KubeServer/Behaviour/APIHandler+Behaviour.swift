@@ -228,6 +228,13 @@ extension APIHandler {
                         message: "Invalid value: \"\(schema["type"]?.stringValue ?? "")\": must be object at the root",
                         field: "spec.versions[\(i)].schema.openAPIV3Schema.type"))
             }
+            if let schema = v["schema"]?["openAPIV3Schema"] {
+                for (field, message) in SchemaValidator.patternErrors(
+                    in: schema, prefix: "spec.versions[\(i)].schema.openAPIV3Schema")
+                {
+                    causes.append(.init(type: "FieldValueInvalid", message: message, field: field))
+                }
+            }
         }
         return causes
     }
