@@ -239,19 +239,13 @@ extension LinearRegex {
         private mutating func escape(_ flags: Flags) throws(SyntaxError) -> Node {
             let start = index
             guard index + 1 < scalars.count else { throw SyntaxError("trailing backslash at end of expression", "") }
+            let assertions: [Unicode.Scalar: Assertion] = [
+                "A": .beginText, "z": .endText, "b": .wordBoundary, "B": .notWordBoundary,
+            ]
             switch scalars[index + 1] {
-            case "A":
+            case let letter where assertions[letter] != nil:
                 index += 2
-                return .assert(.beginText)
-            case "z":
-                index += 2
-                return .assert(.endText)
-            case "b":
-                index += 2
-                return .assert(.wordBoundary)
-            case "B":
-                index += 2
-                return .assert(.notWordBoundary)
+                return .assert(assertions[letter]!)
             default:
                 if var set = try classEscape() {
                     set.foldCase = flags.foldCase
