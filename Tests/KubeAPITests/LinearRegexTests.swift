@@ -96,12 +96,34 @@ import Testing
             let regex = try LinearRegex(pattern)
             for length in [30, 300, 3000] {
                 let text = String(repeating: unit, count: length) + "!"
-                #expect(regex.matches(text, budget: 20 * (length + 1)) == false, "\(pattern) × \(length)")
+                var budget = 20 * (length + 1)
+                #expect(regex.matches(text, budget: &budget) == false, "\(pattern) × \(length)")
             }
         }
-        // The budget is honoured: asked to spend less than the text needs, the answer is "too costly".
+        // The budget is honoured and shared: asked to spend less than the text needs, the answer is "too costly",
+        // and what one call spent is gone for the next.
+        let costly = try LinearRegex("[a-z]{100}$")
+        var budget = 10_000
+        #expect(costly.matches(String(repeating: "a", count: 5000) + "!", budget: &budget) == nil)
+        #expect(costly.matches("a", budget: &budget) == nil)
+    }
+
+    /// Strings whose checks would cost more than the validator's pattern budget, together, are refused by name
+    /// rather than matched for as long as it takes: 3,000 `a`s keep a hundred threads alive against `[a-z]{100}$`.
+    @Test func stringsCostingMoreThanTheBudgetAreRefusedByName() {
+        let item: JSON = ["type": "string", "pattern": "[a-z]{100}$"]
+        let schema: JSON = ["type": "object", "properties": ["names": ["type": "array", "items": item]]]
+        let validator = SchemaValidator(schema: schema, patternBudget: 500_000)
+        let long = JSON.string(String(repeating: "a", count: 3000) + "!")
+        // One string costs about 300,000 steps: the first fits, the second does not, the third is not tried.
+        let outcome = validator.validate(["names": [long, long, long]])
         #expect(
-            try LinearRegex("[a-z]{100}$").matches(String(repeating: "a", count: 5000) + "!", budget: 10_000) == nil)
+            outcome.causes.map(\.message) == [
+                "Invalid value: \"\(long.stringValue!)\": names[0] in body should match '[a-z]{100}$'",
+                "Invalid value: names[1] in body is too long to be checked against '[a-z]{100}$'",
+                "Invalid value: names[2] in body is too long to be checked against '[a-z]{100}$'",
+            ])
+        #expect(validator.validate(["names": [.string(String(repeating: "a", count: 100))]]).causes.isEmpty)
     }
 
     @Test func nestingAndProgramSizeAreBounded() {

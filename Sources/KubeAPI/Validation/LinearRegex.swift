@@ -39,19 +39,24 @@ public struct LinearRegex: Sendable {
     }
 
     /// Whether the expression matches somewhere in `text` (Go's `MatchString`: unanchored unless the pattern
-    /// anchors itself).
-    /// - Parameter budget: the most thread steps to take (about the text's length times the instructions alive at
-    ///   once); `nil` when the answer would cost more. Without it the cost is bounded by length × program size.
-    public func matches(_ text: String, budget: Int = .max) -> Bool? {
+    /// anchors itself). Costs at most the text's length times the program's size.
+    public func matches(_ text: String) -> Bool {
+        var unlimited = Int.max
+        return matches(text, budget: &unlimited) ?? false
+    }
+
+    /// `matches(_:)` within a budget of thread steps (about the text's length times the instructions alive at
+    /// once), shared by as many calls as the caller likes: each spends from it; `nil` once it runs out.
+    public func matches(_ text: String, budget: inout Int) -> Bool? {
         let scalars = Array(text.unicodeScalars)
         var current = ThreadList(capacity: program.count)
         var next = ThreadList(capacity: program.count)
-        var steps = 0
+        var stack: [Int] = []
         for position in 0...scalars.count {
             // A thread starts at every position: the search is unanchored.
-            add(0, to: &current, Context(scalars: scalars, position: position))
-            steps += current.members.count
-            guard steps <= budget else { return nil }
+            add(0, to: &current, Context(scalars: scalars, position: position), stack: &stack)
+            budget -= current.members.count
+            guard budget >= 0 else { return nil }
             next.clear()
             for pc in current.members {
                 switch program[pc] {
@@ -59,7 +64,7 @@ public struct LinearRegex: Sendable {
                     return true
                 case .scalar(let set):
                     if position < scalars.count, set.contains(scalars[position]) {
-                        add(pc + 1, to: &next, Context(scalars: scalars, position: position + 1))
+                        add(pc + 1, to: &next, Context(scalars: scalars, position: position + 1), stack: &stack)
                     }
                 default:
                     break
@@ -70,10 +75,10 @@ public struct LinearRegex: Sendable {
         return false
     }
 
-    /// Adds `pc` and every instruction reachable from it without reading a scalar (an explicit stack: no
-    /// recursion whose depth the pattern chooses).
-    private func add(_ start: Int, to list: inout ThreadList, _ context: Context) {
-        var stack = [start]
+    /// Adds `pc` and every instruction reachable from it without reading a scalar (an explicit stack, reused
+    /// between calls: no recursion whose depth the pattern chooses).
+    private func add(_ start: Int, to list: inout ThreadList, _ context: Context, stack: inout [Int]) {
+        stack.append(start)
         while let pc = stack.popLast() {
             guard list.insert(pc) else { continue }
             switch program[pc] {

@@ -7,7 +7,7 @@ import OrderedCollections
 /// `minLength`/`maxLength`, `minItems`/`maxItems`, `pattern`, `properties`, `additionalProperties`, `items`,
 /// `x-kubernetes-int-or-string`, `x-kubernetes-preserve-unknown-fields`, `x-kubernetes-embedded-resource`.
 /// Patterns are RE2 expressions as in kube-apiserver, matched by `LinearRegex` in linear time within
-/// `patternBudget`; recursion follows the object, whose depth the JSON reader bounds (512).
+/// `patternBudget` (per object); recursion follows the object, whose depth the JSON reader bounds (512).
 public struct SchemaValidator: Sendable {
     /// The outcome: the defaulted and pruned object, the field errors, and the pruned (unknown) field paths.
     public struct Outcome: Sendable {
@@ -16,8 +16,13 @@ public struct SchemaValidator: Sendable {
         public var unknownFields: [String] = []
         /// Each pattern compiled once per validation (`nil`: not a regular expression, so not checked).
         private var patterns: [String: LinearRegex?] = [:]
+        /// What is left of the validator's pattern budget.
+        var patternBudget: Int
 
-        init(object: JSON) { self.object = object }
+        init(object: JSON, patternBudget: Int) {
+            self.object = object
+            self.patternBudget = patternBudget
+        }
 
         mutating func compiled(_ pattern: String) -> LinearRegex? {
             if let known = patterns[pattern] { return known }
@@ -27,16 +32,21 @@ public struct SchemaValidator: Sendable {
         }
     }
 
-    /// The most matching work one string may cost against a `pattern` (thread steps of `LinearRegex`): a name
-    /// against a typical pattern takes a few thousand; a megabyte against `^[a-z0-9.-]*$` about three million.
-    public static let patternBudget = 20_000_000
+    /// The most matching work one object's strings may cost against `pattern`s, all together (thread steps of
+    /// `LinearRegex`): a name against a typical pattern takes a few thousand; a megabyte against `^[a-z0-9.-]*$`
+    /// about three million.
+    public static let defaultPatternBudget = 20_000_000
 
     public let schema: JSON
+    public let patternBudget: Int
 
-    public init(schema: JSON) { self.schema = schema }
+    public init(schema: JSON, patternBudget: Int = SchemaValidator.defaultPatternBudget) {
+        self.schema = schema
+        self.patternBudget = patternBudget
+    }
 
     public func validate(_ object: JSON) -> Outcome {
-        var outcome = Outcome(object: object)
+        var outcome = Outcome(object: object, patternBudget: patternBudget)
         var root = object
         // apiVersion, kind and metadata are the server's business, never pruned.
         let metadata = root["metadata"]
@@ -175,7 +185,7 @@ public struct SchemaValidator: Sendable {
                 fail(&outcome, path, "FieldValueTooLong", "Too long: may not be more than \(max) bytes")
             }
             if let pattern = schema["pattern"]?.stringValue, let regex = outcome.compiled(pattern) {
-                switch regex.matches(s, budget: Self.patternBudget) {
+                switch regex.matches(s, budget: &outcome.patternBudget) {
                 case true?:
                     break
                 case false?:
