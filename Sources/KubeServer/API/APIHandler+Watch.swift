@@ -108,6 +108,8 @@ extension APIHandler {
             }
         }
         continuation.onTermination = { _ in task.cancel() }
-        return APIResponse(status: 200, headers: ["transfer-encoding": "chunked"], body: .stream(stream))
+        return APIResponse(
+            status: 200, headers: ["transfer-encoding": "chunked"], body: .stream(stream),
+            onClientGone: { task.cancel() })
     }
 }

@@ -11,12 +11,19 @@ public struct APIResponse: Sendable {
     public var contentType: String
     public var headers: [String: String]
     public var body: Body
+    /// For a stream: what ends it when the client goes away without reading to the end (the HTTP layer calls it
+    /// when the connection closes), so a vanished watcher holds nothing until its next event.
+    public var onClientGone: (@Sendable () -> Void)?
 
-    public init(status: Int, contentType: String = "application/json", headers: [String: String] = [:], body: Body) {
+    public init(
+        status: Int, contentType: String = "application/json", headers: [String: String] = [:], body: Body,
+        onClientGone: (@Sendable () -> Void)? = nil
+    ) {
         self.status = status
         self.contentType = contentType
         self.headers = headers
         self.body = body
+        self.onClientGone = onClientGone
     }
 
     /// A JSON document response.

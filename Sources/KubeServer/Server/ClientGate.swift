@@ -3,8 +3,8 @@ import NIOCore
 import NIOTLS
 
 /// The first handler after TLS on every connection: counts the connection against its address's limit (closing
-/// one too many at once) and closes a connection whose TLS handshake has not completed within the limit's
-/// timeout, so a silent or slow client holds nothing for long.
+/// one too many at once), closes a connection whose TLS handshake has not completed within the limit's timeout,
+/// and closes one whose client has closed its side, so a silent, slow or vanished client holds nothing for long.
 ///
 /// Confined to its channel's event loop, as every NIO handler.
 final class ClientGate: ChannelInboundHandler, RemovableChannelHandler {
@@ -43,6 +43,12 @@ final class ClientGate: ChannelInboundHandler, RemovableChannelHandler {
         if case .handshakeCompleted = event as? TLSUserEvent {
             handshakeDeadline?.cancel()
             handshakeDeadline = nil
+        }
+        // Hummingbird keeps a half-closed connection open; a client that has closed its side has gone (as Go's
+        // server, and so kube-apiserver, takes it), and only closing ours ends the watch it left.
+        if case .inputClosed = event as? ChannelEvent {
+            context.close(promise: nil)
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }

@@ -29,7 +29,9 @@ struct KubeResponder: HTTPResponder {
         let apiRequest = APIRequest(
             method: request.method.rawValue, path: path, query: query, headers: headers,
             body: Array(buffer.readableBytesView), client: context.remoteAddress?.ipAddress)
-        return Self.response(await handler.handle(apiRequest))
+        let response = await handler.handle(apiRequest)
+        if let gone = response.onClientGone { context.closed.whenComplete { _ in gone() } }
+        return Self.response(response)
     }
 
     static func response(_ r: APIResponse) -> Response {
