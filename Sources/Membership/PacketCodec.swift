@@ -116,8 +116,14 @@ public enum PacketCodec {
         }
     }
 
+    /// Writes at most `maxString` bytes of `s`, cut between scalars so that what is sent is still UTF-8.
     static func putString(_ s: String, _ out: inout [UInt8]) {
-        let bytes = Array(s.utf8.prefix(maxString))
+        var bytes: [UInt8] = []
+        for scalar in s.unicodeScalars {
+            let encoded = Array(String(scalar).utf8)
+            guard bytes.count + encoded.count <= maxString else { break }
+            bytes += encoded
+        }
         out.append(UInt8(bytes.count))
         out += bytes
     }
@@ -145,6 +151,8 @@ public enum PacketCodec {
 
         mutating func string() throws(Drop) -> String {
             let length = Int(try u8())
+            // What `putString` never writes is refused, not kept: a longer string would not survive a resend.
+            guard length <= PacketCodec.maxString else { throw .malformed }
             guard let s = String(validating: try take(length), as: UTF8.self) else { throw .malformed }
             return s
         }

@@ -52,6 +52,24 @@ import Testing
         #expect(throws: PacketCodec.Drop.malformed) { try PacketCodec.open(body, key: Self.key) }
     }
 
+    /// A name of 254 or 255 bytes fits the length byte but is longer than any peer sends: such a packet was
+    /// opened, and its message re-sent with the name cut to 253 bytes (found by fuzz-membership). It is refused
+    /// now; and a long name is cut between scalars, never inside one.
+    @Test func stringsLongerThanTheLimitAreRefusedAndCutWhole() throws {
+        for length in [254, 255] {
+            var body =
+                PacketCodec.magic + [PacketCodec.version, UInt8(length)]
+                + Array(repeating: UInt8(ascii: "n"), count: length)
+                + Array(repeating: 0, count: 8) + [5, 0]
+            body += Array(HMAC<SHA256>.authenticationCode(for: body, using: Self.key))
+            #expect(throws: PacketCodec.Drop.malformed, "\(length) bytes") { try PacketCodec.open(body, key: Self.key) }
+        }
+        let long = String(repeating: "é", count: 200)  // 400 bytes, two per scalar
+        let packet = PacketCodec.seal(.gossip(updates: []), sender: "ab" + long, nonce: 1, key: Self.key)
+        let opened = try PacketCodec.open(packet, key: Self.key)
+        #expect(opened.sender == "ab" + String(repeating: "é", count: 125), "252 bytes: half an é would be byte 253")
+    }
+
     @Test func replaysAreRefusedReorderingIsNot() {
         var guardian = ReplayGuard()
         let steps: [(UInt64, String, Bool, String)] = [
