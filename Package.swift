@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Allocator", targets: ["Allocator"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "KubeServer", targets: ["KubeServer"]),
+        .library(name: "PylonTestKit", targets: ["PylonTestKit"]),
         .library(name: "PylonTestSupport", targets: ["PylonTestSupport"]),
         // Decoders the fuzz targets (Fuzz/) link.
         .library(name: "Layer2", targets: ["Layer2"]),
@@ -199,10 +200,14 @@ let package = Package(
         ),
 
         // MARK: Test support
+        // The light kit (seeded generator, byte mutator, `eventually`) depends on nothing, for pure tests; the heavy
+        // harness (API servers, LANs, routers, processes) is for integration tests and re-exports the kit.
+        .target(name: "PylonTestKit", swiftSettings: swiftSettings),
         .target(
             name: "PylonTestSupport",
             dependencies: [
-                "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab", "LoadBalancerConfig", "Speaker",
+                "PylonTestKit", "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab", "LoadBalancerConfig",
+                "Speaker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -214,10 +219,10 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestSupport"],
+            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestKit"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "PylonTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "PylonTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SpeakerTests",
             dependencies: [
@@ -238,7 +243,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "MembershipTests",
-            dependencies: ["Membership", "PylonTestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Membership", "PylonTestKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -254,7 +259,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "AllocatorTests",
-            dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestSupport"],
+            dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ControllerTests",
@@ -266,8 +271,8 @@ let package = Package(
             name: "KubeAPITests", dependencies: ["KubeAPI", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "BFDTests", dependencies: ["BFD", "PylonTestSupport"], swiftSettings: swiftSettings),
+            name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BFDTests", dependencies: ["BFD", "PylonTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",

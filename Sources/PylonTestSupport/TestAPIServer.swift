@@ -130,12 +130,6 @@ public final class TestAPIServer: Sendable {
     }
 }
 
-/// A failure raised by test support with a readable message.
-public struct TestFailure: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 extension TestAPIServer {
     /// Runs `body` with a fresh server and a client for it; both are stopped afterwards, also when `body` throws.
     public static func with<T>(

@@ -2,7 +2,7 @@ import Allocator
 import KubeAPI
 import LoadBalancerConfig
 import NetCore
-import PylonTestSupport
+import PylonTestKit
 import Testing
 
 @Suite struct RandomisedAllocatorTests {

@@ -1,4 +1,4 @@
-import PylonTestSupport
+import PylonTestKit
 import Testing
 
 @testable import BGP

@@ -1,6 +1,6 @@
 import Layer2
 import NetCore
-import PylonTestSupport
+import PylonTestKit
 import Testing
 
 /// Seeded, reproducible mutation fuzzing of every frame decoder: whatever the bytes, decoding returns a value or

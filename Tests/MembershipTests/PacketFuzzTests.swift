@@ -1,5 +1,5 @@
 import Crypto
-import PylonTestSupport
+import PylonTestKit
 import Testing
 
 @testable import Membership

@@ -1,5 +1,5 @@
 import Netlink
-import PylonTestSupport
+import PylonTestKit
 import Testing
 
 /// rtnetlink link messages as the kernel lays them out (`ifinfomsg` then attributes, 4-byte aligned).
