@@ -118,6 +118,11 @@ public enum PacketCodec {
 
     /// Writes at most `maxString` bytes of `s`, cut between scalars so that what is sent is still UTF-8.
     static func putString(_ s: String, _ out: inout [UInt8]) {
+        if s.utf8.count <= maxString {
+            out.append(UInt8(s.utf8.count))
+            out += s.utf8
+            return
+        }
         var bytes: [UInt8] = []
         for scalar in s.unicodeScalars {
             let encoded = Array(String(scalar).utf8)

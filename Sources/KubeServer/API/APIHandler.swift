@@ -55,8 +55,11 @@ public final class APIHandler: Sendable {
             return try await route(request)
         } catch {
             var response = APIResponse.failure(error)
-            // As kube-apiserver: a client told to slow down is told when to come back (client-go waits and retries).
-            if error.code == 429 { response.headers["retry-after"] = "1" }
+            // As kube-apiserver: a Status that says when to come back says it in Retry-After too (client-go waits
+            // and retries).
+            if let seconds = error.details?["retryAfterSeconds"]?.intValue {
+                response.headers["retry-after"] = String(seconds)
+            }
             return response
         }
     }
