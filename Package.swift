@@ -1,10 +1,30 @@
 // swift-tools-version:6.1
+// Pylon's modules, layer by layer. Sources/ is grouped by product area (Basics, Kube, LoadBalancer, Lab,
+// Executables, TestSupport; later PodNetwork, ServiceProxy, DNS, Ingress); this file by layer, each saying what it
+// may import. tests/python/test_layers.py checks the rules of the pure layer on every run of the suite.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+
+/// A module in `Sources/<area>/<name>`. A pure one is marked with the `PYLON_PURE_MODULE` condition, which the
+/// layer check reads.
+func module(_ name: String, in area: String, pure: Bool, _ dependencies: [Target.Dependency] = []) -> Target {
+    .target(
+        name: name, dependencies: dependencies, path: "Sources/\(area)/\(name)",
+        swiftSettings: swiftSettings + (pure ? [.define("PYLON_PURE_MODULE")] : []))
+}
+
+func product(_ name: String, _ package: String) -> Target.Dependency { .product(name: name, package: package) }
+
+let nio = [product("NIOCore", "swift-nio"), product("NIOPosix", "swift-nio")]
+let logging = product("Logging", "swift-log")
+let metrics = product("Metrics", "swift-metrics")
+let lifecycle = product("ServiceLifecycle", "swift-service-lifecycle")
+let collections = product("Collections", "swift-collections")
+let crypto = product("Crypto", "swift-crypto")
 
 let package = Package(
     name: "pylon",
@@ -45,215 +65,115 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // MARK: C shims
-        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // MARK: 1. C shims — kernel and library interfaces Glibc does not expose. Used by the I/O layer only.
+        .target(name: "CLinuxNet", path: "Sources/Basics/CLinuxNet"),
+        .systemLibrary(name: "CSQLite", path: "Sources/Kube/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
 
-        // MARK: Pure modules (no I/O)
-        .target(name: "NetCore", swiftSettings: swiftSettings),
-        .target(
-            name: "KubeAPI",
-            dependencies: [
-                .product(name: "Collections", package: "swift-collections")
-            ],
-            swiftSettings: swiftSettings
-        ),
+        // MARK: 2. Pure modules — values, codecs, decisions and state machines; no I/O. They may import only other
+        // pure modules, the Swift standard library, Synchronization, swift-collections and swift-crypto: never
+        // Foundation, Glibc, Dispatch, NIO or a C shim.
+        module("NetCore", in: "Basics", pure: true),
+        module("Netlink", in: "Basics", pure: true),
+        module("KubeAPI", in: "Kube", pure: true, [collections]),
+        module("LoadBalancerConfig", in: "LoadBalancer", pure: true, ["KubeAPI", "NetCore", collections]),
+        module("Allocator", in: "LoadBalancer", pure: true, ["LoadBalancerConfig", "NetCore"]),
+        module("Election", in: "LoadBalancer", pure: true, ["NetCore", "LoadBalancerConfig", crypto]),
+        module("Membership", in: "LoadBalancer", pure: true, [crypto]),
+        module("Layer2", in: "LoadBalancer", pure: true, ["NetCore", "Netlink"]),
+        module("BGP", in: "LoadBalancer", pure: true, ["NetCore"]),
+        module("BFD", in: "LoadBalancer", pure: true, ["NetCore"]),
+        module(
+            "Announcement", in: "LoadBalancer", pure: true,
+            ["Allocator", "BGP", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", collections]),
+        module(
+            "Explain", in: "LoadBalancer", pure: true,
+            ["Allocator", "Announcement", "BGP", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", collections]),
+        module("Lab", in: "Lab", pure: true, ["NetCore"]),
 
-        .target(name: "LoadBalancerConfig", dependencies: ["KubeAPI", "NetCore"], swiftSettings: swiftSettings),
-        .target(name: "Allocator", dependencies: ["LoadBalancerConfig", "NetCore"], swiftSettings: swiftSettings),
+        // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
+        // anything below them.
+        module("Processes", in: "Basics", pure: false, ["CLinuxNet"]),
+        module(
+            "Telemetry", in: "Basics", pure: false,
+            [
+                "CLinuxNet", product("Hummingbird", "hummingbird"), product("Prometheus", "swift-prometheus"), metrics,
+                logging, product("NIOCore", "swift-nio"), lifecycle,
+            ]),
+        module(
+            "KubeClient", in: "Kube", pure: false,
+            [
+                "KubeAPI", product("DequeModule", "swift-collections"), product("NIOHTTP1", "swift-nio"),
+                product("NIOSSL", "swift-nio-ssl"), product("NIOTLS", "swift-nio"), logging, metrics, lifecycle,
+            ] + nio),
+        module(
+            "KubeServer", in: "Kube", pure: false,
+            [
+                "KubeAPI", "NetCore", "CSQLite", product("Hummingbird", "hummingbird"),
+                product("HummingbirdCore", "hummingbird"), product("HTTPTypes", "swift-http-types"),
+                product("NIOSSL", "swift-nio-ssl"), product("NIOTLS", "swift-nio"), crypto,
+                product("X509", "swift-certificates"), product("SwiftASN1", "swift-asn1"), logging, lifecycle,
+            ] + nio),
+        module(
+            "Controller", in: "LoadBalancer", pure: false,
+            [
+                "Allocator", "Announcement", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
+                product("DequeModule", "swift-collections"), logging, metrics, lifecycle,
+            ]),
+        module(
+            "Speaker", in: "LoadBalancer", pure: false,
+            [
+                "CLinuxNet", "Netlink", "Layer2", "Election", "Membership", "LoadBalancerConfig", "KubeClient",
+                "KubeAPI", "NetCore", "BGP", "BFD", "Announcement", crypto, logging, metrics, lifecycle,
+            ] + nio),
+        module(
+            "LabRuntime", in: "Lab", pure: false,
+            ["Lab", "Processes", "KubeClient", "KubeAPI", "NetCore", "CLinuxNet", logging, lifecycle] + nio),
 
-        // MARK: I/O
-        .target(
-            name: "KubeClient",
-            dependencies: [
-                "KubeAPI",
-                .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "Telemetry",
-            dependencies: [
-                "CLinuxNet",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "Controller",
-            dependencies: [
-                "Allocator", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
-                .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "KubeServer",
-            dependencies: [
-                "KubeAPI", "NetCore", "CSQLite",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: Executable
+        // MARK: 4. Executables — argument parsing and wiring only.
         .executableTarget(
             name: "pylon",
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
                 "LabRuntime", "KubeAPI", "Explain",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                product("ArgumentParser", "swift-argument-parser"), product("UnixSignals", "swift-service-lifecycle"),
+                logging, lifecycle,
             ],
+            path: "Sources/Executables/pylon",
             swiftSettings: swiftSettings,
             // Linked by lld (the toolchain's; gold cannot pack) with relative relocations packed (DT_RELR, glibc
             // 2.36+): 1.7 MB of relocation entries that every process would read at start shrink to a few kilobytes.
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
         ),
-
         .executableTarget(
             name: "pylon-bench",
             dependencies: [
-                "KubeClient", "KubeAPI", "PylonTestSupport", "CLinuxNet", "Layer2", "Lab", "NetCore", "BGP", "Speaker",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "KubeClient", "KubeAPI", "PylonTestSupport", "Processes", "CLinuxNet", "Layer2", "Lab", "LabRuntime",
+                "NetCore", "BGP", "Speaker", logging, lifecycle, product("NIOCore", "swift-nio"),
             ],
+            path: "Sources/Executables/pylon-bench",
             swiftSettings: swiftSettings
         ),
 
-        .target(name: "CLinuxNet"),
-        .target(name: "Netlink", swiftSettings: swiftSettings),
-        .target(name: "Layer2", dependencies: ["NetCore", "Netlink"], swiftSettings: swiftSettings),
-        .target(
-            name: "Speaker",
-            dependencies: [
-                "CLinuxNet", "Netlink", "Layer2", "Election", "Membership", "LoadBalancerConfig", "KubeClient",
-                "KubeAPI",
-                "NetCore", "BGP", "BFD",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(name: "Lab", dependencies: ["NetCore"], swiftSettings: swiftSettings),
-        .target(name: "BGP", dependencies: ["NetCore"], swiftSettings: swiftSettings),
-        .target(name: "BFD", dependencies: ["NetCore"], swiftSettings: swiftSettings),
-        .target(
-            name: "Explain",
-            dependencies: [
-                "Allocator", "BGP", "Controller", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", "Speaker",
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "LabRuntime",
-            dependencies: [
-                "Lab", "KubeClient", "KubeAPI", "NetCore", "CLinuxNet",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "Membership", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "Election",
-            dependencies: ["NetCore", "LoadBalancerConfig", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: Test support
-        // The light kit (seeded generator, byte mutator, `eventually`) depends on nothing, for pure tests; the heavy
-        // harness (API servers, LANs, routers, processes) is for integration tests and re-exports the kit.
-        .target(name: "PylonTestKit", swiftSettings: swiftSettings),
+        // MARK: 5. Test support — the light kit (seeded generator, byte mutator, `eventually`) depends on nothing,
+        // for pure tests; the heavy harness (API servers, LANs, routers, processes) is for integration tests and
+        // re-exports the kit.
+        .target(name: "PylonTestKit", path: "Sources/TestSupport/PylonTestKit", swiftSettings: swiftSettings),
         .target(
             name: "PylonTestSupport",
             dependencies: [
-                "PylonTestKit", "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab", "LoadBalancerConfig",
-                "Speaker",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+                "PylonTestKit", "Processes", "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab", "LabRuntime",
+                "LoadBalancerConfig", "Speaker", logging, lifecycle,
+            ] + nio,
+            path: "Sources/TestSupport/PylonTestSupport",
             swiftSettings: swiftSettings
         ),
 
-        // MARK: Tests
+        // MARK: 6. Tests — a pure module's tests depend on pure modules and PylonTestKit only.
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestKit"],
-            swiftSettings: swiftSettings
-        ),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "PylonTestKit"], swiftSettings: swiftSettings),
+        // Yams (libyaml) only as the reference that Pylon's own YAML reader is compared with.
         .testTarget(
-            name: "SpeakerTests",
-            dependencies: [
-                "Speaker", "Lab", "Layer2", "Election", "LoadBalancerConfig", "KubeClient", "KubeAPI", "NetCore",
-                "PylonTestSupport", "BGP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "LabTests",
-            dependencies: [
-                "Lab", "LabRuntime", "Explain", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestSupport",
-            ],
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "MembershipTests",
-            dependencies: ["Membership", "PylonTestKit", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: swiftSettings
-        ),
-        .testTarget(
-            name: "ElectionTests",
-            dependencies: [
-                "Election", "LoadBalancerConfig", "KubeAPI", "NetCore",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: swiftSettings
-        ),
+            name: "KubeAPITests", dependencies: ["KubeAPI", product("Yams", "Yams")], swiftSettings: swiftSettings),
         .testTarget(
             name: "LoadBalancerConfigTests", dependencies: ["LoadBalancerConfig", "KubeAPI", "NetCore"],
             swiftSettings: swiftSettings),
@@ -262,35 +182,54 @@ let package = Package(
             dependencies: ["Allocator", "LoadBalancerConfig", "KubeAPI", "NetCore", "PylonTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "ControllerTests",
-            dependencies: ["Controller", "Allocator", "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport"],
-            swiftSettings: swiftSettings
-        ),
-        // Yams (libyaml) only as the reference that Pylon's own YAML reader is compared with.
+            name: "ElectionTests", dependencies: ["Election", "LoadBalancerConfig", "KubeAPI", "NetCore", crypto],
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "KubeAPITests", dependencies: ["KubeAPI", .product(name: "Yams", package: "Yams")],
+            name: "MembershipTests", dependencies: ["Membership", "PylonTestKit", crypto], swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BFDTests", dependencies: ["BFD", "PylonTestKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "KubeServerTests",
-            dependencies: [
-                "KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings
-        ),
+            name: "AnnouncementTests",
+            dependencies: ["Announcement", "Allocator", "BGP", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore"],
+            swiftSettings: swiftSettings),
         .testTarget(
-            name: "TelemetryTests",
-            dependencies: ["Telemetry"],
-            swiftSettings: swiftSettings
-        ),
+            name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProcessesTests", dependencies: ["Processes", "PylonTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeClient", "KubeAPI", "PylonTestSupport"],
-            swiftSettings: swiftSettings
-        ),
+            dependencies: ["KubeClient", "KubeAPI", "PylonTestSupport"] + nio + [product("NIOHTTP1", "swift-nio")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KubeServerTests",
+            dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore", logging],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "Announcement", "Allocator", "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport",
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SpeakerTests",
+            dependencies: [
+                "Speaker", "Announcement", "Lab", "LabRuntime", "Layer2", "Election", "LoadBalancerConfig",
+                "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport", "BGP", logging, lifecycle,
+            ] + nio,
+            swiftSettings: swiftSettings),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LabRuntimeTests",
+            dependencies: [
+                "Lab", "LabRuntime", "Explain", "LoadBalancerConfig", "KubeAPI", "KubeClient", "NetCore",
+                "PylonTestSupport",
+            ],
+            swiftSettings: swiftSettings),
     ]
 )

@@ -75,8 +75,8 @@ import Testing
                     state: .down, detectMultiplier: 3, myDiscriminator: 2, yourDiscriminator: 0,
                     desiredMinTxInterval: 1_000_000, requiredMinRxInterval: 300_000)))
         #expect(a.state == .initializing)
-        let init_ = a.packet()
-        let bUp = b.handle(.received(init_))
+        let initPacket = a.packet()
+        let bUp = b.handle(.received(initPacket))
         #expect(b.state == .up)
         let poll = Self.sent(bUp).first
         #expect(poll?.poll == true && poll?.desiredMinTxInterval == 300_000)

@@ -17,7 +17,7 @@ import Testing
                 try await server.kubectl("apply", "-k", ControllerIntegrationTests.path("deploy/crds/")).status == 0)
             _ = try await server.kubectl("create", "namespace", "pylon-system")
             let applied = try await server.kubectl("apply", "-f", "-", input: configuration)
-            try #require(applied.status == 0, "\(applied.stderr)")
+            try #require(applied.status == 0, "\(applied.standardError)")
             let controller = Task { await LoadBalancerController(client: client, options: .init()).runLoop() }
             do {
                 try await body(server, client)
@@ -62,7 +62,7 @@ import Testing
 
     static func apply(_ server: TestAPIServer, _ yaml: String) async throws {
         let result = try await server.kubectl("apply", "-f", "-", input: yaml)
-        try #require(result.status == 0, "\(result.stderr)")
+        try #require(result.status == 0, "\(result.standardError)")
     }
 
     /// `status.loadBalancer.ingress[*].ip` and the pool annotation.
@@ -72,7 +72,7 @@ import Testing
         try await server.kubectl(
             "get", "svc", name, "-n", namespace, "-o",
             "jsonpath={.status.loadBalancer.ingress[*].ip}@{.metadata.annotations.metallb\\.io/ip-allocated-from-pool}"
-        ).stdout
+        ).standardOutput
     }
 
     static func waitFor(
@@ -216,7 +216,8 @@ import Testing
                 try await Self.waitFor(server, name, "192.0.2.10\(i)@edit")
             }
             func version(_ name: String) async throws -> String {
-                try await server.kubectl("get", "svc", name, "-o", "jsonpath={.metadata.resourceVersion}").stdout
+                try await server.kubectl("get", "svc", name, "-o", "jsonpath={.metadata.resourceVersion}")
+                    .standardOutput
             }
             let (va, vb) = (try await version("a"), try await version("b"))
             try await Self.apply(
@@ -334,7 +335,7 @@ import Testing
                 try await server.kubectl(
                     "get", "ipaddresspool", "status-pool", "-n", "pylon-system", "-o",
                     "jsonpath={.status.availableIPv4} {.status.availableIPv6} {.status.assignedIPv4} {.status.assignedIPv6}"
-                ).stdout
+                ).standardOutput
             }
             func expect(_ text: String) async throws {
                 try await eventually("status-pool shows \(text)") { try await counters() == text }

@@ -1,3 +1,4 @@
+import Announcement
 import Controller
 import Foundation
 import KubeAPI
@@ -36,7 +37,7 @@ import Testing
             try await server.kubectl("create", "namespace", "metallb-system"),
             try await server.kubectl("apply", "-f", path("testdata/metallb-config.yaml")),
         ] {
-            try #require(result.status == 0, "\(result.stderr)")
+            try #require(result.status == 0, "\(result.standardError)")
         }
     }
 
@@ -61,7 +62,8 @@ import Testing
                 try await eventually("the controller's /healthz answers", timeout: .seconds(60)) {
                     exited = !process.isRunning
                     if exited { return true }
-                    return try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"]).stdout == "ok"
+                    return try await ChildProcess.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"])
+                        .standardOutput == "ok"
                 }
             } catch {
                 process.kill()
@@ -77,7 +79,7 @@ import Testing
     static func applyLoadBalancers(_ server: TestAPIServer, _ prefix: String, count: Int) async throws {
         for i in 0..<count {
             let result = try await server.kubectl("apply", "-f", "-", input: loadBalancer("\(prefix)-\(i)"))
-            try #require(result.status == 0, "\(result.stderr)")
+            try #require(result.status == 0, "\(result.standardError)")
         }
     }
 
@@ -86,7 +88,7 @@ import Testing
     {
         try await server.kubectl(
             "get", "svc", name, "-n", namespace, "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}"
-        ).stdout
+        ).standardOutput
     }
 
     @Test func seedWalkthroughAssignsAndRestartsWithoutWrites() async throws {
@@ -95,7 +97,7 @@ import Testing
             #expect(try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml")).status == 0)
             #expect(try await server.kubectl("apply", "-f", "-", input: Self.loadBalancer("second")).status == 0)
             let pending = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system")
-            #expect(pending.stdout.contains("<pending>"))
+            #expect(pending.standardOutput.contains("<pending>"))
 
             var controller = Task {
                 await LoadBalancerController(client: client, options: .init(namespace: "metallb-system")).runLoop()
@@ -108,19 +110,19 @@ import Testing
                     try await Self.externalIP(server, "second") == "10.0.0.101"
                 }
                 let table = try await server.kubectl("get", "services", "--all-namespaces")
-                let traefik = try #require(table.stdout.split(separator: "\n").first { $0.contains("traefik") })
+                let traefik = try #require(table.standardOutput.split(separator: "\n").first { $0.contains("traefik") })
                 #expect(traefik.contains("10.0.0.100"))
                 let annotation = try await server.kubectl(
                     "get", "svc", "second", "-o", "jsonpath={.metadata.annotations.metallb\\.io/ip-allocated-from-pool}"
                 )
-                #expect(annotation.stdout == "picluster-pool")
+                #expect(annotation.standardOutput == "picluster-pool")
                 let describe = try await server.kubectl("describe", "svc", "second")
-                #expect(describe.stdout.contains("IPAllocated"), "\(describe.stdout)")
+                #expect(describe.standardOutput.contains("IPAllocated"), "\(describe.standardOutput)")
                 try await eventually("pool status counts the two addresses") {
                     try await server.kubectl(
                         "get", "ipaddresspool", "picluster-pool", "-n", "metallb-system", "-o",
                         "jsonpath={.status.assignedIPv4}/{.status.availableIPv4}"
-                    ).stdout == "2/99"
+                    ).standardOutput == "2/99"
                 }
 
                 // A request outside every pool stays pending, with the reason.
@@ -130,7 +132,7 @@ import Testing
                         input: Self.loadBalancer("outside", annotations: "metallb.io/loadBalancerIPs: 192.0.2.7")
                     ).status == 0)
                 try await eventually("AllocationFailed names the cause") {
-                    try await server.kubectl("describe", "svc", "outside").stdout.contains(
+                    try await server.kubectl("describe", "svc", "outside").standardOutput.contains(
                         "requested IP 192.0.2.7 is not in any pool")
                 }
                 #expect(try await Self.externalIP(server, "outside") == "")
@@ -186,14 +188,14 @@ import Testing
                     """
                 #expect(try await server.kubectl("apply", "-f", "-", input: overlapping).status == 0)
                 try await eventually("the invalid configuration is reported") {
-                    try await server.kubectl("get", "events", "-n", "metallb-system").stdout.contains(
+                    try await server.kubectl("get", "events", "-n", "metallb-system").standardOutput.contains(
                         "InvalidConfiguration")
                 }
                 try await eventually("ConfigurationState says Invalid") {
                     let state = try await server.kubectl(
                         "get", "configurationstate", "controller", "-n", "metallb-system", "-o",
                         "jsonpath={.status.result}: {.status.errorSummary}"
-                    ).stdout
+                    ).standardOutput
                     // Which of the two pools is named first depends on their creation order within one second.
                     return state.hasPrefix("Invalid: IPAddressPool ") && state.contains("\"overlap\"")
                         && state.contains("\"picluster-pool\"") && state.contains(" overlaps ")
@@ -209,7 +211,7 @@ import Testing
                     try await server.kubectl(
                         "get", "configurationstate", "controller", "-n", "metallb-system", "-o",
                         "jsonpath={.status.result}"
-                    ).stdout == "Valid"
+                    ).standardOutput == "Valid"
                 }
             } catch {
                 controller.cancel()
@@ -294,7 +296,7 @@ import Testing
                 replicas.append((process, port))
             }
             func metrics(_ port: Int) async throws -> String {
-                try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).stdout
+                try await ChildProcess.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).standardOutput
             }
             func assigned() async throws -> [String] {
                 try await client.listAll(.services).items.flatMap { ServiceReading.statusIPs($0).map(\.description) }
@@ -333,7 +335,8 @@ import Testing
             defer { controller.kill() }
             func used() async throws -> Set<String> {
                 DeployedRBAC.used(
-                    metrics: try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).stdout)
+                    metrics: try await ChildProcess.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"])
+                        .standardOutput)
             }
             _ = try await server.kubectl(
                 "apply", "-f", ControllerIntegrationTests.path("testdata/traefik-service.yaml"))
@@ -344,7 +347,7 @@ import Testing
             // A request outside every pool fails; a change to the Service makes it fail again: the same Event twice.
             let outside = try await server.kubectl(
                 "create", "service", "loadbalancer", "outside", "--tcp=80:80", "--dry-run=client", "-o", "json")
-            var object = try JSONParser.parse(Array(outside.stdout.utf8))
+            var object = try JSONParser.parse(Array(outside.standardOutput.utf8))
             object["spec"]?["loadBalancerIP"] = "192.0.2.1"
             _ = try await client.create(.services, namespace: "default", object)
             try await eventually("the failure Event") {
@@ -382,9 +385,12 @@ import Testing
             let (controller, port) = try await ControllerIntegrationTests.startController(server)
             do {
                 try await eventually("/readyz answers ok", timeout: .seconds(60)) {
-                    try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/readyz"]).stdout == "ok"
+                    try await ChildProcess.run("curl", ["-sf", "http://127.0.0.1:\(port)/readyz"]).standardOutput
+                        == "ok"
                 }
-                #expect(try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"]).stdout == "ok")
+                #expect(
+                    try await ChildProcess.run("curl", ["-sf", "http://127.0.0.1:\(port)/healthz"]).standardOutput
+                        == "ok")
                 _ = try await server.kubectl(
                     "apply", "-f", ControllerIntegrationTests.path("testdata/traefik-service.yaml"))
                 try await eventually("traefik assigned") {
@@ -392,7 +398,8 @@ import Testing
                         == "10.0.0.100"
                 }
                 try await eventually("metrics show the allocation and the pool") {
-                    let metrics = try await Command.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"]).stdout
+                    let metrics = try await ChildProcess.run("curl", ["-sf", "http://127.0.0.1:\(port)/metrics"])
+                        .standardOutput
                     return metrics.contains("pylon_allocator_allocations_total 1")
                         && metrics.contains(
                             #"pylon_allocator_addresses_in_use_total{pool="picluster-pool",family="ipv4"} 1"#)

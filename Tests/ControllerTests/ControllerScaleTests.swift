@@ -1,3 +1,4 @@
+import Announcement
 import Controller
 import KubeAPI
 import KubeClient

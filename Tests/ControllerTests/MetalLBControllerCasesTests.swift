@@ -1,4 +1,5 @@
 import Allocator
+import Announcement
 import Controller
 import KubeAPI
 import LoadBalancerConfig

@@ -36,7 +36,8 @@ import Testing
             cm["data"] = ["k": "v"]
             let updated = try await client.update(.configMaps, cm)
             #expect(updated["data"]?["k"] == "v")
-            await #expect(throws: Status.self) { _ = try await client.update(.configMaps, cm) }  // stale resourceVersion
+            // A stale resourceVersion.
+            await #expect(throws: Status.self) { _ = try await client.update(.configMaps, cm) }
             do {
                 _ = try await client.update(.configMaps, cm)
             } catch let status as Status {
@@ -123,8 +124,8 @@ import Testing
             #expect(failed["count"]?.intValue == 5)
             #expect(failed["source"]?["component"] == "pylon-controller")
             let describe = try await server.kubectl("describe", "svc", "web")
-            #expect(describe.stdout.contains("AllocationFailed"), "\(describe.stdout)")
-            #expect(describe.stdout.contains("(x5 over"), "kubectl shows the aggregated count")
+            #expect(describe.standardOutput.contains("AllocationFailed"), "\(describe.standardOutput)")
+            #expect(describe.standardOutput.contains("(x5 over"), "kubectl shows the aggregated count")
         }
     }
 

@@ -274,9 +274,9 @@ import Testing
                 #expect(try await anonymous.raw("GET", "/readyz").status == 200)
 
                 // Plain HTTP to the HTTPS port.
-                let plain = try await Command.run("curl", ["-s", "-i", "http://127.0.0.1:\(server.port)/api"])
-                #expect(plain.stdout.hasPrefix("HTTP/1.0 400 Bad Request"), "\(plain.stdout)")
-                #expect(plain.stdout.contains("Client sent an HTTP request to an HTTPS server."))
+                let plain = try await ChildProcess.run("curl", ["-s", "-i", "http://127.0.0.1:\(server.port)/api"])
+                #expect(plain.standardOutput.hasPrefix("HTTP/1.0 400 Bad Request"), "\(plain.standardOutput)")
+                #expect(plain.standardOutput.contains("Client sent an HTTP request to an HTTPS server."))
 
                 // Still serving everyone else.
                 #expect(

@@ -14,35 +14,35 @@ import Testing
     @Test func seedWalkthrough() async throws {
         try await TestAPIServer.with { server, _ in
             let version = try await server.kubectl("version")
-            #expect(version.status == 0, "\(version.stderr)")
-            #expect(version.stdout.contains("Server Version: v1.32"))
+            #expect(version.status == 0, "\(version.standardError)")
+            #expect(version.standardOutput.contains("Server Version: v1.32"))
 
             let resources = try await server.kubectl("api-resources")
-            #expect(resources.stdout.contains("customresourcedefinitions"))
-            #expect(resources.stdout.contains("leases"))
+            #expect(resources.standardOutput.contains("customresourcedefinitions"))
+            #expect(resources.standardOutput.contains("leases"))
 
             #expect(
-                try await server.kubectl("create", "namespace", "metallb-system").stdout.contains(
+                try await server.kubectl("create", "namespace", "metallb-system").standardOutput.contains(
                     "namespace/metallb-system created"))
             let crds = try await server.kubectl("apply", "-k", Self.path("deploy/crds/"))
-            #expect(crds.status == 0, "\(crds.stderr)")
+            #expect(crds.status == 0, "\(crds.standardError)")
             let config = try await server.kubectl("apply", "-f", Self.path("testdata/metallb-config.yaml"))
-            #expect(config.status == 0, "\(config.stderr)")
-            #expect(config.stdout.contains("ipaddresspool.metallb.io/picluster-pool created"))
-            #expect(config.stdout.contains("l2advertisement.metallb.io/example created"))
+            #expect(config.status == 0, "\(config.standardError)")
+            #expect(config.standardOutput.contains("ipaddresspool.metallb.io/picluster-pool created"))
+            #expect(config.standardOutput.contains("l2advertisement.metallb.io/example created"))
             let pools = try await server.kubectl(
                 "get", "ipaddresspools", "-n", "metallb-system", "-o", "jsonpath={.items[0].spec.autoAssign}")
-            #expect(pools.stdout == "true", "schema default applied")
+            #expect(pools.standardOutput == "true", "schema default applied")
 
             let svc = try await server.kubectl("apply", "-f", Self.path("testdata/traefik-service.yaml"))
-            #expect(svc.status == 0, "\(svc.stderr)")
+            #expect(svc.status == 0, "\(svc.standardError)")
             let changed = try String(contentsOfFile: Self.path("testdata/traefik-service.yaml"), encoding: .utf8)
                 .replacingOccurrences(of: "port: 443", with: "port: 8443")
             let reapplied = try await server.kubectl("apply", "-f", "-", input: changed)
-            #expect(reapplied.stdout.contains("service/traefik configured"), "\(reapplied.stderr)")
+            #expect(reapplied.standardOutput.contains("service/traefik configured"), "\(reapplied.standardError)")
 
             let table = try await server.kubectl("get", "services", "--all-namespaces")
-            let lines = table.stdout.split(separator: "\n").map {
+            let lines = table.standardOutput.split(separator: "\n").map {
                 $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             }
             #expect(lines.first == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"])
@@ -79,21 +79,23 @@ import Testing
             let ports = try await server.kubectl(
                 "get", "svc", "traefik", "-n", "kube-system", "-o",
                 "jsonpath={.spec.ports[*].port} {.metadata.labels.a}{.metadata.labels.c}")
-            #expect(ports.stdout == "80 443 9000 bd", "strategic merge kept the other ports")
+            #expect(ports.standardOutput == "80 443 9000 bd", "strategic merge kept the other ports")
 
             let explain = try await server.kubectl("explain", "ipaddresspool.spec.autoAssign")
-            #expect(explain.status == 0, "\(explain.stderr)")
-            #expect(explain.stdout.contains("FIELD: autoAssign <boolean>"))
+            #expect(explain.status == 0, "\(explain.standardError)")
+            #expect(explain.standardOutput.contains("FIELD: autoAssign <boolean>"))
 
             let describe = try await server.kubectl("describe", "svc", "traefik", "-n", "kube-system")
-            #expect(describe.stdout.contains("Type:                     LoadBalancer"), "\(describe.stdout)")
-            #expect(describe.stdout.contains("Port:                     extra  9000/TCP"))
+            #expect(
+                describe.standardOutput.contains("Type:                     LoadBalancer"), "\(describe.standardOutput)"
+            )
+            #expect(describe.standardOutput.contains("Port:                     extra  9000/TCP"))
 
             let deleted = try await server.kubectl("delete", "svc", "traefik", "-n", "kube-system")
-            #expect(deleted.stdout.contains("service \"traefik\" deleted"))
+            #expect(deleted.standardOutput.contains("service \"traefik\" deleted"))
             let missing = try await server.kubectl("get", "svc", "traefik", "-n", "kube-system")
             #expect(missing.status != 0)
-            #expect(missing.stderr.contains("Error from server (NotFound): services \"traefik\" not found"))
+            #expect(missing.standardError.contains("Error from server (NotFound): services \"traefik\" not found"))
         }
     }
 
@@ -109,8 +111,8 @@ import Testing
                 """
             let invalid = try await server.kubectl("apply", "-f", "-", input: badPool)
             #expect(invalid.status != 0)
-            #expect(invalid.stderr.contains("spec.addresses: Required value"), "\(invalid.stderr)")
-            #expect(invalid.stderr.contains("spec.autoAssign"))
+            #expect(invalid.standardError.contains("spec.addresses: Required value"), "\(invalid.standardError)")
+            #expect(invalid.standardError.contains("spec.autoAssign"))
 
             let unknownField = """
                 apiVersion: metallb.io/v1beta1
@@ -120,17 +122,18 @@ import Testing
                 """
             let strict = try await server.kubectl("apply", "-f", "-", input: unknownField)
             #expect(strict.status != 0)
-            #expect(strict.stderr.contains("unknown field \"spec.autoAsign\""), "\(strict.stderr)")
+            #expect(strict.standardError.contains("unknown field \"spec.autoAsign\""), "\(strict.standardError)")
 
             let unknownKind = try await server.kubectl("get", "frobnicators")
             #expect(unknownKind.status != 0)
-            #expect(unknownKind.stderr.contains("the server doesn't have a resource type \"frobnicators\""))
+            #expect(unknownKind.standardError.contains("the server doesn't have a resource type \"frobnicators\""))
 
             let noNamespace = try await server.kubectl("create", "configmap", "x", "-n", "nowhere")
-            #expect(noNamespace.stderr.contains("namespaces \"nowhere\" not found"), "\(noNamespace.stderr)")
+            #expect(
+                noNamespace.standardError.contains("namespaces \"nowhere\" not found"), "\(noNamespace.standardError)")
 
             let badName = try await server.kubectl("create", "namespace", "Not_Valid")
-            #expect(badName.stderr.contains("is invalid"), "\(badName.stderr)")
+            #expect(badName.standardError.contains("is invalid"), "\(badName.standardError)")
 
             // A wrong token is refused; the server keeps serving the right one. kubectl words a 401 in one of two
             // ways: "must be logged in (Unauthorized)" once its discovery cache for the server exists, "asked for
@@ -138,9 +141,9 @@ import Testing
             let unauthorized = try await server.kubectl("--token", "wrong", "get", "ns")
             #expect(unauthorized.status != 0)
             #expect(
-                unauthorized.stderr.contains("the server has asked for the client to provide credentials")
-                    || unauthorized.stderr.contains("You must be logged in to the server (Unauthorized)"),
-                "\(unauthorized.stderr)")
+                unauthorized.standardError.contains("the server has asked for the client to provide credentials")
+                    || unauthorized.standardError.contains("You must be logged in to the server (Unauthorized)"),
+                "\(unauthorized.standardError)")
             #expect(try await server.kubectl("get", "ns").status == 0)
         }
     }
@@ -155,17 +158,17 @@ import Testing
             throw error
         }
         let before = try await first.kubectl("get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}")
-            .stdout
+            .standardOutput
         await first.stop(keepData: true)
         let second = try await TestAPIServer.start(dataDirectory: directory)
         do {
             let after = try await second.kubectl(
                 "get", "configmap", "keep", "-o", "jsonpath={.metadata.resourceVersion}/{.data.a}")
-            #expect(after.stdout == "\(before)/1")
+            #expect(after.standardOutput == "\(before)/1")
             #expect(try await second.kubectl("create", "configmap", "next").status == 0)
             let next = try await second.kubectl(
                 "get", "configmap", "next", "-o", "jsonpath={.metadata.resourceVersion}"
-            ).stdout
+            ).standardOutput
             #expect(Int(next)! > Int(before)!, "revisions keep growing across restarts")
         } catch {
             await second.stop()
@@ -208,14 +211,14 @@ import Testing
                 try await server.kubectl("create", "service", "clusterip", "b", "--tcp=80:80", "-n", "doomed").status
                     == 0)
             let deleted = try await server.kubectl("delete", "namespace", "doomed")
-            #expect(deleted.stdout.contains("namespace \"doomed\" deleted"), "\(deleted.stderr)")
+            #expect(deleted.standardOutput.contains("namespace \"doomed\" deleted"), "\(deleted.standardError)")
             try await eventually("namespace gone") {
                 try await server.kubectl("get", "namespace", "doomed").status != 0
             }
             let leftovers = try await server.kubectl("get", "configmaps,services", "-n", "doomed", "-o", "name")
-            #expect(leftovers.stdout.isEmpty)
+            #expect(leftovers.standardOutput.isEmpty)
             let recreated = try await server.kubectl("create", "configmap", "c", "-n", "doomed")
-            #expect(recreated.stderr.contains("namespaces \"doomed\" not found"))
+            #expect(recreated.standardError.contains("namespaces \"doomed\" not found"))
             // The Service's cluster IP went back to the pool: the whole range is still usable by others.
             #expect(try await server.kubectl("get", "svc", "kubernetes").status == 0)
         }
@@ -232,12 +235,12 @@ import Testing
             await EventRecorder(client: client, component: "pylon-controller").record(
                 svc, type: "Warning", reason: "AllocationFailed", message: "no pool matches")
             let events = try await server.kubectl("get", "events")
-            let header = events.stdout.split(separator: "\n").first.map {
+            let header = events.standardOutput.split(separator: "\n").first.map {
                 $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
             }
-            #expect(header == "LAST SEEN TYPE REASON OBJECT MESSAGE", "\(events.stdout)")
-            #expect(events.stdout.contains("service/web"))
-            #expect(events.stdout.contains("no pool matches"))
+            #expect(header == "LAST SEEN TYPE REASON OBJECT MESSAGE", "\(events.standardOutput)")
+            #expect(events.standardOutput.contains("service/web"))
+            #expect(events.standardOutput.contains("no pool matches"))
 
             for i in 0..<3 {
                 _ = try await client.create(
@@ -265,28 +268,28 @@ import Testing
     @Test func everyMetalLBKindApplies() async throws {
         try await TestAPIServer.with { server, _ in
             let crds = try await server.kubectl("apply", "-k", KubectlTests.path("deploy/crds/"))
-            #expect(crds.status == 0, "\(crds.stderr)")
+            #expect(crds.status == 0, "\(crds.standardError)")
             for kind in [
                 "ipaddresspools", "l2advertisements", "bgpadvertisements", "bgppeers", "communities", "bfdprofiles",
                 "servicel2statuses", "servicebgpstatuses", "configurationstates",
             ] {
-                #expect(crds.stdout.contains("\(kind).metallb.io created"), "\(kind)")
+                #expect(crds.standardOutput.contains("\(kind).metallb.io created"), "\(kind)")
             }
             _ = try await server.kubectl("create", "namespace", "metallb-system")
             let applied = try await server.kubectl("apply", "-f", KubectlTests.path("testdata/metallb-all-kinds.yaml"))
-            #expect(applied.status == 0, "\(applied.stderr)")
+            #expect(applied.status == 0, "\(applied.standardError)")
             let peers = try await server.kubectl(
                 "get", "bgppeers.v1beta1.metallb.io", "-n", "metallb-system", "-o", "jsonpath={.items[*].apiVersion}")
-            #expect(peers.stdout == "metallb.io/v1beta1 metallb.io/v1beta1", "v1beta1 still served")
+            #expect(peers.standardOutput == "metallb.io/v1beta1 metallb.io/v1beta1", "v1beta1 still served")
             let port = try await server.kubectl(
                 "get", "bgppeer", "router", "-n", "metallb-system", "-o", "jsonpath={.spec.peerPort}")
-            #expect(port.stdout == "179", "default peer port")
+            #expect(port.standardOutput == "179", "default peer port")
             let bad = try await server.kubectl(
                 "apply", "-f", "-",
                 input:
                     "apiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {name: bad, namespace: metallb-system}\nspec: {detectMultiplier: 1}\n"
             )
-            #expect(bad.stderr.contains("spec.detectMultiplier"), "\(bad.stderr)")
+            #expect(bad.standardError.contains("spec.detectMultiplier"), "\(bad.standardError)")
         }
     }
 }

@@ -23,8 +23,8 @@ import Testing
     static func families(_ server: TestAPIServer, _ name: String) async throws -> (ips: [IPAddress], families: String) {
         let out = try await server.kubectl(
             "get", "service", name, "-o", "jsonpath={.spec.clusterIPs[*]}|{.spec.ipFamilies[*]}|{.spec.clusterIP}")
-        let parts = out.stdout.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        try #require(parts.count == 3, "\(out.stdout) \(out.stderr)")
+        let parts = out.standardOutput.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        try #require(parts.count == 3, "\(out.standardOutput) \(out.standardError)")
         let ips = parts[0].split(separator: " ").compactMap { IPAddress(String($0)) }
         #expect(ips.first?.description == parts[2], "clusterIP is clusterIPs[0]")
         return (ips, parts[1])
@@ -45,7 +45,7 @@ import Testing
             for (name, lines, networks, families) in cases {
                 let yaml = Self.service(name, lines)
                 let applied = try await server.kubectl("apply", "-f", "-", input: yaml)
-                #expect(applied.status == 0, "\(name): \(applied.stderr)")
+                #expect(applied.status == 0, "\(name): \(applied.standardError)")
                 let got = try await Self.families(server, name)
                 #expect(got.families == families, "\(name)")
                 #expect(got.ips.count == networks.count, "\(name): \(got.ips)")
@@ -57,7 +57,7 @@ import Testing
             let before = try await Self.families(server, "plain")
             let upgraded = try await server.kubectl(
                 "patch", "service", "plain", "--type", "merge", "-p", #"{"spec":{"ipFamilyPolicy":"PreferDualStack"}}"#)
-            #expect(upgraded.status == 0, "\(upgraded.stderr)")
+            #expect(upgraded.status == 0, "\(upgraded.standardError)")
             let after = try await Self.families(server, "plain")
             #expect(after.families == "IPv4 IPv6")
             #expect(after.ips.first == before.ips.first)
@@ -68,11 +68,11 @@ import Testing
                 "patch", "service", "plain", "--type", "merge", "-p",
                 #"{"spec":{"ipFamilyPolicy":"SingleStack","ipFamilies":["IPv4"],"clusterIPs":["\#(before.ips[0])"]}}"#
             )
-            #expect(downgraded.status == 0, "\(downgraded.stderr)")
+            #expect(downgraded.status == 0, "\(downgraded.standardError)")
             #expect(try await Self.families(server, "plain").ips == [before.ips[0]])
             let reuse = try await server.kubectl(
                 "apply", "-f", "-", input: Self.service("reuse", "clusterIP: \"\(after.ips[1])\""))
-            #expect(reuse.status == 0, "\(reuse.stderr)")
+            #expect(reuse.status == 0, "\(reuse.standardError)")
 
             // Deleting releases every address the Service held.
             let prefer = try await Self.families(server, "prefer")
@@ -82,7 +82,7 @@ import Testing
                 input: Self.service(
                     "prefer-again", "ipFamilyPolicy: PreferDualStack",
                     "clusterIPs: [\"\(prefer.ips[0])\", \"\(prefer.ips[1])\"]"))
-            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.status == 0, "\(again.standardError)")
             #expect(try await Self.families(server, "prefer-again").ips == prefer.ips)
         }
     }
@@ -103,14 +103,14 @@ import Testing
             for (lines, message) in cases {
                 let result = try await server.kubectl("apply", "-f", "-", input: Self.service("bad", lines))
                 #expect(result.status != 0, "\(lines)")
-                #expect(result.stderr.contains(message), "\(lines): \(result.stderr)")
+                #expect(result.standardError.contains(message), "\(lines): \(result.standardError)")
             }
             _ = try await server.kubectl("apply", "-f", "-", input: Self.service("v4", []))
             let flip = try await server.kubectl(
                 "patch", "service", "v4", "--type", "merge", "-p", #"{"spec":{"ipFamilies":["IPv6"]}}"#)
             #expect(
-                flip.stderr.contains("spec.ipFamilies[0]: Invalid value: \"IPv6\": field is immutable"),
-                "\(flip.stderr)")
+                flip.standardError.contains("spec.ipFamilies[0]: Invalid value: \"IPv6\": field is immutable"),
+                "\(flip.standardError)")
         }
     }
 
@@ -120,12 +120,13 @@ import Testing
             let require = try await server.kubectl(
                 "apply", "-f", "-", input: Self.service("dual", "ipFamilyPolicy: RequireDualStack"))
             #expect(
-                require.stderr.contains("this cluster is not configured for dual-stack services"), "\(require.stderr)")
+                require.standardError.contains("this cluster is not configured for dual-stack services"),
+                "\(require.standardError)")
             let v6 = try await server.kubectl("apply", "-f", "-", input: Self.service("six", "ipFamilies: [IPv6]"))
-            #expect(v6.stderr.contains("not configured on this cluster"), "\(v6.stderr)")
+            #expect(v6.standardError.contains("not configured on this cluster"), "\(v6.standardError)")
             let prefer = try await server.kubectl(
                 "apply", "-f", "-", input: Self.service("prefer", "ipFamilyPolicy: PreferDualStack"))
-            #expect(prefer.status == 0, "PreferDualStack falls back to one family: \(prefer.stderr)")
+            #expect(prefer.status == 0, "PreferDualStack falls back to one family: \(prefer.standardError)")
             #expect(try await Self.families(server, "prefer").families == "IPv4")
         } catch {
             await server.stop()

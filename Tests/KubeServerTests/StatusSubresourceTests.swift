@@ -21,7 +21,7 @@ import Testing
             let shown = try await server.kubectl(
                 "get", "svc", "web", "-o",
                 "jsonpath={.status.loadBalancer.ingress[0].ip} {.metadata.annotations.example\\.com/note}")
-            #expect(shown.stdout == "192.0.2.10 kept")
+            #expect(shown.standardOutput == "192.0.2.10 kept")
         }
     }
 

@@ -2,6 +2,7 @@ import BFD
 import BGP
 import Foundation
 import Lab
+import LabRuntime
 import Logging
 import NIOCore
 import NIOPosix
@@ -195,7 +196,7 @@ struct BGPPeerInteropTests {
                     try up()
                 }
                 let port = ["-n", lab.topology.switchNamespace, "link", "set", "m-router"]
-                _ = try LabNetwork.process("/usr/sbin/ip", port + ["nomaster"])
+                _ = try await ChildProcess.run("/usr/sbin/ip", port + ["nomaster"], standardError: .discarded)
                 let reason = bfd ? "BFD:" : "hold timer expired"
                 do {
                     try await eventually("both sides ended the BGP session (\(reason))", timeout: .seconds(30)) {
@@ -211,7 +212,7 @@ struct BGPPeerInteropTests {
                             + "router: \((try? router.neighborDetails()) ?? "")")
                 }
                 if bfd { #expect(agent.state(of: routerAddress) == .down) }
-                _ = try LabNetwork.process("/usr/sbin/ip", port + ["master", "br1"])
+                _ = try await ChildProcess.run("/usr/sbin/ip", port + ["master", "br1"], standardError: .discarded)
                 // (BIRD waits its `error wait time` before it takes the session back: 1–2 s here.)
                 try await eventually("all back after the port returns", timeout: .seconds(30)) { try up() }
             }

@@ -1,6 +1,7 @@
 import Foundation
 import KubeAPI
 import Lab
+import LabRuntime
 import NetCore
 import PylonTestSupport
 import Testing
