@@ -204,11 +204,17 @@ let package = Package(
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeClient", "KubeAPI", "PylonTestSupport"] + nio + [product("NIOHTTP1", "swift-nio")],
+            dependencies: [
+                "KubeClient", "KubeAPI", "PylonTestSupport", product("NIOHTTP1", "swift-nio"),
+                product("NIOEmbedded", "swift-nio"),
+            ] + nio,
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeServerTests",
-            dependencies: ["KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore", logging],
+            dependencies: [
+                "KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore", logging,
+                product("NIOEmbedded", "swift-nio"), product("NIOTLS", "swift-nio"),
+            ] + nio,
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ControllerTests",
@@ -221,6 +227,7 @@ let package = Package(
             dependencies: [
                 "Speaker", "Announcement", "Lab", "LabRuntime", "Layer2", "Election", "LoadBalancerConfig",
                 "KubeClient", "KubeAPI", "NetCore", "PylonTestSupport", "BGP", logging, lifecycle,
+                product("NIOEmbedded", "swift-nio"),
             ] + nio,
             swiftSettings: swiftSettings),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"], swiftSettings: swiftSettings),

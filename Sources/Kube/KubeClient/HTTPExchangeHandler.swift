@@ -8,8 +8,9 @@ import NIOTLS
 /// connection when it has been idle for `idleTimeout`.
 ///
 /// Isolation: the channel's event loop; start exchanges with `start` on that loop. A broken or closed connection
-/// fails the exchange with `ConnectionLost`, a late answer with `ClientError.transport`, malformed bytes with the
-/// parser's error (a streamed body ends with that error); after any of them the connection is closed. A streamed
+/// fails the exchange with `ConnectionLost` (one closed in the middle of a response's body with the parser's
+/// error), a late answer with `ClientError.transport`, malformed bytes with the parser's error (a streamed body
+/// ends with that error); after any of them the connection is closed. A streamed
 /// exchange always closes its connection at the end.
 final class HTTPExchangeHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer

@@ -113,7 +113,16 @@ public final class BFDAgent: Service, Sendable {
             do {
                 let channel = try await open(address, port: listenPort, onlyTTL255: true)
                 try await channel.pipeline.addHandler(
-                    Receiver { [input] bytes, from in input.yield(.datagram(bytes, from: from)) })
+                    DatagramReceiver(
+                        onDatagram: { [input] envelope, _ in
+                            guard let text = envelope.remoteAddress.ipAddress, let from = IPAddress(text) else {
+                                return
+                            }
+                            input.yield(.datagram(Array(envelope.data.readableBytesView), from: from))
+                        },
+                        onError: { [logger] error in
+                            logger.debug("BFD socket error", metadata: ["error": "\(error)"])
+                        }))
                 receivers.append(channel)
             } catch {
                 logger.error(
@@ -322,21 +331,5 @@ public final class BFDAgent: Service, Sendable {
         mutating func finish() async {
             for peer in Array(entries.keys) { await end(peer) }
         }
-    }
-}
-
-/// Passes each datagram's bytes and sender to a closure (on the channel's event loop).
-private final class Receiver: ChannelInboundHandler, Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let onDatagram: @Sendable ([UInt8], IPAddress) -> Void
-
-    init(_ onDatagram: @escaping @Sendable ([UInt8], IPAddress) -> Void) {
-        self.onDatagram = onDatagram
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        guard let text = envelope.remoteAddress.ipAddress, let from = IPAddress(text) else { return }
-        onDatagram(Array(envelope.data.readableBytesView), from)
     }
 }

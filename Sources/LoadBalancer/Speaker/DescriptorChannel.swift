@@ -54,7 +54,9 @@ final class DescriptorChannel: Sendable {
         Glibc.close(sendDescriptor)
     }
 
-    private final class DatagramHandler: ChannelInboundHandler, Sendable {
+    /// Hands each datagram to `onDatagram`; closes the channel on an error (ENOBUFS on netlink: events were lost;
+    /// a vanished interface), and tells `onClose` when the channel goes, so that the owner reopens.
+    final class DatagramHandler: ChannelInboundHandler, Sendable {
         typealias InboundIn = ByteBuffer
         let onDatagram: @Sendable (ArraySlice<UInt8>) -> Void
         let onClose: @Sendable () -> Void

@@ -80,7 +80,12 @@ final class MembershipAgent: Sendable {
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(Inbound(agent: self))
+                            try channel.pipeline.syncOperations.addHandler(
+                                DatagramReceiver(
+                                    onDatagram: { envelope, channel in self.received(envelope, on: channel) },
+                                    onError: { [logger = self.logger] error in
+                                        logger.debug("membership socket error", metadata: ["error": "\(error)"])
+                                    }))
                         }
                     }
                     .bind(to: local).get()
@@ -146,7 +151,7 @@ final class MembershipAgent: Sendable {
         timer.cancel()
     }
 
-    fileprivate func received(_ envelope: AddressedEnvelope<ByteBuffer>, on channel: any Channel) {
+    func received(_ envelope: AddressedEnvelope<ByteBuffer>, on channel: any Channel) {
         let bytes = Array(envelope.data.readableBytesView)
         let opened: (sender: String, nonce: UInt64, message: MembershipMessage)
         do {
@@ -207,19 +212,6 @@ final class MembershipAgent: Sendable {
         let host = address.ipAddress ?? "?"
         let port = address.port ?? 0
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-    }
-
-    private final class Inbound: ChannelInboundHandler, Sendable {
-        typealias InboundIn = AddressedEnvelope<ByteBuffer>
-        let agent: MembershipAgent
-        init(agent: MembershipAgent) { self.agent = agent }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            agent.received(unwrapInboundIn(data), on: context.channel)
-        }
-        func errorCaught(context: ChannelHandlerContext, error: any Error) {
-            // A datagram that could not be sent or an ICMP error for one: the protocol's timers deal with loss.
-            agent.logger.debug("membership socket error", metadata: ["error": "\(error)"])
-        }
     }
 }
 
