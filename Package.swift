@@ -213,8 +213,8 @@ let package = Package(
             name: "KubeServerTests",
             dependencies: [
                 "KubeServer", "KubeAPI", "KubeClient", "PylonTestSupport", "NetCore", logging,
-                product("NIOEmbedded", "swift-nio"), product("NIOTLS", "swift-nio"),
-            ] + nio,
+                product("NIOCore", "swift-nio"), product("NIOEmbedded", "swift-nio"), product("NIOTLS", "swift-nio"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ControllerTests",
