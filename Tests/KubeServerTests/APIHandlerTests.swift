@@ -47,10 +47,14 @@ import Testing
             let created = try #require(await api.request("POST", Self.collection, body: Self.configMap).json)
             var first = created
             first["data"] = ["k": "first"]
-            #expect(await api.request("PUT", Self.collection + "/settings", body: String(decoding: first.serialized(), as: UTF8.self)).status == 200)
+            #expect(
+                await api.request(
+                    "PUT", Self.collection + "/settings", body: String(decoding: first.serialized(), as: UTF8.self)
+                ).status == 200)
             var stale = created
             stale["data"] = ["k": "stale"]
-            let refused = await api.request("PUT", Self.collection + "/settings", body: String(decoding: stale.serialized(), as: UTF8.self))
+            let refused = await api.request(
+                "PUT", Self.collection + "/settings", body: String(decoding: stale.serialized(), as: UTF8.self))
             #expect(refused.status == 409 && refused.json?["reason"] == "Conflict", "\(refused.text)")
             #expect(await api.request("GET", Self.collection + "/settings").json?["data"]?["k"] == "first")
         }
