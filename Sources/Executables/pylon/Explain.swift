@@ -54,11 +54,6 @@ struct ExplainServiceCommand: AsyncParsableCommand {
             try JSONOutput.print(explanation)
             return
         }
-        print("Service \(explanation.service): \(explanation.summary)")
-        let width = explanation.findings.map(\.topic.count).max() ?? 0
-        for finding in explanation.findings {
-            let mark = ["ok": "✓", "info": "·", "problem": "✗"][finding.level.rawValue] ?? "?"
-            print("  \(mark) \(finding.topic.padded(to: width + 2))\(finding.text)")
-        }
+        print(explanation.text, terminator: "")
     }
 }

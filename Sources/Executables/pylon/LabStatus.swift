@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import KubeAPI
 import LabRuntime
 
 /// `pylon lab status`: the lab's hosts, daemons and load balancer addresses.
