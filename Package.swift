@@ -188,17 +188,19 @@ let package = Package(
             name: "MembershipTests", dependencies: ["Membership", "PylonTestKit", crypto], swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestKit"],
+            name: "Layer2Tests", dependencies: ["Layer2", "Netlink", "NetCore", "PylonTestKit"], exclude: ["Captures"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestKit"], swiftSettings: swiftSettings),
+            name: "BGPTests", dependencies: ["BGP", "NetCore", "PylonTestKit"], exclude: ["Captures"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "BFDTests", dependencies: ["BFD", "PylonTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AnnouncementTests",
             dependencies: ["Announcement", "Allocator", "BGP", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], swiftSettings: swiftSettings),
+            name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], exclude: ["Golden"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "ProcessesTests", dependencies: ["Processes", "PylonTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"], swiftSettings: swiftSettings),

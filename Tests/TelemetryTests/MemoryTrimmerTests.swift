@@ -99,7 +99,7 @@ import Testing
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix(field + ":") {
                 return Int(text.dropFirst(field.count + 1).filter { $0.isNumber })
             }

@@ -97,10 +97,12 @@ extension Bench {
                                     && peer.status.state == .established)
                     }
                 } catch {
-                    let routerSays = try lab.exec(
-                        "router",
-                        ["birdc", "-s", directory + "/router.ctl", "show", "protocols", "all", protocolName]
-                    ).output
+                    // (What the router says is context: a failure to ask it must not hide the error itself.)
+                    let routerSays =
+                        (try? lab.exec(
+                            "router",
+                            ["birdc", "-s", directory + "/router.ctl", "show", "protocols", "all", protocolName]
+                        ))?.output ?? "(birdc failed)"
                     throw BenchError(
                         "\(error); Pylon: \(peer.status), BFD \(String(describing: agent.state(of: router))); "
                             + "router: \(routerSays) \(processes.map(\.text).joined(separator: "\n"))")
