@@ -7,8 +7,9 @@ import Testing
 
 @testable import LabRuntime
 
-/// `pylon lab` end to end, as a user runs it (root; CI runs it): up --detach, status, kubectl, exec, failover both
-/// ways, down — and Ctrl-C of a foreground lab — leaving no namespace, mount, link, process or file behind.
+/// `pylon lab` end to end, as a user runs it (root; CI runs it): up --detach from an installed copy of the binary,
+/// status, kubectl, exec, failover both ways, down — and Ctrl-C of a foreground lab — leaving no namespace, mount,
+/// link, process or file behind.
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
 struct LabCommandTests {
     static func pylon(_ arguments: String...) async throws -> ProcessOutput {
@@ -30,9 +31,15 @@ struct LabCommandTests {
     @Test func aDetachedLabServesTheDemoFailsOverAndGoesAway() async throws {
         try await ManagementSegment.exclusively {
             let directory = Self.directory()
+            // Started from an installed copy, outside the checkout: the binary carries the CRDs it applies.
+            let installed = directory + "-bin"
+            try FileManager.default.createDirectory(atPath: installed, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: installed) }
+            try FileManager.default.copyItem(atPath: PylonBinary.path, toPath: installed + "/pylon")
             var pids: [Int32] = []
             do {
-                let up = try await Self.pylon("up", "--detach", "--directory", directory)
+                let up = try await ChildProcess.run(
+                    installed + "/pylon", ["lab", "up", "--detach", "--directory", directory])
                 #expect(up.status == 0, "\(up.standardOutput)\(up.standardError)")
                 #expect(up.standardOutput.contains("EXTERNAL-IP <pending>"), "\(up.standardOutput)")
                 #expect(up.standardOutput.contains("got EXTERNAL-IP 192.0.2.100,2001:db8::100"), "\(up.standardOutput)")
