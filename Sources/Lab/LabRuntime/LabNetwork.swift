@@ -2,10 +2,6 @@ import FoundationEssentials
 import Lab
 import Processes
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Builds and removes a `LabTopology` with `ip`, as root.
 ///
 /// Isolation: methods block on child processes; call them from a thread of their own or a test, never from the
