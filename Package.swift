@@ -73,7 +73,7 @@ let package = Package(
         // pure modules, the Swift standard library, Synchronization, swift-collections and swift-crypto: never
         // Foundation, Glibc, Dispatch, NIO or a C shim.
         module("NetCore", in: "Basics", pure: true),
-        module("Netlink", in: "Basics", pure: true),
+        module("Netlink", in: "Basics", pure: true, ["NetCore"]),
         module("KubeAPI", in: "Kube", pure: true, [collections]),
         module("LoadBalancerConfig", in: "LoadBalancer", pure: true, ["KubeAPI", "NetCore", collections]),
         module("Allocator", in: "LoadBalancer", pure: true, ["LoadBalancerConfig", "NetCore"]),
@@ -170,7 +170,9 @@ let package = Package(
 
         // MARK: 6. Tests — a pure module's tests depend on pure modules and PylonTestKit only.
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "PylonTestKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NetlinkTests", dependencies: ["Netlink", "NetCore", "PylonTestKit"], exclude: ["Captures"],
+            swiftSettings: swiftSettings),
         // Yams (libyaml) only as the reference that Pylon's own YAML reader is compared with.
         .testTarget(
             name: "KubeAPITests", dependencies: ["KubeAPI", product("Yams", "Yams")], swiftSettings: swiftSettings),

@@ -25,8 +25,8 @@ import Testing
     }
 
     @Test func decodesALink() throws {
-        let changes = try LinkChange.parse(Self.newLink()[...])
-        guard case .updated(let link) = changes.first else {
+        let changes = try NetlinkEvent.parse(Self.newLink()[...])
+        guard case .link(let link) = changes.first else {
             Issue.record("no link in \(changes)")
             return
         }
@@ -38,12 +38,12 @@ import Testing
 
     @Test func splitsSeveralMessagesAndTheEndOfADump() throws {
         let done: [UInt8] = [20, 0, 0, 0, 3, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-        let changes = try LinkChange.parse((Self.newLink() + Self.newLink() + done)[...])
+        let changes = try NetlinkEvent.parse((Self.newLink() + Self.newLink() + done)[...])
         #expect(changes.count == 3 && changes.last == .dumpDone)
     }
 
     @Test func theDumpRequestIsWellFormed() throws {
-        let request = NetlinkMessage.linkDumpRequest(sequence: 9)
+        let request = NetlinkRequest.dumpLinks().bytes(sequence: 9)
         let messages = try NetlinkMessage.split(request[...])
         #expect(messages.count == 1)
         #expect(messages[0].type == NetlinkMessage.getLink && messages[0].sequence == 9)
@@ -65,7 +65,7 @@ import Testing
                     bytes.removeLast(Int.random(in: 1...bytes.count, using: &g))
                 }
             }
-            do { _ = try LinkChange.parse(bytes[...]) } catch { failures += 1 }
+            do { _ = try NetlinkEvent.parse(bytes[...]) } catch { failures += 1 }
         }
         #expect(failures > 0, "some mutations are rejected with NetlinkError")
     }

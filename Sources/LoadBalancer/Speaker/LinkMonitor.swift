@@ -44,7 +44,7 @@ struct LinkMonitor: Sendable {
             descriptor: fd, group: group, onDatagram: { datagram, _ in continuation.yield(.datagram(datagram)) },
             onClose: { continuation.yield(.closed) })
         defer { continuation.finish() }
-        let request = NetlinkMessage.linkDumpRequest(sequence: 1)
+        let request = NetlinkRequest.dumpLinks().bytes(sequence: 1)
         let sent = request.withUnsafeBytes { send(channel.sendDescriptor, $0.baseAddress, $0.count, 0) }
         guard sent == request.count else {
             let error = SocketError(operation: "netlink dump request", errno: errno)
@@ -58,16 +58,17 @@ struct LinkMonitor: Sendable {
                 guard case .datagram(let datagram) = event else { break }
                 do {
                     var changed = false
-                    for change in try LinkChange.parse(datagram) {
+                    for change in try NetlinkEvent.parse(datagram) {
                         switch change {
-                        case .updated(let link):
+                        case .link(let link):
                             changed = changed || links[link.index] != link
                             links[link.index] = link
-                        case .removed(let link):
+                        case .linkRemoved(let link):
                             changed = changed || links.removeValue(forKey: link.index) != nil
                         case .dumpDone:
                             dumped = true
                             changed = true
+                        default: continue
                         }
                     }
                     if dumped, changed { await onLinks(links) }
