@@ -93,6 +93,7 @@ let package = Package(
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
         // anything below them.
         module("Processes", in: "Basics", pure: false, ["CLinuxNet"]),
+        module("Kernel", in: "Basics", pure: false, ["CLinuxNet", "Netlink", "NetCore"]),
         module(
             "Telemetry", in: "Basics", pure: false,
             [
@@ -122,7 +123,8 @@ let package = Package(
         module(
             "Speaker", in: "LoadBalancer", pure: false,
             [
-                "CLinuxNet", "Netlink", "Layer2", "Election", "Membership", "LoadBalancerConfig", "KubeClient",
+                "CLinuxNet", "Kernel", "Netlink", "Layer2", "Election", "Membership", "LoadBalancerConfig",
+                "KubeClient",
                 "KubeAPI", "NetCore", "BGP", "BFD", "Announcement", crypto, logging, metrics, lifecycle,
             ] + nio),
         module(
@@ -161,7 +163,8 @@ let package = Package(
         .target(
             name: "PylonTestSupport",
             dependencies: [
-                "PylonTestKit", "Processes", "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab", "LabRuntime",
+                "PylonTestKit", "Processes", "Kernel", "KubeServer", "KubeAPI", "KubeClient", "NetCore", "Lab",
+                "LabRuntime",
                 "LoadBalancerConfig", "Speaker", logging, lifecycle,
             ] + nio,
             path: "Sources/TestSupport/PylonTestSupport",
@@ -202,6 +205,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], exclude: ["Golden"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KernelTests", dependencies: ["Kernel", "Netlink", "NetCore", "PylonTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ProcessesTests", dependencies: ["Processes", "PylonTestKit"], swiftSettings: swiftSettings),

@@ -1,5 +1,6 @@
 import CLinuxNet
 import Glibc
+import Kernel
 import NIOCore
 import NIOPosix
 
@@ -26,7 +27,7 @@ final class DescriptorChannel: Sendable {
     ) async throws {
         let duplicate = dup(descriptor)
         guard duplicate >= 0 else {
-            let error = SocketError(operation: "dup", errno: errno)
+            let error = KernelCallError(operation: "dup", errno: errno)
             Glibc.close(descriptor)
             throw error
         }
@@ -77,11 +78,4 @@ final class DescriptorChannel: Sendable {
             context.close(promise: nil)
         }
     }
-}
-
-/// A failed socket system call, with its errno.
-struct SocketError: Error, CustomStringConvertible {
-    let operation: String
-    let errno: Int32
-    var description: String { "\(operation): \(String(cString: strerror(errno)))" }
 }

@@ -1,5 +1,6 @@
 import CLinuxNet
 import Glibc
+import Kernel
 import Layer2
 import Logging
 import Metrics
@@ -31,7 +32,7 @@ final class InterfaceResponder: Sendable {
     }
 
     /// Opens the sockets. `onFailure` is called (on an event loop thread) when a socket closes on its own.
-    /// - Throws: `SocketError` when a socket cannot be opened or bound (no CAP_NET_RAW, interface gone).
+    /// - Throws: `KernelCallError` when a socket cannot be opened or bound (no CAP_NET_RAW, interface gone).
     init(
         link: Link, table: AnnouncementTable, group: any EventLoopGroup, metrics: SpeakerMetrics, logger: Logger,
         onFailure: @escaping @Sendable () -> Void
@@ -54,7 +55,7 @@ final class InterfaceResponder: Sendable {
         self.metrics = metrics
         func open(_ ethertype: UInt16, _ filter: pylon_packet_filter) throws -> Int32 {
             let fd = pylon_packet_socket(index, ethertype, filter)
-            guard fd >= 0 else { throw SocketError(operation: "packet socket on \(name)", errno: errno) }
+            guard fd >= 0 else { throw KernelCallError(operation: "packet socket on \(name)", errno: errno) }
             return fd
         }
         let arpFD = try open(UInt16(ETH_P_ARP), PYLON_FILTER_ARP_IN)

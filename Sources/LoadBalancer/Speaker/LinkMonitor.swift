@@ -1,5 +1,6 @@
 import CLinuxNet
 import Glibc
+import Kernel
 import KubeClient
 import Logging
 import NIOCore
@@ -38,7 +39,7 @@ struct LinkMonitor: Sendable {
 
     private func follow(_ onLinks: @Sendable ([Int32: Link]) async -> Void) async throws {
         let fd = pylon_netlink_socket(NetlinkMessage.linkGroup)
-        guard fd >= 0 else { throw SocketError(operation: "netlink socket", errno: errno) }
+        guard fd >= 0 else { throw KernelCallError(operation: "netlink socket", errno: errno) }
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let channel = try await DescriptorChannel(
             descriptor: fd, group: group, onDatagram: { datagram, _ in continuation.yield(.datagram(datagram)) },
@@ -47,7 +48,7 @@ struct LinkMonitor: Sendable {
         let request = NetlinkRequest.dumpLinks().bytes(sequence: 1)
         let sent = request.withUnsafeBytes { send(channel.sendDescriptor, $0.baseAddress, $0.count, 0) }
         guard sent == request.count else {
-            let error = SocketError(operation: "netlink dump request", errno: errno)
+            let error = KernelCallError(operation: "netlink dump request", errno: errno)
             await channel.close()
             throw error
         }
@@ -80,6 +81,6 @@ struct LinkMonitor: Sendable {
             continuation.finish()
         }
         await channel.close()
-        if !Task.isCancelled { throw SocketError(operation: "netlink socket closed", errno: 0) }
+        if !Task.isCancelled { throw KernelCallError(operation: "netlink socket closed", errno: 0) }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Kernel
 import NetCore
 
 /// Holds this node's memberships of the solicited-node multicast groups of the IPv6 addresses it announces, so that
@@ -15,16 +16,16 @@ struct MulticastGroups: ~Copyable {
         var group: IPAddress
     }
 
-    /// - Throws: `SocketError` when the socket cannot be opened (IPv6 disabled).
+    /// - Throws: `KernelCallError` when the socket cannot be opened (IPv6 disabled).
     init() throws {
         socket = Glibc.socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socket >= 0 else { throw SocketError(operation: "IPv6 socket for multicast groups", errno: errno) }
+        guard socket >= 0 else { throw KernelCallError(operation: "IPv6 socket for multicast groups", errno: errno) }
     }
 
     deinit { Glibc.close(socket) }
 
     /// Joins the solicited-node group of `ip` on `interface`.
-    /// - Throws: `SocketError` from `setsockopt` (e.g. the interface went away).
+    /// - Throws: `KernelCallError` from `setsockopt` (e.g. the interface went away).
     mutating func join(_ ip: IPAddress, on interface: Int32) throws {
         guard let group = ip.solicitedNodeMulticast else { return }
         let key = Key(interface: interface, group: group)
@@ -57,6 +58,6 @@ struct MulticastGroups: ~Copyable {
         }
         request.ipv6mr_interface = UInt32(interface)
         let result = setsockopt(socket, Int32(IPPROTO_IPV6), option, &request, socklen_t(MemoryLayout<ipv6_mreq>.size))
-        guard result == 0 else { throw SocketError(operation: "multicast membership of \(group)", errno: errno) }
+        guard result == 0 else { throw KernelCallError(operation: "multicast membership of \(group)", errno: errno) }
     }
 }
