@@ -88,12 +88,18 @@ let package = Package(
         module(
             "Explain", in: "LoadBalancer", pure: true,
             ["Allocator", "Announcement", "BGP", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", collections]),
+        module(
+            "CNI", in: "PodNetwork", pure: true,
+            ["KubeAPI", "NetCore", product("OrderedCollections", "swift-collections")]),
         module("Lab", in: "Lab", pure: true, ["NetCore"]),
 
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
         // anything below them.
         module("Processes", in: "Basics", pure: false, ["CLinuxNet"]),
         module("Kernel", in: "Basics", pure: false, ["CLinuxNet", "Netlink", "NetCore"]),
+        module(
+            "CNIPlugin", in: "PodNetwork", pure: false,
+            ["CNI", "Kernel", "Netlink", "NetCore", "KubeAPI", product("OrderedCollections", "swift-collections")]),
         module(
             "Telemetry", in: "Basics", pure: false,
             [
@@ -136,7 +142,7 @@ let package = Package(
             name: "pylon",
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
-                "LabRuntime", "KubeAPI", "Explain",
+                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin",
                 product("ArgumentParser", "swift-argument-parser"), product("UnixSignals", "swift-service-lifecycle"),
                 logging, lifecycle,
             ],
@@ -205,6 +211,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], exclude: ["Golden"],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "KubeAPI", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CNIPluginTests", dependencies: ["CNI", "KubeAPI", "NetCore", "PylonTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "KernelTests", dependencies: ["Kernel", "Netlink", "NetCore", "PylonTestSupport"],

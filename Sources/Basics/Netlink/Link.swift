@@ -62,6 +62,7 @@ public struct Link: Sendable, Equatable {
     static let attributeLink: UInt16 = 5
     static let attributeMaster: UInt16 = 10
     static let attributeProtocolInfo: UInt16 = 12
+    static let attributeTransmitQueueLength: UInt16 = 13
     static let attributeLinkInfo: UInt16 = 18
     static let attributeNamespaceDescriptor: UInt16 = 28
     // `IFLA_INFO_*` inside `IFLA_LINKINFO`.

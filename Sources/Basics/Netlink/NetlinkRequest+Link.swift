@@ -9,8 +9,8 @@ extension NetlinkRequest {
             flags: acknowledged(NetlinkMessage.flagCreate | NetlinkMessage.flagExclusive),
             header: interfaceHeader(index: 0, set: template.up ? .up : [], change: template.up ? .up : []))
         request.appendLinkSettings(
-            mtu: template.mtu, address: template.address?.bytes, master: template.master,
-            namespace: template.namespaceDescriptor, name: template.name)
+            mtu: template.mtu, queue: template.transmitQueueLength, address: template.address?.bytes,
+            master: template.master, namespace: template.namespaceDescriptor, name: template.name)
         request.nest(Link.attributeLinkInfo) { info in
             info.append(Link.linkInfoKind, Array(template.kind.name.utf8))  // unterminated, as `ip` sends it
             switch template.kind {
@@ -20,8 +20,8 @@ extension NetlinkRequest {
                     data.nest(1) { peerInfo in  // VETH_INFO_PEER: an ifinfomsg, then the peer's attributes
                         peerInfo.appendRaw(interfaceHeader(index: 0, set: [], change: []))
                         peerInfo.appendLinkSettings(
-                            mtu: peer.mtu, address: peer.address?.bytes, master: nil,
-                            namespace: peer.namespaceDescriptor, name: peer.name)
+                            mtu: peer.mtu, queue: peer.transmitQueueLength, address: peer.address?.bytes,
+                            master: nil, namespace: peer.namespaceDescriptor, name: peer.name)
                     }
                 }
             case .vxlan(let settings):
@@ -48,7 +48,7 @@ extension NetlinkRequest {
             type: NetlinkMessage.newLink, flags: acknowledged(),
             header: interfaceHeader(index: index, set: set, change: change))
         request.appendLinkSettings(
-            mtu: update.mtu, address: update.address?.bytes, master: update.master,
+            mtu: update.mtu, queue: nil, address: update.address?.bytes, master: update.master,
             namespace: update.namespaceDescriptor, name: update.name)
         return request
     }
@@ -94,9 +94,10 @@ extension NetlinkRequest {
     }
 
     private mutating func appendLinkSettings(
-        mtu: UInt32?, address: [UInt8]?, master: Int32?, namespace: Int32?, name: String?
+        mtu: UInt32?, queue: UInt32?, address: [UInt8]?, master: Int32?, namespace: Int32?, name: String?
     ) {
         if let mtu { append(Link.attributeMTU, u32: mtu) }
+        if let queue { append(Link.attributeTransmitQueueLength, u32: queue) }
         if let address { append(Link.attributeAddress, address) }
         if let master { append(Link.attributeMaster, u32: UInt32(bitPattern: master)) }
         if let namespace { append(Link.attributeNamespaceDescriptor, u32: UInt32(bitPattern: namespace)) }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import CNIPlugin
+import Glibc
 
 /// The `pylon` command: one binary, one subcommand per component.
 @main
@@ -11,4 +13,11 @@ struct Pylon: AsyncParsableCommand {
         version: version,
         subcommands: [Server.self, ControllerCommand.self, SpeakerCommand.self, LabCommand.self, ExplainCommand.self]
     )
+
+    /// A container runtime runs the binary as a CNI plugin (installed or linked as `/opt/cni/bin/pylon`), with
+    /// `CNI_COMMAND` in the environment; otherwise it is the `pylon` command.
+    static func main() async {
+        if getenv("CNI_COMMAND") != nil { Glibc.exit(CNIPlugin.runProcess()) }
+        await main(nil)
+    }
 }
