@@ -282,10 +282,18 @@ extension PluginContext {
             throw CNIError(.kernelRefused, "add \(gateway)/\(prefixLength) to \(config.bridge): \(error)")
         }
         // Pin the bridge's MAC to the one it had before this pod's port joined: otherwise it follows the lowest MAC
-        // among its ports as pods come and go.
-        if bridge.address.count == 6 {
+        // among its ports as pods come and go. A bridge whose ports all left has none (all zeros): then pin the one
+        // it has taken from this pod's port.
+        var pinned = bridge.address
+        if pinned.allSatisfy({ $0 == 0 }) {
+            pinned =
+                try kernel("look up \(config.bridge)") { () throws(RouteSocketError) in
+                    try host.link(named: config.bridge)
+                }?.address ?? []
+        }
+        if pinned.count == 6, !pinned.allSatisfy({ $0 == 0 }) {
             try kernel("pin \(config.bridge)'s MAC") { () throws(RouteSocketError) in
-                try host.perform(.updateLink(bridge.index, LinkUpdate(address: MACAddress(bridge.address))))
+                try host.perform(.updateLink(bridge.index, LinkUpdate(address: MACAddress(pinned))))
             }
         }
     }
