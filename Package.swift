@@ -74,6 +74,7 @@ let package = Package(
         // Foundation, Glibc, Dispatch, NIO or a C shim.
         module("NetCore", in: "Basics", pure: true),
         module("Netlink", in: "Basics", pure: true, ["NetCore"]),
+        module("NFTables", in: "Basics", pure: true, ["Netlink", "NetCore"]),
         module("KubeAPI", in: "Kube", pure: true, [collections]),
         module("LoadBalancerConfig", in: "LoadBalancer", pure: true, ["KubeAPI", "NetCore", collections]),
         module("Allocator", in: "LoadBalancer", pure: true, ["LoadBalancerConfig", "NetCore"]),
@@ -90,7 +91,7 @@ let package = Package(
             ["Allocator", "Announcement", "BGP", "Election", "KubeAPI", "LoadBalancerConfig", "NetCore", collections]),
         module(
             "CNI", in: "PodNetwork", pure: true,
-            ["KubeAPI", "NetCore", product("OrderedCollections", "swift-collections")]),
+            ["KubeAPI", "NetCore", "NFTables", product("OrderedCollections", "swift-collections")]),
         module("Lab", in: "Lab", pure: true, ["NetCore"]),
 
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
@@ -99,7 +100,10 @@ let package = Package(
         module("Kernel", in: "Basics", pure: false, ["CLinuxNet", "Netlink", "NetCore"]),
         module(
             "CNIPlugin", in: "PodNetwork", pure: false,
-            ["CNI", "Kernel", "Netlink", "NetCore", "KubeAPI", product("OrderedCollections", "swift-collections")]),
+            [
+                "CNI", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI",
+                product("OrderedCollections", "swift-collections"),
+            ]),
         module(
             "Telemetry", in: "Basics", pure: false,
             [
@@ -180,7 +184,8 @@ let package = Package(
         // MARK: 6. Tests — a pure module's tests depend on pure modules and PylonTestKit only.
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "NetlinkTests", dependencies: ["Netlink", "NetCore", "PylonTestKit"], exclude: ["Captures"],
+            name: "NetlinkTests", dependencies: ["Netlink", "NFTables", "CNI", "NetCore", "PylonTestKit"],
+            exclude: ["Captures"],
             swiftSettings: swiftSettings),
         // Yams (libyaml) only as the reference that Pylon's own YAML reader is compared with.
         .testTarget(

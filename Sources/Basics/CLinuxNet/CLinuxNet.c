@@ -93,8 +93,8 @@ int pylon_netlink_socket(uint32_t groups) {
     return fd;
 }
 
-int pylon_route_socket(uint32_t groups, int timeout_ms) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+int pylon_netlink_request_socket(int protocol, uint32_t groups, int timeout_ms) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (fd < 0) return -1;
     int one = 1;
     int buffer = 4 << 20;

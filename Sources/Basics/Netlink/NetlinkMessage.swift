@@ -76,7 +76,7 @@ public struct NetlinkMessage: Sendable, Equatable {
     /// Splits `rtattr`s (length, type, value, padded to 4 bytes); the nested and byte-order flags are masked off
     /// the type.
     /// - Throws: `NetlinkError.truncated` when an attribute's length runs past `bytes` or is below its header.
-    static func attributes(_ bytes: ArraySlice<UInt8>) throws(NetlinkError) -> [(UInt16, ArraySlice<UInt8>)] {
+    public static func attributes(_ bytes: ArraySlice<UInt8>) throws(NetlinkError) -> [(UInt16, ArraySlice<UInt8>)] {
         var out: [(UInt16, ArraySlice<UInt8>)] = []
         var offset = bytes.startIndex
         while bytes.endIndex - offset >= 4 {

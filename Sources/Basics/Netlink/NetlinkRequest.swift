@@ -9,7 +9,8 @@ public struct NetlinkRequest: Sendable, Equatable {
     /// The fixed header and the attributes after it, each attribute padded to 4 bytes.
     public private(set) var payload: [UInt8]
 
-    init(type: UInt16, flags: UInt16, header: [UInt8]) {
+    /// A request of `type` whose payload starts with `header` (the family's fixed header).
+    public init(type: UInt16, flags: UInt16, header: [UInt8]) {
         self.type = type
         self.flags = flags
         self.payload = header
@@ -27,16 +28,19 @@ public struct NetlinkRequest: Sendable, Equatable {
         return out + payload
     }
 
-    mutating func append(_ type: UInt16, _ value: some Collection<UInt8>) {
+    /// Appends an attribute holding `value`, padded to 4 bytes.
+    public mutating func append(_ type: UInt16, _ value: some Collection<UInt8>) {
         payload.appendLE16(UInt16(4 + value.count))
         payload.appendLE16(type)
         payload += value
         pad()
     }
 
-    mutating func append(_ type: UInt16, string: String) { append(type, Array(string.utf8) + [0]) }
+    /// Appends a NUL-terminated string attribute.
+    public mutating func append(_ type: UInt16, string: String) { append(type, Array(string.utf8) + [0]) }
 
-    mutating func append(_ type: UInt16, u32 value: UInt32) {
+    /// Appends a 32-bit attribute in host (little-endian) order, as rtnetlink takes numbers.
+    public mutating func append(_ type: UInt16, u32 value: UInt32) {
         var bytes: [UInt8] = []
         bytes.appendLE32(value)
         append(type, bytes)
@@ -44,7 +48,7 @@ public struct NetlinkRequest: Sendable, Equatable {
 
     /// An attribute holding other attributes (or, for a veth peer, a header and attributes) that `body` appends.
     /// Its length covers the padding of what it holds, as the kernel's and iproute2's nests do.
-    mutating func nest(_ type: UInt16, _ body: (inout NetlinkRequest) -> Void) {
+    public mutating func nest(_ type: UInt16, _ body: (inout NetlinkRequest) -> Void) {
         let start = payload.count
         payload += [0, 0, UInt8(type & 0xFF), UInt8(type >> 8)]
         body(&self)
@@ -54,7 +58,7 @@ public struct NetlinkRequest: Sendable, Equatable {
     }
 
     /// Appends bytes as they are (a fixed header inside a nest).
-    mutating func appendRaw(_ bytes: [UInt8]) {
+    public mutating func appendRaw(_ bytes: [UInt8]) {
         payload += bytes
         pad()
     }
@@ -64,7 +68,7 @@ public struct NetlinkRequest: Sendable, Equatable {
     }
 
     /// `NLM_F_REQUEST | NLM_F_ACK` plus `extra`.
-    static func acknowledged(_ extra: UInt16 = 0) -> UInt16 {
+    public static func acknowledged(_ extra: UInt16 = 0) -> UInt16 {
         NetlinkMessage.flagRequest | NetlinkMessage.flagAcknowledge | extra
     }
 

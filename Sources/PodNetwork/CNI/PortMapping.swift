@@ -34,13 +34,14 @@ public struct PortMapping: Sendable, Hashable {
         guard let transport = TransportProtocol(rawValue: name) else {
             throw CNIError(.invalidConfig, "\(object.name("protocol")) must be tcp, udp or sctp, not \"\(name)\"")
         }
-        var hostIP: IPAddress?
+        hostPort = UInt16(host)
+        containerPort = UInt16(container)
+        self.transport = transport
         if let text = try object.string("hostIP"), !text.isEmpty {
             guard let ip = IPAddress(text) else {
                 throw CNIError(.invalidConfig, "\(object.name("hostIP")) \"\(text)\" is not an IP address")
             }
             hostIP = ip
         }
-        self.init(hostPort: UInt16(host), containerPort: UInt16(container), transport: transport, hostIP: hostIP)
     }
 }

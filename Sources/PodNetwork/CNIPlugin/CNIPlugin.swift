@@ -67,7 +67,8 @@ struct PluginContext {
     let config: NetworkConfig
 
     /// Runs a kernel request; a refusal becomes `CNIError.kernelRefused` saying what was being done.
-    func kernel<T>(_ what: @autoclosure () -> String, _ body: () throws(RouteSocketError) -> T) throws(CNIError) -> T {
+    func kernel<T>(_ what: @autoclosure () -> String, _ body: () throws(NetlinkSocketError) -> T) throws(CNIError) -> T
+    {
         do { return try body() } catch { throw CNIError(.kernelRefused, "\(what()): \(error)") }
     }
 

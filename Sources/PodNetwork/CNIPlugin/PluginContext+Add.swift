@@ -14,15 +14,15 @@ extension PluginContext {
         let config = try resolvedConfig()
         guard let ipam = config.ipam else { throw CNIError(.invalidConfig, "ipam has no ranges") }
         let pod = NetworkNamespace(path: invocation.networkNamespace)
-        let podSocket: RouteSocket
-        do { podSocket = try RouteSocket(namespace: pod) } catch {
+        let podSocket: NetlinkSocket
+        do { podSocket = try NetlinkSocket(namespace: pod) } catch {
             throw CNIError(
                 .invalidEnvironment, "CNI_NETNS \(invocation.networkNamespace) is not a network namespace: \(error)")
         }
-        let host = try kernel("open a netlink socket") { () throws(RouteSocketError) in try RouteSocket() }
+        let host = try kernel("open a netlink socket") { () throws(NetlinkSocketError) in try NetlinkSocket() }
         if try kernel(
             "look up \(invocation.interfaceName) in the pod",
-            { () throws(RouteSocketError) in
+            { () throws(NetlinkSocketError) in
                 try podSocket.link(named: invocation.interfaceName)
             }) != nil
         {
@@ -40,6 +40,8 @@ extension PluginContext {
                 if let link = try? podSocket.link(named: invocation.interfaceName) {
                     try? podSocket.perform(.deleteLink(link.index))
                 }
+                let container = invocation.containerID
+                try? removeNATRules(network: config.name) { $0 == container }
             }
         }
         let bridge = try ensureBridge(config, host)
@@ -76,7 +78,7 @@ extension PluginContext {
                 }
             }
         }
-        let bridgeNow = try kernel("look up \(config.bridge)") { () throws(RouteSocketError) in
+        let bridgeNow = try kernel("look up \(config.bridge)") { () throws(NetlinkSocketError) in
             try host.link(named: config.bridge)
         }
         result.interfaces = [
@@ -87,6 +89,9 @@ extension PluginContext {
                 name: invocation.interfaceName, mac: Self.mac(podLink.address), mtu: podLink.mtu.map(Int.init),
                 sandbox: invocation.networkNamespace),
         ]
+        if !config.portMappings.isEmpty || config.ipMasquerade == true {
+            try installNATRules(config, ips: result.ips)
+        }
         if config.flannel != nil { try FlannelRecord.save(config, containerID: invocation.containerID) }
         succeeded = true
         return result
@@ -131,15 +136,16 @@ extension PluginContext {
 
     /// The bridge, created (with the MTU) when missing, promiscuous when asked, up, not accepting router
     /// advertisements.
-    private func ensureBridge(_ config: NetworkConfig, _ host: RouteSocket) throws(CNIError) -> Link {
+    private func ensureBridge(_ config: NetworkConfig, _ host: NetlinkSocket) throws(CNIError) -> Link {
         let name = config.bridge
-        do throws(RouteSocketError) {
+        do throws(NetlinkSocketError) {
             try host.perform(.createLink(LinkTemplate(name: name, kind: .bridge, mtu: config.mtu.map(UInt32.init))))
         } catch .refused(let error) where error.code == KernelError.exists {
         } catch {
             throw CNIError(.kernelRefused, "create bridge \(name): \(error)")
         }
-        guard let bridge = try kernel("look up \(name)", { () throws(RouteSocketError) in try host.link(named: name) })
+        guard
+            let bridge = try kernel("look up \(name)", { () throws(NetlinkSocketError) in try host.link(named: name) })
         else {
             throw CNIError(.kernelRefused, "bridge \(name) vanished as it was made")
         }
@@ -149,7 +155,7 @@ extension PluginContext {
         try? Sysctl.write("net/ipv6/conf/\(name)/accept_ra", "0")
         var update = LinkUpdate(up: true)
         if config.promiscuousMode { update.promiscuous = true }
-        try kernel("set \(name) up") { () throws(RouteSocketError) in
+        try kernel("set \(name) up") { () throws(NetlinkSocketError) in
             try host.perform(.updateLink(bridge.index, update))
         }
         return bridge
@@ -157,7 +163,8 @@ extension PluginContext {
 
     /// The veth pair: made inside the pod (its end named as asked) with the other end, `veth` and 8 hex digits as
     /// the reference plugin names it, in the node's namespace, enslaved to the bridge, up, hairpin as configured.
-    private func makeVeth(_ config: NetworkConfig, pod: RouteSocket, host: RouteSocket, bridge: Link) throws(CNIError)
+    private func makeVeth(_ config: NetworkConfig, pod: NetlinkSocket, host: NetlinkSocket, bridge: Link)
+        throws(CNIError)
         -> Link
     {
         let hostNamespace: Int32
@@ -172,7 +179,7 @@ extension PluginContext {
             // No transmit queue on either end (a veth has no qdisc to feed), as the reference plugin makes them.
             let peer = LinkTemplate.Peer(
                 name: name, mtu: mtu, transmitQueueLength: 0, namespaceDescriptor: hostNamespace)
-            do throws(RouteSocketError) {
+            do throws(NetlinkSocketError) {
                 try pod.perform(
                     .createLink(
                         LinkTemplate(
@@ -184,21 +191,22 @@ extension PluginContext {
                 throw CNIError(.kernelRefused, "create veth pair \(invocation.interfaceName)/\(name): \(error)")
             }
         }
-        guard let veth = try kernel("look up \(name)", { () throws(RouteSocketError) in try host.link(named: name) })
+        guard let veth = try kernel("look up \(name)", { () throws(NetlinkSocketError) in try host.link(named: name) })
         else {
             throw CNIError(.kernelRefused, "veth \(name) did not appear in the node's namespace")
         }
         try? Sysctl.write("net/ipv6/conf/\(name)/accept_ra", "0")
-        try kernel("attach \(name) to \(config.bridge)") { () throws(RouteSocketError) in
+        try kernel("attach \(name) to \(config.bridge)") { () throws(NetlinkSocketError) in
             try host.perform(.updateLink(veth.index, LinkUpdate(up: true, master: bridge.index)))
             try host.perform(.setBridgePort(veth.index, hairpin: config.hairpinMode))
         }
-        return try kernel("look up \(name)") { () throws(RouteSocketError) in try host.link(named: name) } ?? veth
+        return try kernel("look up \(name)") { () throws(NetlinkSocketError) in try host.link(named: name) } ?? veth
     }
 
     /// Inside the pod: duplicate address detection as configured, gratuitous ARP on, the addresses, the link up,
     /// the routes (through the address's gateway when a route names none).
-    private func configurePod(_ config: NetworkConfig, socket: RouteSocket, result: CNIResult) throws(CNIError) -> Link
+    private func configurePod(_ config: NetworkConfig, socket: NetlinkSocket, result: CNIResult) throws(CNIError)
+        -> Link
     {
         let name = invocation.interfaceName
         do {
@@ -217,7 +225,7 @@ extension PluginContext {
         }
         guard
             let link = try kernel(
-                "look up \(name) in the pod", { () throws(RouteSocketError) in try socket.link(named: name) })
+                "look up \(name) in the pod", { () throws(NetlinkSocketError) in try socket.link(named: name) })
         else {
             throw CNIError(.kernelRefused, "\(name) did not appear in the pod")
         }
@@ -227,31 +235,32 @@ extension PluginContext {
                 ? IPAddress(family: .ipv4, numeric: ip.address.numeric | ((1 << (32 - ip.prefixLength)) - 1)) : nil
             let address = InterfaceAddress(
                 index: link.index, address: ip.address, prefixLength: ip.prefixLength, broadcast: broadcast)
-            try kernel("add \(ip.address)/\(ip.prefixLength) to \(name)") { () throws(RouteSocketError) in
+            try kernel("add \(ip.address)/\(ip.prefixLength) to \(name)") { () throws(NetlinkSocketError) in
                 try socket.perform(.addAddress(address))
             }
         }
-        try kernel("set \(name) up") { () throws(RouteSocketError) in
+        try kernel("set \(name) up") { () throws(NetlinkSocketError) in
             try socket.perform(.updateLink(link.index, LinkUpdate(up: true)))
         }
         for route in result.routes {
             let gateway = route.gateway ?? result.ips.first { $0.address.family == route.destination.family }?.gateway
             try kernel("add route \(route.destination) via \(gateway.map { "\($0)" } ?? "-") dev \(name)") {
-                () throws(RouteSocketError) in
+                () throws(NetlinkSocketError) in
                 try socket.perform(
                     .addRoute(Route(destination: route.destination, gateway: gateway, outputInterface: link.index)))
             }
         }
-        return try kernel("look up \(name) in the pod") { () throws(RouteSocketError) in try socket.link(named: name) }
+        return try kernel("look up \(name) in the pod") { () throws(NetlinkSocketError) in try socket.link(named: name)
+        }
             ?? link
     }
 
     /// The gateway address on the bridge. Another address of the family in the same subnet (any, for IPv4) is
     /// replaced with `forceAddress`, and is an error without it.
     private func ensureGatewayAddress(
-        _ gateway: IPAddress, prefixLength: Int, on bridge: Link, _ config: NetworkConfig, _ host: RouteSocket
+        _ gateway: IPAddress, prefixLength: Int, on bridge: Link, _ config: NetworkConfig, _ host: NetlinkSocket
     ) throws(CNIError) {
-        let existing = try kernel("list \(config.bridge)'s addresses") { () throws(RouteSocketError) in
+        let existing = try kernel("list \(config.bridge)'s addresses") { () throws(NetlinkSocketError) in
             try host.addresses(gateway.family).filter { $0.index == bridge.index }
         }
         let wanted = IPNetwork(address: gateway, prefixLength: prefixLength)!
@@ -265,14 +274,14 @@ extension PluginContext {
                     .invalidConfig,
                     "\"\(config.bridge)\" already has an IP address different from \(gateway)/\(prefixLength)")
             }
-            try kernel("remove \(address.address) from \(config.bridge)") { () throws(RouteSocketError) in
+            try kernel("remove \(address.address) from \(config.bridge)") { () throws(NetlinkSocketError) in
                 try host.perform(.deleteAddress(address))
             }
         }
         let broadcast: IPAddress? =
             gateway.family == .ipv4 && prefixLength < 31
             ? IPAddress(family: .ipv4, numeric: gateway.numeric | ((1 << (32 - prefixLength)) - 1)) : nil
-        do throws(RouteSocketError) {
+        do throws(NetlinkSocketError) {
             try host.perform(
                 .addAddress(
                     InterfaceAddress(
@@ -287,12 +296,12 @@ extension PluginContext {
         var pinned = bridge.address
         if pinned.allSatisfy({ $0 == 0 }) {
             pinned =
-                try kernel("look up \(config.bridge)") { () throws(RouteSocketError) in
+                try kernel("look up \(config.bridge)") { () throws(NetlinkSocketError) in
                     try host.link(named: config.bridge)
                 }?.address ?? []
         }
         if pinned.count == 6, !pinned.allSatisfy({ $0 == 0 }) {
-            try kernel("pin \(config.bridge)'s MAC") { () throws(RouteSocketError) in
+            try kernel("pin \(config.bridge)'s MAC") { () throws(NetlinkSocketError) in
                 try host.perform(.updateLink(bridge.index, LinkUpdate(address: MACAddress(pinned))))
             }
         }

@@ -26,41 +26,41 @@ extension PluginContext {
         guard !held.isEmpty else {
             throw CNIError(.checkFailed, "no address is recorded for container \(invocation.containerID)")
         }
-        let host = try kernel("open a netlink socket") { () throws(RouteSocketError) in try RouteSocket() }
+        let host = try kernel("open a netlink socket") { () throws(NetlinkSocketError) in try NetlinkSocket() }
         guard
             let bridge = try kernel(
-                "look up \(config.bridge)", { () throws(RouteSocketError) in try host.link(named: config.bridge) }),
+                "look up \(config.bridge)", { () throws(NetlinkSocketError) in try host.link(named: config.bridge) }),
             bridge.kind == "bridge"
         else { throw CNIError(.checkFailed, "bridge \(config.bridge) is missing or not a bridge") }
         guard bridge.flags.contains(.promiscuous) == config.promiscuousMode else {
             throw CNIError(.checkFailed, "bridge \(config.bridge) promiscuous mode is not \(config.promiscuousMode)")
         }
-        let pod: RouteSocket
-        do { pod = try RouteSocket(namespace: NetworkNamespace(path: invocation.networkNamespace)) } catch {
+        let pod: NetlinkSocket
+        do { pod = try NetlinkSocket(namespace: NetworkNamespace(path: invocation.networkNamespace)) } catch {
             throw CNIError(
                 .invalidEnvironment, "CNI_NETNS \(invocation.networkNamespace) is not a network namespace: \(error)")
         }
         let name = invocation.interfaceName
         guard
             let link = try kernel(
-                "look up \(name) in the pod", { () throws(RouteSocketError) in try pod.link(named: name) }),
+                "look up \(name) in the pod", { () throws(NetlinkSocketError) in try pod.link(named: name) }),
             link.kind == "veth", let peerIndex = link.link
         else { throw CNIError(.checkFailed, "the pod has no veth named \(name)") }
-        let hostLinks = try kernel("list the node's links") { () throws(RouteSocketError) in try host.links() }
+        let hostLinks = try kernel("list the node's links") { () throws(NetlinkSocketError) in try host.links() }
         guard let peer = hostLinks.first(where: { $0.index == peerIndex }),
             previous.interfaces.contains(where: { $0.name == peer.name && $0.sandbox == nil })
         else { throw CNIError(.checkFailed, "\(name)'s peer is not the host interface of the result") }
         guard peer.master == bridge.index else {
             throw CNIError(.checkFailed, "\(peer.name) is not a port of \(config.bridge)")
         }
-        let addresses = try kernel("list the pod's addresses") { () throws(RouteSocketError) in
+        let addresses = try kernel("list the pod's addresses") { () throws(NetlinkSocketError) in
             try pod.addresses().filter { $0.index == link.index }
         }
         for ip in previous.ips
         where !addresses.contains(where: { $0.address == ip.address && $0.prefixLength == ip.prefixLength }) {
             throw CNIError(.checkFailed, "\(name) does not have \(ip.address)/\(ip.prefixLength)")
         }
-        let routes = try kernel("list the pod's routes") { () throws(RouteSocketError) in try pod.routes() }
+        let routes = try kernel("list the pod's routes") { () throws(NetlinkSocketError) in try pod.routes() }
         for route in previous.routes {
             let gateway = route.gateway ?? previous.ips.first { $0.address.family == route.destination.family }?.gateway
             guard
@@ -106,8 +106,9 @@ extension PluginContext {
                 store.unreserve(entry.ip)
             }
         }
+        let live = Set(valid.map(\.containerID))
+        try removeNATRules(network: config.name) { !live.contains($0) }
         if let flannel = config.flannel {
-            let live = Set(valid.map(\.containerID))
             for container in FlannelRecord.containers(flannel) where !live.contains(container) {
                 FlannelRecord.remove(flannel, containerID: container)
             }

@@ -10,13 +10,13 @@ extension PluginContext {
     ///   store cannot be opened.
     func delete() throws(CNIError) {
         if !invocation.networkNamespace.isEmpty,
-            let socket = try? RouteSocket(namespace: NetworkNamespace(path: invocation.networkNamespace))
+            let socket = try? NetlinkSocket(namespace: NetworkNamespace(path: invocation.networkNamespace))
         {
             let name = invocation.interfaceName
             if let link = try kernel(
-                "look up \(name) in the pod", { () throws(RouteSocketError) in try socket.link(named: name) })
+                "look up \(name) in the pod", { () throws(NetlinkSocketError) in try socket.link(named: name) })
             {
-                do throws(RouteSocketError) {
+                do throws(NetlinkSocketError) {
                     try socket.perform(.deleteLink(link.index))
                 } catch .refused(let error) where error.code == KernelError.noDevice {
                 } catch {
@@ -35,6 +35,8 @@ extension PluginContext {
         try store.locked { () throws(CNIError) in
             store.release(containerID: invocation.containerID, interfaceName: invocation.interfaceName)
         }
+        let container = invocation.containerID
+        try removeNATRules(network: config.name) { $0 == container }
         if let flannel = config.flannel { FlannelRecord.remove(flannel, containerID: invocation.containerID) }
     }
 }

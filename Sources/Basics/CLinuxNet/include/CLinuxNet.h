@@ -34,12 +34,13 @@ long pylon_packet_send(int fd, int ifindex, const void *frame, unsigned long len
 /// Returns the descriptor, or -1 with errno set.
 int pylon_netlink_socket(uint32_t groups);
 
-/// Opens a blocking, close-on-exec NETLINK_ROUTE socket for requests and dumps in the calling thread's network
+/// Opens a blocking, close-on-exec netlink socket of `protocol` (NETLINK_ROUTE, NETLINK_NETFILTER) for requests and
+/// dumps in the calling thread's network
 /// namespace (where it stays, whichever thread uses it later): extended acknowledgements on (the kernel says why it
 /// refused), echoed requests capped to their header, sends and receives giving up after `timeout_ms` (EAGAIN).
 /// With `groups` non-zero it also receives those multicast groups' announcements, in a 4 MB receive buffer.
 /// Returns the descriptor, or -1 with errno set.
-int pylon_route_socket(uint32_t groups, int timeout_ms);
+int pylon_netlink_request_socket(int protocol, uint32_t groups, int timeout_ms);
 
 /// Moves the calling thread into the network namespace behind `namespace_fd` (`setns(2)` with CLONE_NEWNET).
 /// Returns 0, or -1 with errno set.

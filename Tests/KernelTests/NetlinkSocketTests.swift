@@ -8,15 +8,15 @@ import Testing
 /// Pylon's rtnetlink socket against the Linux kernel, in namespaces the tests create; `ip -j` (iproute2) is the
 /// judge of what the kernel now holds.
 @Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
-struct RouteSocketTests {
+struct NetlinkSocketTests {
     static func json(_ text: String) throws -> [[String: Any]] {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
     }
 
     @Test func buildsAPodNetworkThatIpSees() async throws {
         try await ScratchNamespaces.run(family: "pylk", count: 2) { scratch in
-            let node = try RouteSocket(namespace: scratch.namespaces[0])
-            let pod = try RouteSocket(namespace: scratch.namespaces[1])
+            let node = try NetlinkSocket(namespace: scratch.namespaces[0])
+            let pod = try NetlinkSocket(namespace: scratch.namespaces[1])
             // The bridge, up, with its gateway address.
             try node.perform(.createLink(LinkTemplate(name: "cni0", kind: .bridge, mtu: 1450, up: true)))
             let bridge = try #require(try node.link(named: "cni0"))
@@ -66,7 +66,7 @@ struct RouteSocketTests {
 
     @Test func programsAVXLANPeerAsFlannelDoes() async throws {
         try await ScratchNamespaces.run(family: "pylk") { scratch in
-            let socket = try RouteSocket(namespace: scratch.namespaces[0])
+            let socket = try NetlinkSocket(namespace: scratch.namespaces[0])
             let settings = VXLANSettings(id: 1, local: IPAddress("192.0.2.1"), port: 8472, learning: false)
             try socket.perform(
                 .createLink(
@@ -112,13 +112,13 @@ struct RouteSocketTests {
 
     @Test func aRefusalCarriesTheKernelsReason() async throws {
         try await ScratchNamespaces.run(family: "pylk") { scratch in
-            let socket = try RouteSocket(namespace: scratch.namespaces[0])
+            let socket = try NetlinkSocket(namespace: scratch.namespaces[0])
             try socket.perform(.createLink(LinkTemplate(name: "cni0", kind: .bridge)))
-            #expect(throws: RouteSocketError.refused(KernelError(code: KernelError.exists))) {
+            #expect(throws: NetlinkSocketError.refused(KernelError(code: KernelError.exists))) {
                 try socket.perform(.createLink(LinkTemplate(name: "cni0", kind: .bridge)))
             }
             let bridge = try #require(try socket.link(named: "cni0"))
-            do throws(RouteSocketError) {
+            do throws(NetlinkSocketError) {
                 try socket.perform(
                     .addRoute(
                         Route(
@@ -130,7 +130,7 @@ struct RouteSocketTests {
                     error == .refused(KernelError(code: KernelError.networkDown, message: "Nexthop device is not up")))
             }
             #expect(try socket.link(named: "nothing") == nil)
-            #expect(throws: RouteSocketError.refused(KernelError(code: KernelError.noDevice))) {
+            #expect(throws: NetlinkSocketError.refused(KernelError(code: KernelError.noDevice))) {
                 try socket.perform(.deleteLink(999))
             }
         }
@@ -138,7 +138,7 @@ struct RouteSocketTests {
 
     @Test func aDumpSpansManyDatagrams() async throws {
         try await ScratchNamespaces.run(family: "pylk") { scratch in
-            let socket = try RouteSocket(namespace: scratch.namespaces[0])
+            let socket = try NetlinkSocket(namespace: scratch.namespaces[0])
             try socket.perform(.createLink(LinkTemplate(name: "cni0", kind: .bridge, up: true)))
             let bridge = try #require(try socket.link(named: "cni0"))
             for n in 0..<2000 {
@@ -156,10 +156,10 @@ struct RouteSocketTests {
 
     @Test func announcesChangesToSubscribers() async throws {
         try await ScratchNamespaces.run(family: "pylk") { scratch in
-            let watcher = try RouteSocket(
+            let watcher = try NetlinkSocket(
                 namespace: scratch.namespaces[0], groups: NetlinkMessage.linkGroup | NetlinkMessage.ipv4AddressGroup,
                 timeout: .milliseconds(200))
-            let socket = try RouteSocket(namespace: scratch.namespaces[0])
+            let socket = try NetlinkSocket(namespace: scratch.namespaces[0])
             try socket.perform(.createLink(LinkTemplate(name: "cni0", kind: .bridge)))
             let bridge = try #require(try socket.link(named: "cni0"))
             try socket.perform(
@@ -181,11 +181,11 @@ struct RouteSocketTests {
 
     @Test func aMissingNamespaceIsAClearErrorAndTheCallerStaysHome() throws {
         let before = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")
-        #expect(throws: RouteSocketError.self) {
-            _ = try RouteSocket(namespace: NetworkNamespace(named: "pylk-does-not-exist"))
+        #expect(throws: NetlinkSocketError.self) {
+            _ = try NetlinkSocket(namespace: NetworkNamespace(named: "pylk-does-not-exist"))
         }
         do {
-            _ = try RouteSocket(namespace: NetworkNamespace(named: "pylk-does-not-exist"))
+            _ = try NetlinkSocket(namespace: NetworkNamespace(named: "pylk-does-not-exist"))
         } catch {
             #expect("\(error)".contains("/var/run/netns/pylk-does-not-exist: No such file or directory"))
         }

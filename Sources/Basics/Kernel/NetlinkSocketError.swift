@@ -1,7 +1,7 @@
 import Netlink
 
-/// Why a request on a `RouteSocket` failed. The case names are the `reason` label of metrics counting failures.
-public enum RouteSocketError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Why a request on a `NetlinkSocket` failed. The case names are the `reason` label of metrics counting failures.
+public enum NetlinkSocketError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The kernel refused the request (EEXIST, ENODEV, …, with its own explanation when it gives one).
     case refused(KernelError)
     /// A system call on the socket failed (or the namespace could not be entered).

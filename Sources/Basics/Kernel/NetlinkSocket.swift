@@ -1,0 +1,191 @@
+import CLinuxNet
+import Glibc
+import Netlink
+import Synchronization
+
+/// A netlink socket bound to one network namespace — rtnetlink (links, addresses, routes, neighbours) or netfilter
+/// (nftables) — that sends `NetlinkRequest`s and reads the kernel's answers: acknowledgements, errors with their
+/// extended-ACK text, multi-part dumps; or, opened with multicast `groups`, the kernel's announcements of changes.
+///
+/// Isolation: every method blocks the calling thread for one exchange with the kernel (which answers while it
+/// handles the send; the socket's timeout bounds the wait). Calls are serialised by a lock, so the socket may be
+/// shared. From async code, call it through `BlockingWork`, never on the cooperative pool directly.
+public final class NetlinkSocket: Sendable {
+    /// The netlink protocol the socket speaks.
+    public enum Kind: Int32, Sendable {
+        /// NETLINK_ROUTE.
+        case route = 0
+        /// NETLINK_NETFILTER (nftables).
+        case netfilter = 12
+    }
+
+    /// The namespace the socket was opened in.
+    public let namespace: NetworkNamespace
+    private let descriptor: Int32
+    private let sequence = Mutex<UInt32>(0)
+
+    /// Opens a socket in `namespace` (entered on a thread of its own for the `socket` call only).
+    /// - Parameters:
+    ///   - kind: rtnetlink or netfilter.
+    ///   - groups: multicast groups (`NetlinkMessage.linkGroup`, …) whose announcements `announcements()` reads.
+    ///   - timeout: how long a send or receive may wait.
+    /// - Throws: `NetlinkSocketError.system` when the namespace cannot be entered or the socket not opened.
+    public init(
+        namespace: NetworkNamespace = .current, kind: Kind = .route, groups: UInt32 = 0,
+        timeout: Duration = .seconds(5)
+    ) throws(NetlinkSocketError) {
+        let milliseconds = Int32(
+            timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let open = { () throws(KernelCallError) -> Int32 in
+            let fd = pylon_netlink_request_socket(kind.rawValue, groups, milliseconds)
+            guard fd >= 0 else { throw KernelCallError(operation: "open a netlink socket", errno: errno) }
+            return fd
+        }
+        do {
+            descriptor = namespace == .current ? try open() : try namespace.run { try open() }
+        } catch let error as KernelCallError {
+            throw .system(error)
+        } catch {
+            throw .system(KernelCallError(operation: "open a netlink socket in \(namespace)", errno: EINVAL))
+        }
+        self.namespace = namespace
+    }
+
+    deinit { close(descriptor) }
+
+    /// Sends `request` and waits for the kernel's acknowledgement.
+    /// - Throws: `NetlinkSocketError.refused` with the kernel's reason, or another case when the exchange failed.
+    public func perform(_ request: NetlinkRequest) throws(NetlinkSocketError) {
+        try exchange([request]) { _ throws(NetlinkSocketError) in false }
+    }
+
+    /// Sends `requests` in one datagram, framed by `begin` and `end` (nftables' batch: all applied at once, or none),
+    /// and waits for the kernel's answer to each request.
+    /// - Throws: `NetlinkSocketError.refused` with the first refusal (then nothing of the batch was applied).
+    public func apply(_ requests: [NetlinkRequest], begin: NetlinkRequest, end: NetlinkRequest)
+        throws(NetlinkSocketError)
+    {
+        try exchange([begin] + requests + [end], answered: 1..<(requests.count + 1)) { _ throws(NetlinkSocketError) in
+            false
+        }
+    }
+
+    /// Sends a dump request and returns every message the kernel lists, across as many datagrams as it takes.
+    /// - Throws: `NetlinkSocketError` when the kernel refuses or an answer cannot be read.
+    public func dumpMessages(_ request: NetlinkRequest) throws(NetlinkSocketError) -> [NetlinkMessage] {
+        var messages: [NetlinkMessage] = []
+        try exchange([request]) { message throws(NetlinkSocketError) in
+            if message.type == NetlinkMessage.done { return true }
+            messages.append(
+                NetlinkMessage(
+                    type: message.type, flags: message.flags, sequence: message.sequence,
+                    payload: ArraySlice(Array(message.payload))))
+            return false
+        }
+        return messages
+    }
+
+    /// Sends an rtnetlink dump request and decodes every object the kernel lists.
+    /// - Throws: `NetlinkSocketError` when the kernel refuses or an answer cannot be read.
+    public func dump(_ request: NetlinkRequest) throws(NetlinkSocketError) -> [NetlinkEvent] {
+        var events: [NetlinkEvent] = []
+        for message in try dumpMessages(request) {
+            do throws(NetlinkError) {
+                if let event = try NetlinkEvent(message) { events.append(event) }
+            } catch {
+                throw .malformed(error)
+            }
+        }
+        return events
+    }
+
+    /// Sends a request the kernel answers with one object (`RTM_GETLINK` by name) and returns it; nil when the
+    /// kernel says there is none (ENODEV, ENOENT).
+    /// - Throws: `NetlinkSocketError` for any other refusal or a failed exchange.
+    public func query(_ request: NetlinkRequest) throws(NetlinkSocketError) -> NetlinkEvent? {
+        var answer: NetlinkEvent?
+        do throws(NetlinkSocketError) {
+            try exchange([request]) { message throws(NetlinkSocketError) in
+                do throws(NetlinkError) { answer = try NetlinkEvent(message) } catch { throw .malformed(error) }
+                return answer != nil
+            }
+        } catch .refused(let error) where error.code == KernelError.noDevice || error.code == KernelError.noEntry {
+            return nil
+        }
+        return answer
+    }
+
+    /// Waits for the next datagram of announcements (a socket opened with `groups`) and returns its events; an
+    /// empty array when none came within the socket's timeout.
+    /// - Throws: `NetlinkSocketError.overrun` when the kernel dropped announcements (dump again to catch up), or
+    ///   another case when the socket fails.
+    public func announcements() throws(NetlinkSocketError) -> [NetlinkEvent] {
+        var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+        if count < 0 {
+            switch errno {
+            case EAGAIN, EINTR: return []
+            case ENOBUFS: throw .overrun
+            case let code: throw .system(KernelCallError(operation: "receive netlink announcements", errno: code))
+            }
+        }
+        do throws(NetlinkError) { return try NetlinkEvent.parse(buffer[..<count]) } catch { throw .malformed(error) }
+    }
+
+    /// Large enough for any datagram the kernel sends on a request socket (dump parts are at most 32 KiB).
+    static let bufferSize = 64 * 1024
+
+    /// Sends `requests` in one datagram with consecutive sequence numbers, then reads answers until the requests
+    /// at `answered` (all, by default) are each acknowledged or refused, a dump ends, or `handle` returns true.
+    /// Announcements and stale answers on the socket are skipped.
+    private func exchange(
+        _ requests: [NetlinkRequest], answered: Range<Int>? = nil,
+        _ handle: (NetlinkMessage) throws(NetlinkSocketError) -> Bool
+    ) throws(NetlinkSocketError) {
+        try sequence.withLock { (next: inout UInt32) throws(NetlinkSocketError) in
+            let first = next &+ 1
+            next &+= UInt32(requests.count)
+            var bytes: [UInt8] = []
+            for (offset, request) in requests.enumerated() { bytes += request.bytes(sequence: first &+ UInt32(offset)) }
+            let sent = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+            guard sent == bytes.count else {
+                throw errno == EAGAIN
+                    ? .timedOut : .system(KernelCallError(operation: "send a netlink request", errno: errno))
+            }
+            let waiting = answered ?? 0..<requests.count
+            var pending = Set(waiting.map { first &+ UInt32($0) })
+            var refusal: KernelError?
+            var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
+            // Bounded: a dump of 100,000 objects takes a few thousand datagrams.
+            for _ in 0..<1_000_000 {
+                let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+                guard count >= 0 else {
+                    if errno == EINTR { continue }
+                    throw errno == EAGAIN
+                        ? .timedOut : .system(KernelCallError(operation: "receive a netlink answer", errno: errno))
+                }
+                let messages: [NetlinkMessage]
+                do throws(NetlinkError) { messages = try NetlinkMessage.split(buffer[..<count]) } catch {
+                    throw .malformed(error)
+                }
+                for message in messages where pending.contains(message.sequence) {
+                    if message.type == NetlinkMessage.error {
+                        do throws(NetlinkError) {
+                            if let error = try KernelError(decoding: message), refusal == nil { refusal = error }
+                        } catch {
+                            throw .malformed(error)
+                        }
+                        pending.remove(message.sequence)
+                    } else if try handle(message) || message.type == NetlinkMessage.done {
+                        return
+                    }
+                }
+                if pending.isEmpty {
+                    if let refusal { throw .refused(refusal) }
+                    return
+                }
+            }
+            throw .timedOut
+        }
+    }
+}

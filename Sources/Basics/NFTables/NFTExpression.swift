@@ -1,0 +1,135 @@
+import Netlink
+
+/// One nftables expression of a rule, as the kernel takes it (`NFTA_LIST_ELEM` { name, data }), built in the same
+/// layout `nft` builds for the same rule text.
+///
+/// Pure value. Registers are the 16-byte ones `nft` uses: 0 is the verdict, 1 … 4 hold data.
+public enum NFTExpression: Sendable, Equatable {
+    /// Where a payload lies: the network header (IP) or the transport header (TCP/UDP).
+    public enum PayloadBase: UInt32, Sendable {
+        case network = 1
+        case transport = 2
+    }
+
+    /// A comparison operator (`NFT_CMP_*`).
+    public enum Comparison: UInt32, Sendable {
+        case equal = 0
+        case notEqual = 1
+    }
+
+    /// A verdict: where a packet goes next.
+    public enum Verdict: Sendable, Equatable {
+        case accept
+        case drop
+        case `return`
+        case jump(String)
+        case goto(String)
+    }
+
+    /// `meta l4proto` into `register`.
+    case transportProtocol(register: UInt32)
+    /// `length` bytes at `offset` of the header at `base` into `register`.
+    case payload(base: PayloadBase, offset: UInt32, length: UInt32, register: UInt32)
+    /// `register` compared with `value`.
+    case compare(Comparison, register: UInt32, value: [UInt8])
+    /// `register` masked with `mask` (for prefixes: `ip daddr 10.42.0.0/24`).
+    case mask(register: UInt32, mask: [UInt8])
+    /// `value` into `register`.
+    case immediate(register: UInt32, value: [UInt8])
+    /// A verdict.
+    case verdict(Verdict)
+    /// `fib daddr type` into `register` (the route type of the destination address: 2 is local).
+    case destinationAddressType(register: UInt32)
+    /// `dnat to` the address in `addressRegister` and the port in `portRegister`, of IPv4 or IPv6 (`family`).
+    case destinationNAT(family: UInt8, addressRegister: UInt32, portRegister: UInt32)
+    /// `masquerade`.
+    case masquerade
+
+    static let elementAttribute: UInt16 = 1
+    static let nameAttribute: UInt16 = 1
+    static let dataAttribute: UInt16 = 2
+    static let nested: UInt16 = 0x8000
+
+    /// Appends `NFTA_LIST_ELEM { NFTA_EXPR_NAME, NFTA_EXPR_DATA }`.
+    func encode(into request: inout NetlinkRequest) {
+        request.nest(Self.elementAttribute | Self.nested) { element in
+            element.append(Self.nameAttribute, string: name)
+            element.nest(Self.dataAttribute | Self.nested) { data in encodeData(into: &data) }
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .transportProtocol: "meta"
+        case .payload: "payload"
+        case .compare: "cmp"
+        case .mask: "bitwise"
+        case .immediate, .verdict: "immediate"
+        case .destinationAddressType: "fib"
+        case .destinationNAT: "nat"
+        case .masquerade: "masq"
+        }
+    }
+
+    private func encodeData(into data: inout NetlinkRequest) {
+        switch self {
+        case .transportProtocol(let register):
+            data.append(2, be32: 16)  // NFTA_META_KEY: NFT_META_L4PROTO
+            data.append(1, be32: register)  // NFTA_META_DREG
+        case .payload(let base, let offset, let length, let register):
+            data.append(1, be32: register)  // NFTA_PAYLOAD_DREG
+            data.append(2, be32: base.rawValue)
+            data.append(3, be32: offset)
+            data.append(4, be32: length)
+        case .compare(let comparison, let register, let value):
+            data.append(1, be32: register)  // NFTA_CMP_SREG
+            data.append(2, be32: comparison.rawValue)
+            data.nest(3 | Self.nested) { $0.append(1, value) }  // NFTA_CMP_DATA { NFTA_DATA_VALUE }
+        case .mask(let register, let mask):
+            data.append(1, be32: register)  // NFTA_BITWISE_SREG
+            data.append(2, be32: register)  // NFTA_BITWISE_DREG
+            data.append(3, be32: UInt32(mask.count))  // NFTA_BITWISE_LEN
+            data.nest(4 | Self.nested) { $0.append(1, mask) }  // NFTA_BITWISE_MASK
+            data.nest(5 | Self.nested) { $0.append(1, [UInt8](repeating: 0, count: mask.count)) }  // XOR
+        case .immediate(let register, let value):
+            data.append(1, be32: register)  // NFTA_IMMEDIATE_DREG
+            data.nest(2 | Self.nested) { $0.append(1, value) }
+        case .verdict(let verdict):
+            data.append(1, be32: 0)
+            data.nest(2 | Self.nested) { value in
+                value.nest(2 | Self.nested) { encoded in  // NFTA_DATA_VERDICT
+                    switch verdict {
+                    case .accept: encoded.append(1, be32: 1)
+                    case .drop: encoded.append(1, be32: 0)
+                    case .return: encoded.append(1, be32: UInt32(bitPattern: -5))
+                    case .jump(let chain):
+                        encoded.append(1, be32: UInt32(bitPattern: -3))
+                        encoded.append(2, string: chain)
+                    case .goto(let chain):
+                        encoded.append(1, be32: UInt32(bitPattern: -4))
+                        encoded.append(2, string: chain)
+                    }
+                }
+            }
+        case .destinationAddressType(let register):
+            data.append(3, be32: 2)  // NFTA_FIB_FLAGS: NFTA_FIB_F_DADDR
+            data.append(2, be32: 3)  // NFTA_FIB_RESULT: NFT_FIB_RESULT_ADDRTYPE
+            data.append(1, be32: register)  // NFTA_FIB_DREG
+        case .destinationNAT(let family, let addressRegister, let portRegister):
+            data.append(1, be32: 1)  // NFTA_NAT_TYPE: NFT_NAT_DNAT
+            data.append(2, be32: UInt32(family))
+            data.append(3, be32: addressRegister)  // NFTA_NAT_REG_ADDR_MIN
+            data.append(5, be32: portRegister)  // NFTA_NAT_REG_PROTO_MIN
+            data.append(7, be32: 2)  // NFTA_NAT_FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
+        case .masquerade: break
+        }
+    }
+}
+
+extension NetlinkRequest {
+    /// Appends a 32-bit attribute in network order, as nftables takes numbers.
+    mutating func append(_ type: UInt16, be32 value: UInt32) {
+        append(
+            type, [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)])
+    }
+}

@@ -1,0 +1,65 @@
+import CNI
+import NFTables
+import NetCore
+import Netlink
+import PylonTestKit
+import Testing
+
+/// Pylon's nftables messages against what `nft` 1.0.6 sends for the same rule text (scripts/capture-netlink), and a
+/// dump of rules decoded. Pylon asks the kernel to acknowledge every message of a batch (NLM_F_ACK), `nft` does
+/// not: that one flag is set aside in the comparison.
+@Suite struct NFTablesGoldenTests {
+    static func expect(_ request: NetlinkRequest, equals name: String) throws {
+        let capture = try Capture(name)
+        let sequence = try #require(try NetlinkMessage.split(capture.bytes[...]).first).sequence
+        var built = request.bytes(sequence: sequence)
+        built[6] &= ~UInt8(NetlinkMessage.flagAcknowledge)
+        #expect(
+            built == capture.bytes,
+            "\(name): \(capture.notes.first ?? "")\n pylon: \(RequestGoldenTests.hex(built))\n nft:   \(RequestGoldenTests.hex(capture.bytes))"
+        )
+    }
+
+    static let rules = NATRules(network: "cbr0", containerID: "pod-1")
+
+    @Test func tablesAndChains() throws {
+        try Self.expect(.addTable("pylon-cni", family: .ipv4), equals: "nft-add-table")
+        try Self.expect(.addChain(NATRules.chains[0], table: NATRules.table, family: .ipv4), equals: "nft-add-chain")
+    }
+
+    @Test func aHostPortRuleIsWhatNftMakesOfItsText() throws {
+        let all = Self.rules.rules(
+            for: [(IPAddress("10.42.0.2")!, 24)],
+            mappings: [PortMapping(hostPort: 8080, containerPort: 80, transport: .tcp)], masquerade: true)
+        let rules = try #require(all[.ipv4])
+        let hostPort = try #require(rules.first { $0.chain == "prerouting" })
+        try Self.expect(.addRule(hostPort, table: NATRules.table, family: .ipv4), equals: "nft-rule-host-port")
+        let masquerade = try #require(rules.last)
+        try Self.expect(.addRule(masquerade, table: NATRules.table, family: .ipv4), equals: "nft-rule-masquerade")
+    }
+
+    @Test func verdictsAndDeletions() throws {
+        let jump = NFTRule(
+            chain: "prerouting",
+            expressions: [
+                .destinationAddressType(register: 1), .compare(.equal, register: 1, value: [2, 0, 0, 0]),
+                .verdict(.jump("hostports")),
+            ])
+        try Self.expect(.addRule(jump, table: NATRules.table, family: .ipv4), equals: "nft-rule-jump")
+        try Self.expect(
+            .deleteRule(handle: 4, chain: "postrouting", table: NATRules.table, family: .ipv4),
+            equals: "nft-delete-rule")
+    }
+
+    @Test func aDumpGivesEachRulesHandleAndComment() throws {
+        let messages = try NetlinkMessage.split(try Capture("nft-dump-rules").bytes[...])
+        let rules = try messages.filter { $0.type == NetlinkRequest.nftablesNewRule }.map {
+            try NFTRule(decoding: $0.payload)
+        }
+        #expect(rules.map(\.handle) == [4], "the masquerading rule, the one rule of postrouting")
+        #expect(rules.map(\.chain) == ["postrouting"])
+        #expect(rules.map(\.comment) == ["pylon cbr0 pod-1"])
+        #expect(NATRules.container(in: "pylon cbr0 pod-1", network: "cbr0") == "pod-1")
+        #expect(NATRules.container(in: "pylon other pod-1", network: "cbr0") == nil)
+    }
+}
