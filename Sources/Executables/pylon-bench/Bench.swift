@@ -28,8 +28,12 @@ struct Bench {
             try ARPProbe.main(Array(args.dropFirst()))
             return
         }
+        if args.first == "--cni-worker" {
+            try cniWorker(Array(args.dropFirst()))
+            return
+        }
         guard let binary = args.first else {
-            print("usage: pylon-bench PYLON_BINARY [--services N] [--etcd]")
+            print("usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only]")
             exit(2)
         }
         args.removeFirst()
@@ -58,6 +62,12 @@ struct Bench {
         }
         if args.contains("--bfd-only") {
             for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
+            return
+        }
+        var pods = 100
+        if let i = args.firstIndex(of: "--pods"), i + 1 < args.count, let n = Int(args[i + 1]) { pods = n }
+        if args.contains("--cni-only") {
+            for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
             return
         }
 
@@ -102,6 +112,7 @@ struct Bench {
         for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
         for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
         for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
+        for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }
