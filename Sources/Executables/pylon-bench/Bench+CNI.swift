@@ -13,13 +13,18 @@ extension Bench {
             let work = try TemporaryDirectory(prefix: "pylon-bench-cni")
             let me = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
             let podPaths = scratch.names[2...].map { "/var/run/netns/\($0)" }
-            let plugins = [("pylon", binary, "pylon"), ("reference", CNIInvoker.referenceDirectory + "/bridge", "bridge")]
+            let plugins = [
+                ("pylon", binary, "pylon"), ("reference", CNIInvoker.referenceDirectory + "/bridge", "bridge"),
+            ]
             var samples: [String: (add: [Duration], delete: [Duration], rss: Int)] = [:]
             for round in 0..<2 {
                 for (index, (name, plugin, type)) in plugins.enumerated() {
                     let result = try await ChildProcess.run(
                         "/usr/sbin/ip",
-                        ["netns", "exec", scratch.names[index], me, "--cni-worker", plugin, type, "\(work.path)/\(name)"]
+                        [
+                            "netns", "exec", scratch.names[index], me, "--cni-worker", plugin, type,
+                            "\(work.path)/\(name)",
+                        ]
                             + podPaths)
                     guard result.succeeded else {
                         throw BenchError("\(name) round \(round): \(result.standardOutput) \(result.standardError)")
@@ -50,7 +55,9 @@ extension Bench {
             }
             return [
                 row("ADD", pylon.add, reference.add), row("DEL", pylon.delete, reference.delete),
-                row("ADD + DEL", zip(pylon.add, pylon.delete).map { $0 + $1 }, zip(reference.add, reference.delete).map { $0 + $1 }),
+                row(
+                    "ADD + DEL", zip(pylon.add, pylon.delete).map { $0 + $1 },
+                    zip(reference.add, reference.delete).map { $0 + $1 }),
                 (
                     "CNI plugin peak RSS (largest plugin process)", "Pylon \(pylon.rss / 1024) MB",
                     "reference \(reference.rss / 1024) MB (goal < 15 MB)"
@@ -80,7 +87,8 @@ extension Bench {
                 let result = try ChildProcess.run(plugin, [], environment: environment, input: config)
                 let elapsed = start.duration(to: .now)
                 guard result.succeeded else { throw BenchError("\(command) \(netns): \(result.standardOutput)") }
-                let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+                let nanoseconds =
+                    elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
                 print("\(command == "ADD" ? "add" : "del") \(nanoseconds)")
             }
         }
