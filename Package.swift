@@ -45,6 +45,7 @@ let package = Package(
         .library(name: "BGP", targets: ["BGP"]),
         .library(name: "BFD", targets: ["BFD"]),
         .library(name: "Membership", targets: ["Membership"]),
+        .library(name: "CNI", targets: ["CNI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

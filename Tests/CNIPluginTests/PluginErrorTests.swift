@@ -78,6 +78,10 @@ struct PluginErrorTests {
             name: "CHECK without prevResult", command: "CHECK", environment: [:], config: good, code: 7,
             message: "required prevResult missing"),
         Case(
+            name: "CHECK of a container never added", command: "CHECK", environment: [:],
+            config: replacing("\"isDefaultGateway\":true,", "\"isDefaultGateway\":true,\"prevResult\":{\"cniVersion\":\"1.1.0\"},"),
+            code: 3, message: "unknown container pod-1: no address is recorded for it"),
+        Case(
             name: "flannel mode before subnet.env", command: "ADD", environment: [:],
             config: """
                 {"cniVersion":"1.0.0","name":"cbr0","type":"pylon","subnetFile":"STORE/subnet.env",

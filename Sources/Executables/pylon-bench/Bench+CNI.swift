@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import PylonTestSupport
 
 extension Bench {
@@ -7,7 +6,7 @@ extension Bench {
     /// `host-local`), each on a node namespace of its own, in two alternating rounds. The timing runs inside the
     /// node (this program again, as `--cni-worker`), so each sample is one plugin process from spawn to exit, with no
     /// `ip netns exec` in it. Peak RSS is the largest of any plugin process (for the reference, `bridge` or the
-    /// `host-local` it runs).
+    /// `host-local` it runs), read by GNU time around one more ADD and DEL.
     static func cniBenchmarks(_ binary: String, pods: Int) async throws -> [(String, String, String)] {
         try await ScratchNamespaces.run(family: "pylb", count: 2 + pods) { scratch in
             let work = try TemporaryDirectory(prefix: "pylon-bench-cni")
@@ -67,7 +66,9 @@ extension Bench {
     }
 
     /// `--cni-worker PLUGIN TYPE STORE NETNS…`, run inside a node namespace: ADD for every pod, then DEL for
-    /// every pod, printing `add NANOSECONDS` / `del NANOSECONDS` per call and `rss KB` (the largest plugin process).
+    /// every pod, printing `add NANOSECONDS` / `del NANOSECONDS` per call; then ADD and DEL of the first pod again
+    /// under GNU time, printing `rss KB`: the largest resident set of the plugin process or one it ran. (Not
+    /// `getrusage`: a child spawned with vfork reports its parent's peak as its own.)
     static func cniWorker(_ arguments: [String]) throws {
         guard arguments.count >= 4 else { throw BenchError("usage: --cni-worker PLUGIN TYPE STORE NETNS…") }
         let (plugin, type, store) = (arguments[0], arguments[1], arguments[2])
@@ -92,8 +93,15 @@ extension Bench {
                 print("\(command == "ADD" ? "add" : "del") \(nanoseconds)")
             }
         }
-        var usage = rusage()
-        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
-        print("rss \(usage.ru_maxrss)")
+        for command in ["ADD", "DEL"] {
+            let environment = [
+                "CNI_COMMAND": command, "CNI_CONTAINERID": "bench-rss", "CNI_NETNS": String(arguments[3]),
+                "CNI_IFNAME": "eth0", "CNI_PATH": CNIInvoker.referenceDirectory,
+            ]
+            let measured = try ChildProcess.run(
+                "/usr/bin/time", ["-f", "rss %M", plugin], environment: environment, input: config)
+            guard measured.succeeded else { throw BenchError("\(command) under time: \(measured.standardOutput)") }
+            print(measured.standardError.split(separator: "\n").last { $0.hasPrefix("rss ") } ?? "rss 0")
+        }
     }
 }

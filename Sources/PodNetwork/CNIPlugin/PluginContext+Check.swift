@@ -7,7 +7,8 @@ extension PluginContext {
     /// CHECK: the network is still as ADD left it (`prevResult`): the store holds the pod's address, the bridge is
     /// a bridge with the promiscuous mode configured, the pod's interface is a veth whose peer is the host interface
     /// of the result and a port of the bridge, and it has every address and route of the result.
-    /// - Throws: `CNIError.invalidConfig` without `prevResult`, `.checkFailed` saying the first difference found.
+    /// - Throws: `CNIError.invalidConfig` without `prevResult`, `.unknownContainer` when the store holds nothing for
+    ///   the attachment, `.checkFailed` saying the first difference found.
     func check() throws(CNIError) {
         guard let previous = config.previousResult else {
             throw CNIError(.invalidConfig, "required prevResult missing")
@@ -24,7 +25,7 @@ extension PluginContext {
             store.addresses(containerID: invocation.containerID, interfaceName: invocation.interfaceName)
         }
         guard !held.isEmpty else {
-            throw CNIError(.checkFailed, "no address is recorded for container \(invocation.containerID)")
+            throw CNIError(.unknownContainer, "unknown container \(invocation.containerID): no address is recorded for it")
         }
         let host = try kernel("open a netlink socket") { () throws(NetlinkSocketError) in try NetlinkSocket() }
         guard
