@@ -79,7 +79,8 @@ struct PluginErrorTests {
             message: "required prevResult missing"),
         Case(
             name: "CHECK of a container never added", command: "CHECK", environment: [:],
-            config: replacing("\"isDefaultGateway\":true,", "\"isDefaultGateway\":true,\"prevResult\":{\"cniVersion\":\"1.1.0\"},"),
+            config: replacing(
+                "\"isDefaultGateway\":true,", "\"isDefaultGateway\":true,\"prevResult\":{\"cniVersion\":\"1.1.0\"},"),
             code: 3, message: "unknown container pod-1: no address is recorded for it"),
         Case(
             name: "flannel mode before subnet.env", command: "ADD", environment: [:],

@@ -16,7 +16,8 @@ func fuzzCNI(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             }
         }
         let env = try? SubnetEnv(
-            parsing: "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+            parsing:
+                "FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
             file: "subnet.env")
         if let env { _ = try? config.resolved(with: env) }
         for set in config.ipam?.rangeSets ?? [] { _ = Array(set.candidates(after: nil).prefix(3)) }

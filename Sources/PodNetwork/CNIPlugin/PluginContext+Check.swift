@@ -25,7 +25,8 @@ extension PluginContext {
             store.addresses(containerID: invocation.containerID, interfaceName: invocation.interfaceName)
         }
         guard !held.isEmpty else {
-            throw CNIError(.unknownContainer, "unknown container \(invocation.containerID): no address is recorded for it")
+            throw CNIError(
+                .unknownContainer, "unknown container \(invocation.containerID): no address is recorded for it")
         }
         let host = try kernel("open a netlink socket") { () throws(NetlinkSocketError) in try NetlinkSocket() }
         guard
