@@ -85,6 +85,15 @@ struct PluginContext {
         return try config.resolved(with: try SubnetEnv(parsing: text, file: flannel.subnetFile))
     }
 
+    /// The store holding this attachment's addresses: in flannel mode, where flannel's record of the container
+    /// says (it may name an `ipam.dataDir`), else where the configuration says.
+    func attachmentStore() throws(CNIError) -> HostLocalStore {
+        guard let flannel = config.flannel,
+            let directory = FlannelRecord.ipamDataDirectory(flannel, containerID: invocation.containerID)
+        else { return try store(config) }
+        return try HostLocalStore(network: config.name, dataDirectory: directory)
+    }
+
     /// The host-local store of the network.
     func store(_ config: NetworkConfig) throws(CNIError) -> HostLocalStore {
         let directory =

@@ -13,14 +13,7 @@ extension PluginContext {
         guard let previous = config.previousResult else {
             throw CNIError(.invalidConfig, "required prevResult missing")
         }
-        var directory = config.ipam?.dataDirectory
-        if let flannel = config.flannel {
-            directory =
-                FlannelRecord.ipamDataDirectory(flannel, containerID: invocation.containerID)
-                ?? flannel.ipamDataDirectory
-        }
-        let store = try HostLocalStore(
-            network: config.name, dataDirectory: directory ?? IPAMConfig.defaultDataDirectory)
+        let store = try attachmentStore()
         let held = try store.locked { () throws(CNIError) in
             store.addresses(containerID: invocation.containerID, interfaceName: invocation.interfaceName)
         }
@@ -95,9 +88,7 @@ extension PluginContext {
             throw CNIError(.invalidConfig, "GC needs cni.dev/valid-attachments")
         }
         let keep = Set(valid)
-        let directory =
-            config.ipam?.dataDirectory ?? config.flannel?.ipamDataDirectory ?? IPAMConfig.defaultDataDirectory
-        let store = try HostLocalStore(network: config.name, dataDirectory: directory)
+        let store = try store(config)
         try store.locked { () throws(CNIError) in
             _ = store.removeDebris()
             for entry in store.allocations()

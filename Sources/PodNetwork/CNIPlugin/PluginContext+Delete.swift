@@ -24,14 +24,7 @@ extension PluginContext {
                 }
             }
         }
-        var directory = config.ipam?.dataDirectory
-        if let flannel = config.flannel {
-            directory =
-                FlannelRecord.ipamDataDirectory(flannel, containerID: invocation.containerID)
-                ?? flannel.ipamDataDirectory
-        }
-        let store = try HostLocalStore(
-            network: config.name, dataDirectory: directory ?? IPAMConfig.defaultDataDirectory)
+        let store = try attachmentStore()
         try store.locked { () throws(CNIError) in
             store.release(containerID: invocation.containerID, interfaceName: invocation.interfaceName)
         }
