@@ -73,6 +73,14 @@ import Testing
         #expect(error.description == "Network is down (ENETDOWN): Nexthop device is not up")
     }
 
+    /// Found by fuzz-netlink: an error answer whose errno is Int32.min (negating it would trap).
+    @Test func theMostNegativeErrnoDoesNotTrap() throws {
+        var bytes: [UInt8] = [36, 0, 0, 0, 2, 0, 0x00, 0x01, 7, 0, 0, 0, 0, 0, 0, 0]  // capped
+        bytes += [0, 0, 0, 0x80] + [16, 0, 0, 0, 16, 0, 5, 0, 7, 0, 0, 0, 0, 0, 0, 0]
+        let message = try #require(try NetlinkMessage.split(bytes[...]).first)
+        #expect(try KernelError(decoding: message)?.code == Int32.max)
+    }
+
     @Test func anAcknowledgementIsNoError() throws {
         var bytes: [UInt8] = [36, 0, 0, 0, 2, 0, 0x01, 0x01, 7, 0, 0, 0, 0, 0, 0, 0]  // capped
         bytes += [0, 0, 0, 0] + [16, 0, 0, 0, 16, 0, 5, 0, 7, 0, 0, 0, 0, 0, 0, 0]

@@ -54,7 +54,7 @@ public struct KernelError: Error, Sendable, Equatable, CustomStringConvertible {
         guard payload.count >= 4 + NetlinkMessage.headerLength else { throw .truncated }
         let errno = Int32(bitPattern: payload.le32(at: payload.startIndex))
         guard errno != 0 else { return nil }
-        code = -errno
+        code = Int32(clamping: -Int64(errno))  // a hostile Int32.min must not trap
         guard message.flags & NetlinkMessage.flagAcknowledgeTLVs != 0 else { return }
         // The request comes back after the errno: whole, or only its header when the answer is capped.
         let echoed = payload.dropFirst(4)
