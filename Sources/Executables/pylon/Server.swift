@@ -27,6 +27,20 @@ struct Server: AsyncParsableCommand {
         help: "Network for Service cluster IPs; two comma-separated CIDRs (IPv4 and IPv6) for dual-stack.")
     var serviceCIDR = "10.43.0.0/16"
 
+    @Option(
+        name: .customLong("cluster-cidr"),
+        help: """
+            Network Nodes get their pod CIDRs from; two comma-separated CIDRs (IPv4 and IPv6) for dual-stack; \
+            empty: hand out none.
+            """)
+    var clusterCIDR = "10.42.0.0/16"
+
+    @Option(name: .customLong("node-cidr-mask-size-ipv4"), help: "Prefix length of each Node's IPv4 pod CIDR.")
+    var nodeMaskIPv4 = 24
+
+    @Option(name: .customLong("node-cidr-mask-size-ipv6"), help: "Prefix length of each Node's IPv6 pod CIDR.")
+    var nodeMaskIPv6 = 64
+
     @Option(name: .customLong("watch-history"), help: "Number of past changes a watch can resume from.")
     var watchHistory = 10_000
 
@@ -48,6 +62,7 @@ struct Server: AsyncParsableCommand {
         } catch {
             throw ValidationError("--service-cidr: \(error)")
         }
+        _ = try podNetworks()
         for a in advertiseAddresses where IPAddress(a) == nil {
             throw ValidationError("--advertise-address: \"\(a)\" is not an IP address")
         }
@@ -64,10 +79,19 @@ struct Server: AsyncParsableCommand {
         let server = APIServer(
             configuration: .init(
                 dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,
-                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), historyLimit: watchHistory,
+                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), podNetworks: try podNetworks(),
+                historyLimit: watchHistory,
                 clientLimits: ClientLimits(
                     connectionsPerClient: maxConnectionsPerClient, watchesPerClient: maxWatchesPerClient)),
             logger: logger)
         try await Daemon.run([server], logger: logger)
+    }
+
+    private func podNetworks() throws -> PodNetworks {
+        do {
+            return try PodNetworks.parse(clusterCIDR, ipv4SubnetLength: nodeMaskIPv4, ipv6SubnetLength: nodeMaskIPv6)
+        } catch {
+            throw ValidationError("--cluster-cidr: \(error)")
+        }
     }
 }

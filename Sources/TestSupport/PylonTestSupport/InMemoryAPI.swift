@@ -21,17 +21,32 @@ public final class InMemoryAPI: Sendable {
     public let handler: APIHandler
     private let storage: Storage
     private let directory: String
+    private let podNetworks: PodNetworks
 
     /// A handler over a fresh store, bootstrapped as `pylon server` bootstraps it (namespaces, the `kubernetes`
-    /// Service), with the K3s default service range.
-    public init() async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-memory-\(UUID())").path
+    /// Service), with the K3s default service range and, unless told otherwise, K3s' cluster CIDR.
+    public convenience init(podNetworks: PodNetworks = .k3sDefault) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pylon-memory-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try await self.init(directory: directory, podNetworks: podNetworks)
+    }
+
+    private init(directory: String, podNetworks: PodNetworks) async throws {
+        self.directory = directory
+        self.podNetworks = podNetworks
         storage = try Storage(directory: directory, historyLimit: 1000, logger: Logger(label: "test"))
         handler = APIHandler(
             registry: ResourceRegistry(), storage: storage, token: nil, serviceCIDRs: [IPNetwork("10.43.0.0/16")!],
-            clock: { Int64(Date().timeIntervalSince1970 * 1_000_000) }, logger: Logger(label: "test"))
+            podNetworks: podNetworks, clock: { Int64(Date().timeIntervalSince1970 * 1_000_000) },
+            logger: Logger(label: "test"))
         try await handler.bootstrap()
+    }
+
+    /// Stops this handler's store and starts a new handler over the same directory, as a restarted `pylon server`
+    /// (optionally with other cluster CIDRs). Close only the handler this returns.
+    public func restarted(podNetworks: PodNetworks? = nil) async throws -> InMemoryAPI {
+        await storage.shutdown()
+        return try await InMemoryAPI(directory: directory, podNetworks: podNetworks ?? self.podNetworks)
     }
 
     /// Sends one request; `body` is sent as given (JSON unless `contentType` says otherwise).

@@ -12,6 +12,7 @@ public final class APIHandler: Sendable {
     let token: String?
     let clusterIPs: ServiceNetworks
     let nodePorts: NodePortAllocator
+    let podNetworks: PodNetworks
     let clock: @Sendable () -> Int64
     let logger: Logger
     let serverVersion: JSON
@@ -22,9 +23,10 @@ public final class APIHandler: Sendable {
     ///   - token: the bearer token every non-public request must carry; `nil` disables authentication (tests).
     ///   - clock: microseconds since the Unix epoch.
     ///   - limiter: counts each client's watches (by `APIRequest.client`) against its limit.
+    ///   - podNetworks: the cluster CIDRs Nodes get their pod CIDRs from (none by default).
     public init(
         registry: ResourceRegistry, storage: Storage, token: String?, serviceCIDRs: [IPNetwork],
-        clock: @escaping @Sendable () -> Int64, logger: Logger, limiter: ClientLimiter? = nil
+        podNetworks: PodNetworks = .none, clock: @escaping @Sendable () -> Int64, logger: Logger, limiter: ClientLimiter? = nil
     ) {
         self.limiter = limiter
         self.registry = registry
@@ -32,6 +34,7 @@ public final class APIHandler: Sendable {
         self.token = token
         self.clusterIPs = ServiceNetworks(serviceCIDRs)
         self.nodePorts = NodePortAllocator(range: 30000...32767)
+        self.podNetworks = podNetworks
         self.clock = clock
         self.logger = logger
         self.serverVersion = [

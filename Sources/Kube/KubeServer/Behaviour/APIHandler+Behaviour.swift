@@ -13,6 +13,8 @@ extension APIHandler {
             o[path: ["status", "phase"]] = "Active"
         case .service:
             if causes.isEmpty { return try prepareService(old: nil, new: o) }
+        case .node:
+            if causes.isEmpty { _ = try assignPodCIDRs(old: nil, node: &o) }
         case .customResourceDefinition:
             causes += crdCauses(o)
             if causes.isEmpty { o["status"] = crdStatus(o) }
@@ -42,6 +44,8 @@ extension APIHandler {
             if o["status"] == nil { o["status"] = ["loadBalancer": [:]] }
         case .service:
             return try prepareService(old: old, new: o)
+        case .node where !status:
+            _ = try assignPodCIDRs(old: old, node: &o)
         case .namespace:
             o["spec"] = old["spec"]
             if o["status"] == nil { o["status"] = old["status"] }
@@ -111,19 +115,32 @@ extension APIHandler {
         return result
     }
 
-    /// Frees what a deleted object held (cluster IPs, node ports).
+    /// Frees what an object that was not written held (cluster IPs, node ports, pod CIDRs).
     func releaseAllocations(_ object: JSON, resource: ResourceType) {
-        guard resource.behaviour == .service else { return }
-        releaseService(object)
+        switch resource.behaviour {
+        case .service: releaseService(object)
+        case .node: releasePodCIDRs(of: object)
+        default: break
+        }
     }
 
-    /// Follow-up work once a write is committed: allocations of deleted Services, CRD (un)installation, namespace
+    /// Follow-up work once a write is committed: allocations of deleted Services and Nodes (a freed pod CIDR goes to
+    /// a Node waiting for one), the Event of a Node left without pod CIDRs, CRD (un)installation, namespace
     /// finalization.
     func afterWrite(resource: ResourceType, object: JSON, kind: WatchEvent.Kind?) async {
         guard let kind else { return }
         switch resource.behaviour {
         case .service where kind == .deleted:
             releaseService(object)
+        case .node where kind == .deleted:
+            releasePodCIDRs(of: object)
+            await assignWaitingPodCIDRs()
+        case .node:
+            if podNetworks.isEnabled, Self.podCIDRTexts(of: object).isEmpty,
+                object["metadata"]?["deletionTimestamp"] == nil
+            {
+                await recordCIDRNotAvailable(object)
+            }
         case .customResourceDefinition:
             if kind == .deleted {
                 await removeCustomResource(object)

@@ -2,13 +2,16 @@ import KubeAPI
 import NetCore
 
 extension APIHandler {
-    /// Brings a fresh or restarted store to what a control plane always has: CRDs served, allocations rebuilt,
-    /// the system namespaces, and the `kubernetes` Service at the first service IP.
+    /// Brings a fresh or restarted store to what a control plane always has: CRDs served, allocations rebuilt (Nodes
+    /// still without pod CIDRs get them when the cluster CIDRs allow), the system namespaces, and the `kubernetes`
+    /// Service at the first service IP.
     public func bootstrap() async throws(Status) {
         for (_, stored) in storage.list(WatchFilter(prefix: "apiextensions.k8s.io/customresourcedefinitions")).items {
             if let custom = ResourceType(crd: stored.json) { registry.install(custom) }
         }
         rebuildAllocations()
+        rebuildPodCIDRs()
+        await assignWaitingPodCIDRs()
         let namespaces = registry.lookup(group: "", plural: "namespaces")!
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let key = ObjectKey(prefix: namespaces.storagePrefix, namespace: "", name: name)

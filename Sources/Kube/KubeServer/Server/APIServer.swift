@@ -17,6 +17,8 @@ public struct APIServer: Service {
         public var advertiseAddresses: [String]
         /// Service CIDRs: one, or two of different families for dual-stack (the first is primary).
         public var serviceCIDRs: [IPNetwork]
+        /// The cluster CIDRs Nodes get their pod CIDRs from (`--cluster-cidr`; K3s' `10.42.0.0/16` by default).
+        public var podNetworks: PodNetworks
         public var historyLimit: Int
         /// What one client may hold at once and how long a connection may stay silent.
         public var clientLimits: ClientLimits
@@ -43,8 +45,9 @@ public struct APIServer: Service {
         public init(
             dataDirectory: String, bindAddress: String = "127.0.0.1", port: Int = 6443,
             advertiseAddresses: [String] = [], serviceCIDRs: [IPNetwork] = [IPNetwork("10.43.0.0/16")!],
-            historyLimit: Int = 10_000, clientLimits: ClientLimits = ClientLimits()
+            podNetworks: PodNetworks = .k3sDefault, historyLimit: Int = 10_000, clientLimits: ClientLimits = ClientLimits()
         ) {
+            self.podNetworks = podNetworks
             self.clientLimits = clientLimits
             self.dataDirectory = dataDirectory
             self.bindAddress = bindAddress
@@ -86,7 +89,7 @@ public struct APIServer: Service {
         let limiter = ClientLimiter(limits: c.clientLimits)
         let handler = APIHandler(
             registry: ResourceRegistry(), storage: storage, token: credentials.token, serviceCIDRs: c.serviceCIDRs,
-            clock: { Clock.microsecondsSinceEpoch() }, logger: logger, limiter: limiter)
+            podNetworks: c.podNetworks, clock: { Clock.microsecondsSinceEpoch() }, logger: logger, limiter: limiter)
         try await handler.bootstrap()
 
         var tls = TLSConfiguration.makeServerConfiguration(
