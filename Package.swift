@@ -93,6 +93,9 @@ let package = Package(
         module(
             "CNI", in: "PodNetwork", pure: true,
             ["KubeAPI", "NetCore", "NFTables", product("OrderedCollections", "swift-collections")]),
+        module(
+            "Overlay", in: "PodNetwork", pure: true,
+            ["CNI", "KubeAPI", "NetCore", "Netlink", product("OrderedCollections", "swift-collections")]),
         module("Lab", in: "Lab", pure: true, ["NetCore"]),
 
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
@@ -219,6 +222,9 @@ let package = Package(
             name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI", "KubeAPI", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OverlayTests", dependencies: ["Overlay", "CNI", "KubeAPI", "NetCore", "Netlink"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "CNIPluginTests", dependencies: ["CNI", "KubeAPI", "NetCore", "PylonTestSupport"],
             swiftSettings: swiftSettings),

@@ -79,7 +79,8 @@ struct Server: AsyncParsableCommand {
         let server = APIServer(
             configuration: .init(
                 dataDirectory: dataDir, bindAddress: bindAddress, port: port, advertiseAddresses: advertiseAddresses,
-                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR), podNetworks: try podNetworks(),
+                serviceCIDRs: try APIServer.Configuration.parseServiceCIDRs(serviceCIDR),
+                podNetworks: try podNetworks(),
                 historyLimit: watchHistory,
                 clientLimits: ClientLimits(
                     connectionsPerClient: maxConnectionsPerClient, watchesPerClient: maxWatchesPerClient)),

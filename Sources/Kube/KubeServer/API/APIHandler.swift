@@ -26,7 +26,8 @@ public final class APIHandler: Sendable {
     ///   - podNetworks: the cluster CIDRs Nodes get their pod CIDRs from (none by default).
     public init(
         registry: ResourceRegistry, storage: Storage, token: String?, serviceCIDRs: [IPNetwork],
-        podNetworks: PodNetworks = .none, clock: @escaping @Sendable () -> Int64, logger: Logger, limiter: ClientLimiter? = nil
+        podNetworks: PodNetworks = .none, clock: @escaping @Sendable () -> Int64, logger: Logger,
+        limiter: ClientLimiter? = nil
     ) {
         self.limiter = limiter
         self.registry = registry

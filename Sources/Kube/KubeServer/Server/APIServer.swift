@@ -45,7 +45,8 @@ public struct APIServer: Service {
         public init(
             dataDirectory: String, bindAddress: String = "127.0.0.1", port: Int = 6443,
             advertiseAddresses: [String] = [], serviceCIDRs: [IPNetwork] = [IPNetwork("10.43.0.0/16")!],
-            podNetworks: PodNetworks = .k3sDefault, historyLimit: Int = 10_000, clientLimits: ClientLimits = ClientLimits()
+            podNetworks: PodNetworks = .k3sDefault, historyLimit: Int = 10_000,
+            clientLimits: ClientLimits = ClientLimits()
         ) {
             self.podNetworks = podNetworks
             self.clientLimits = clientLimits
