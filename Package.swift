@@ -108,6 +108,7 @@ let package = Package(
                 "CNI", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI",
                 product("OrderedCollections", "swift-collections"),
             ]),
+        module("OverlayAgent", in: "PodNetwork", pure: false, ["Overlay", "CNI", "Kernel", "Netlink", "NetCore"]),
         module(
             "Telemetry", in: "Basics", pure: false,
             [
@@ -224,6 +225,10 @@ let package = Package(
         .testTarget(name: "CNITests", dependencies: ["CNI", "KubeAPI", "NetCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "OverlayTests", dependencies: ["Overlay", "CNI", "KubeAPI", "NetCore", "Netlink"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "OverlayAgentTests",
+            dependencies: ["OverlayAgent", "Overlay", "Kernel", "Netlink", "NetCore", "PylonTestSupport", "Processes"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CNIPluginTests", dependencies: ["CNI", "KubeAPI", "NetCore", "PylonTestSupport"],

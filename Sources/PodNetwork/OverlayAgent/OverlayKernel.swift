@@ -1,0 +1,149 @@
+import Glibc
+import Kernel
+import NetCore
+import Netlink
+import Overlay
+
+/// The overlay's hands on one node's kernel, through rtnetlink: the VXLAN device, the entries for other nodes,
+/// and the underlay they ride on.
+///
+/// Thread-safe (one netlink socket, its requests serialised by the kernel's answers). Every method reports the
+/// kernel's refusal as `NetlinkSocketError`.
+public struct OverlayKernel: Sendable {
+    /// What `ensure` did to the device.
+    public enum DeviceOutcome: Sendable, Equatable {
+        case created
+        /// An existing link of the name could not be kept (why), so it was deleted and created anew.
+        case recreated(String)
+        /// Kept, with its MTU, MAC or state set.
+        case mended
+        case kept
+    }
+
+    /// The interface other nodes are reached through.
+    public struct Underlay: Sendable, Equatable {
+        public var index: Int32
+        public var name: String
+        public var mtu: Int
+        /// The networks of its addresses (the node's segment).
+        public var segments: [IPNetwork]
+    }
+
+    public let namespace: NetworkNamespace
+    private let socket: NetlinkSocket
+
+    /// - Throws: `NetlinkSocketError.system` when the namespace cannot be entered.
+    public init(namespace: NetworkNamespace = .current) throws(NetlinkSocketError) {
+        self.namespace = namespace
+        socket = try NetlinkSocket(namespace: namespace)
+    }
+
+    /// The interface holding `address`, `nil` when none does.
+    public func underlay(holding address: IPAddress) throws(NetlinkSocketError) -> Underlay? {
+        let addresses = try socket.addresses()
+        guard let own = addresses.first(where: { $0.address == address }) else { return nil }
+        guard let link = try socket.links().first(where: { $0.index == own.index }) else { return nil }
+        let segments = addresses.filter { $0.index == own.index }.compactMap(\.network)
+            .filter { !($0.family == .ipv6 && IPNetwork("fe80::/10")!.contains($0.address)) }
+        return Underlay(index: link.index, name: link.name, mtu: Int(link.mtu ?? 1500), segments: segments)
+    }
+
+    /// Makes `device` exist as described, holding only `address` (the node subnet's first address as /32 or
+    /// /128), up; an IPv6 device does not accept router advertisements. Returns its index and what was done.
+    public func ensure(_ device: VXLANDevice, address: IPAddress) throws(NetlinkSocketError) -> (
+        index: Int32, outcome: DeviceOutcome
+    ) {
+        var outcome = DeviceOutcome.kept
+        var link = try socket.link(named: device.name)
+        if let existing = link, let why = device.incompatibility(with: existing) {
+            try socket.perform(.deleteLink(existing.index))
+            link = nil
+            outcome = .recreated(why)
+        }
+        if link == nil {
+            try socket.perform(.createLink(device.template))
+            if outcome == .kept { outcome = .created }
+            guard let created = try socket.link(named: device.name) else {
+                throw .refused(
+                    KernelError(code: KernelError.noDevice, message: "\(device.name) vanished after creation"))
+            }
+            link = created
+        }
+        let index = link!.index
+        let prefix = address.family == .ipv4 ? 32 : 128
+        for other in try socket.addresses(address.family)
+        where other.index == index && other.scope == 0 && (other.address != address || other.prefixLength != prefix) {
+            try socket.perform(.deleteAddress(other))
+        }
+        if address.family == .ipv6 {
+            let setting = "net/ipv6/conf/\(device.name)/accept_ra"
+            do {
+                if namespace == .current {
+                    try Sysctl.write(setting, "0")
+                } else {
+                    try namespace.run { try Sysctl.write(setting, "0") }
+                }
+            } catch let error as KernelCallError {
+                throw .system(error)
+            } catch {
+                throw .system(KernelCallError(operation: "write \(setting)", errno: EIO))
+            }
+        }
+        try socket.perform(
+            .addAddress(
+                InterfaceAddress(index: index, address: address, prefixLength: prefix, flags: .noDAD), replace: true))
+        if let update = device.update(for: link!) {
+            try socket.perform(.updateLink(index, update))
+            if outcome == .kept { outcome = .mended }
+        }
+        return (index, outcome)
+    }
+
+    /// The overlay's entries as the kernel has them: permanent neighbours and FDB entries on `devices`, routes of
+    /// the main table into `networks` through `devices` (other than `localSubnets`).
+    public func observed(devices: Set<Int32>, networks: [IPNetwork], localSubnets: [IPNetwork])
+        throws(NetlinkSocketError) -> [OverlayEntry]
+    {
+        var entries: [OverlayEntry] = []
+        for family in Set(networks.map(\.family)) {
+            entries += try socket.neighbours(.ip(family)).compactMap { OverlayEntry(observed: $0, devices: devices) }
+        }
+        entries += try socket.neighbours(.bridge).compactMap { OverlayEntry(observed: $0, devices: devices) }
+        entries += try socket.routes().compactMap {
+            OverlayEntry(observed: $0, networks: networks, localSubnets: localSubnets, devices: devices)
+        }
+        return entries
+    }
+
+    /// Applies `changes` in order, going on past a refusal (a missing entry removed counts as done). Returns the
+    /// changes the kernel refused, with why.
+    public func apply(_ changes: [OverlayChange]) -> [(change: OverlayChange, error: NetlinkSocketError)] {
+        var failures: [(change: OverlayChange, error: NetlinkSocketError)] = []
+        for change in changes {
+            do throws(NetlinkSocketError) {
+                switch change {
+                case .put(let entry):
+                    if let route = entry.route {
+                        try socket.perform(.addRoute(route, replace: true))
+                    } else if let neighbour = entry.neighbour {
+                        try socket.perform(.replaceNeighbour(neighbour))
+                    }
+                case .remove(let entry):
+                    if let route = entry.route {
+                        try socket.perform(.deleteRoute(route))
+                    } else if let neighbour = entry.neighbour {
+                        try socket.perform(.deleteNeighbour(neighbour))
+                    }
+                }
+            } catch {
+                if case .remove = change, case .refused(let kernel) = error,
+                    [KernelError.noEntry, KernelError.noProcess, KernelError.noDevice].contains(kernel.code)
+                {
+                    continue  // ENOENT, ESRCH, ENODEV: already gone
+                }
+                failures.append((change, error))
+            }
+        }
+        return failures
+    }
+}
