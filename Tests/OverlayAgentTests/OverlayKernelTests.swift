@@ -143,4 +143,63 @@ struct OverlayKernelTests {
             #expect(link.contains("mtu 1450") && link.contains(",UP") && !link.contains("10.42.9.9"), "\(link)")
         }
     }
+
+    @Test func dualStackNodesTunnelIPv6OverFlannelV6() async throws {
+        try await ScratchNamespaces.run(family: "pyov", count: 2) { scratch in
+            let conf = try NetConf(
+                parsing: #"{"Network":"10.42.0.0/16","IPv6Network":"2001:db8:42::/56","EnableIPv6":true}"#)
+            _ = try scratch.ip(
+                0, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", scratch.names[1])
+            var leases: [NodeLease] = []
+            var locals: [(OverlayKernel, OverlayPlan.Local)] = []
+            for n in 0..<2 {
+                _ = try scratch.ip(n, "address", "add", "2001:db8::\(11 + n)/64", "dev", "lan0", "nodad")
+                _ = try scratch.ip(n, "link", "set", "lan0", "up")
+                let kernel = try OverlayKernel(namespace: scratch.namespaces[n])
+                let publicIP = IPAddress("2001:db8::\(11 + n)")!
+                let underlay = try #require(try kernel.underlay(holding: publicIP))
+                #expect(underlay.segments == [IPNetwork("2001:db8::/64")!], "link-local networks are not the segment")
+                let mac = MACAddress("5e:08:1d:56:16:e\(n)")!
+                let device = VXLANDevice(
+                    backend: conf.backend, ipv6: true, local: publicIP, underlay: underlay.index,
+                    underlayMTU: underlay.mtu, mac: mac)
+                let subnet = IPNetwork("2001:db8:42:\(n)::/64")!
+                let (index, _) = try kernel.ensure(device, address: subnet.address)
+                let acceptRA = try ChildProcess.run(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", scratch.names[n], "cat", "/proc/sys/net/ipv6/conf/flannel-v6.1/accept_ra"])
+                #expect(acceptRA.standardOutput == "0\n", "flannel turns router advertisements off on its device")
+                leases.append(
+                    NodeLease(
+                        name: "node\(n + 1)", subnet: nil, ipv6Subnet: subnet, publicIP: nil, publicIPv6: publicIP,
+                        backendType: "vxlan", vxlanV6: FlannelAnnotations.VXLANData(vni: 1, vtepMAC: mac)))
+                locals.append(
+                    (
+                        kernel,
+                        OverlayPlan.Local(
+                            name: "node\(n + 1)", underlay: underlay.index, segments: underlay.segments,
+                            deviceV6: index)
+                    ))
+            }
+            let link = try scratch.ip(0, "-d", "address", "show", "flannel-v6.1")
+            #expect(link.contains("vxlan id 1 local 2001:db8::11 dev lan0") && link.contains("mtu 1430"), "\(link)")
+            #expect(link.contains("inet6 2001:db8:42::/128 scope global"), "\(link)")
+            for (kernel, local) in locals {
+                let plan = OverlayPlan(conf: conf, local: local, remotes: leases)
+                #expect(plan.entries.count == 3)
+                #expect(kernel.apply(plan.changes(from: [])).isEmpty)
+                let observed = try kernel.observed(
+                    devices: [local.deviceV6!], networks: [conf.ipv6Network!],
+                    localSubnets: leases.filter { $0.name == local.name }.compactMap(\.ipv6Subnet))
+                #expect(Set(observed) == Set(plan.entries))
+            }
+            #expect(
+                try scratch.ip(0, "-6", "route", "show", "2001:db8:42:1::/64").contains(
+                    "via 2001:db8:42:1:: dev flannel-v6.1"))
+            let ping = try ChildProcess.run(
+                "/usr/sbin/ip",
+                ["netns", "exec", scratch.names[0], "ping", "-6", "-c", "1", "-W", "2", "2001:db8:42:1::"])
+            #expect(ping.succeeded, "\(ping.standardOutput)\(ping.standardError)")
+        }
+    }
 }

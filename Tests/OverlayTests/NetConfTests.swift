@@ -28,6 +28,7 @@ import Testing
         #expect(conf.backend.vni == 4096 && conf.backend.port == 4789 && conf.backend.directRouting)
         #expect(conf.backend.deviceName(ipv6: true) == "flannel-v6.4096")
         #expect(conf.backend.podMTU(underlayMTU: 1500) == 8950, "MTU is the underlay's, as in flannel")
+        #expect(conf.backend.podMTU(underlayMTU: 1500, ipv6: true) == 8930, "VXLAN over IPv6 costs 70 bytes")
         let hostGW = try NetConf(parsing: #"{"Network":"10.42.0.0/16","Backend":{"Type":"host-gw"}}"#)
         #expect(hostGW.backend.kind == .hostGW)
         #expect(hostGW.backend.podMTU(underlayMTU: 1500) == 1500)

@@ -95,7 +95,7 @@ public struct NetConf: Sendable, Equatable {
         let vni = try b.integer("VNI", in: 0...16_777_215) ?? 1
         let port = try b.integer("Port", in: 0...65535) ?? 0
         let mtu = try b.integer("MTU", in: 0...65535) ?? 0
-        if mtu != 0, kind == .vxlan, mtu < 1280 + OverlayBackend.vxlanOverhead, enableIPv6 {
+        if mtu != 0, kind == .vxlan, mtu < 1280 + OverlayBackend.vxlanOverheadIPv6, enableIPv6 {
             throw OverlayError(
                 .invalidNetConf, "net-conf.json: Backend.MTU \(mtu) leaves pods less than IPv6's minimum of 1280")
         }

@@ -27,6 +27,9 @@ public struct OverlayBackend: Sendable, Equatable {
     public static let defaultVXLANPort: UInt16 = 8472
     /// What VXLAN over IPv4 adds to every packet: outer IP 20, UDP 8, VXLAN 8, inner Ethernet 14.
     public static let vxlanOverhead = 50
+    /// Over IPv6 the outer header is 40 bytes: 70 in all. The kernel refuses a VXLAN device over IPv6 with an MTU
+    /// above the underlay's less 70 (flannel asks for less 50 on both and fails there).
+    public static let vxlanOverheadIPv6 = 70
 
     public init(
         kind: Kind = .vxlan, vni: UInt32 = 1, port: UInt16 = 0, mtu: Int = 0, directRouting: Bool = false,
@@ -44,10 +47,16 @@ public struct OverlayBackend: Sendable, Equatable {
     /// The VXLAN device's name for `family` (`flannel.1`, `flannel-v6.1`).
     public func deviceName(ipv6: Bool) -> String { ipv6 ? "flannel-v6.\(vni)" : "flannel.\(vni)" }
 
-    /// The MTU pods get (FLANNEL_MTU) over an underlay of `underlayMTU`: the configured or underlay MTU, less the
-    /// VXLAN overhead for vxlan.
-    public func podMTU(underlayMTU: Int) -> Int {
-        let base = mtu > 0 ? mtu : underlayMTU
-        return kind == .vxlan ? base - Self.vxlanOverhead : base
+    /// The VXLAN device's MTU over an underlay of `underlayMTU`: the configured or underlay MTU, less the VXLAN
+    /// overhead of the underlay's family.
+    public func deviceMTU(underlayMTU: Int, ipv6: Bool) -> Int {
+        (mtu > 0 ? mtu : underlayMTU) - (ipv6 ? Self.vxlanOverheadIPv6 : Self.vxlanOverhead)
+    }
+
+    /// The MTU pods get (FLANNEL_MTU): for vxlan the smallest device MTU of the families in use (with IPv6 a pod's
+    /// packets may leave through `flannel-v6`), for host-gw the configured or underlay MTU.
+    public func podMTU(underlayMTU: Int, ipv6: Bool = false) -> Int {
+        guard kind == .vxlan else { return mtu > 0 ? mtu : underlayMTU }
+        return deviceMTU(underlayMTU: underlayMTU, ipv6: ipv6)
     }
 }

@@ -3,7 +3,7 @@ import Netlink
 
 /// The VXLAN device a node's overlay runs (`flannel.1`, `flannel-v6.1`), as flannel creates it: the VNI, the node's
 /// address as the source, the underlay device, the port when configured, learning off, the MTU 50 below the
-/// underlay's, a MAC that other nodes know from the Node's `backend-data`.
+/// underlay's (70 over IPv6), a MAC that other nodes know from the Node's `backend-data`.
 ///
 /// Pure value.
 public struct VXLANDevice: Sendable, Equatable {
@@ -22,7 +22,7 @@ public struct VXLANDevice: Sendable, Equatable {
         settings = VXLANSettings(
             id: backend.vni, local: local, underlay: underlay, port: backend.port == 0 ? nil : backend.port,
             learning: backend.learning, groupPolicy: backend.groupPolicy)
-        mtu = UInt32(max(68, backend.podMTU(underlayMTU: underlayMTU)))
+        mtu = UInt32(max(68, backend.deviceMTU(underlayMTU: underlayMTU, ipv6: ipv6)))
         self.mac = mac
     }
 
