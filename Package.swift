@@ -108,7 +108,12 @@ let package = Package(
                 "CNI", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI",
                 product("OrderedCollections", "swift-collections"),
             ]),
-        module("OverlayAgent", in: "PodNetwork", pure: false, ["Overlay", "CNI", "Kernel", "Netlink", "NetCore"]),
+        module(
+            "OverlayAgent", in: "PodNetwork", pure: false,
+            [
+                "Overlay", "CNI", "Kernel", "Netlink", "NetCore", "KubeAPI", "KubeClient", "Processes",
+                product("OrderedCollections", "swift-collections"), logging, metrics, lifecycle,
+            ]),
         module(
             "Telemetry", in: "Basics", pure: false,
             [
@@ -124,7 +129,7 @@ let package = Package(
         module(
             "KubeServer", in: "Kube", pure: false,
             [
-                "KubeAPI", "NetCore", "CSQLite", product("Hummingbird", "hummingbird"),
+                "KubeAPI", "NetCore", "Kernel", "CSQLite", product("Hummingbird", "hummingbird"),
                 product("HummingbirdCore", "hummingbird"), product("HTTPTypes", "swift-http-types"),
                 product("NIOSSL", "swift-nio-ssl"), product("NIOTLS", "swift-nio"), crypto,
                 product("X509", "swift-certificates"), product("SwiftASN1", "swift-asn1"), logging, lifecycle,
@@ -151,7 +156,7 @@ let package = Package(
             name: "pylon",
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
-                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin",
+                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin", "CNI", "Kernel", "Overlay", "OverlayAgent",
                 product("ArgumentParser", "swift-argument-parser"), product("UnixSignals", "swift-service-lifecycle"),
                 logging, lifecycle,
             ],
@@ -228,7 +233,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OverlayAgentTests",
-            dependencies: ["OverlayAgent", "Overlay", "Kernel", "Netlink", "NetCore", "PylonTestSupport", "Processes"],
+            dependencies: [
+                "OverlayAgent", "Overlay", "Kernel", "Netlink", "NetCore", "KubeAPI", "KubeClient", "PylonTestSupport",
+                "PylonTestKit", "Processes", logging,
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "CNIPluginTests", dependencies: ["CNI", "KubeAPI", "NetCore", "PylonTestSupport"],

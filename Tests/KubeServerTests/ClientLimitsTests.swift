@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import KubeAPI
 import KubeClient
 import Logging

@@ -11,7 +11,10 @@ struct Pylon: AsyncParsableCommand {
         commandName: "pylon",
         abstract: "Networking for bare-metal Kubernetes: load balancer, and an embedded API server for labs and tests.",
         version: version,
-        subcommands: [Server.self, ControllerCommand.self, SpeakerCommand.self, LabCommand.self, ExplainCommand.self]
+        subcommands: [
+            Server.self, ControllerCommand.self, SpeakerCommand.self, OverlayCommand.self, LabCommand.self,
+            ExplainCommand.self,
+        ]
     )
 
     /// A container runtime runs the binary as a CNI plugin (installed or linked as `/opt/cni/bin/pylon`), with

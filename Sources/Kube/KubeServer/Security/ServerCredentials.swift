@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import Kernel
 import KubeAPI
 import NetCore
 import SwiftASN1

@@ -1,4 +1,5 @@
 import Hummingbird
+import Kernel
 import KubeAPI
 import Logging
 import NIOSSL

@@ -1,5 +1,6 @@
 import CSQLite
 import DequeModule
+import Kernel
 import KubeAPI
 import Logging
 import NIOPosix
