@@ -102,6 +102,7 @@ let package = Package(
         // anything below them.
         module("Processes", in: "Basics", pure: false, ["CLinuxNet"]),
         module("Kernel", in: "Basics", pure: false, ["CLinuxNet", "Netlink", "NetCore"]),
+        module("Files", in: "Basics", pure: false),
         module(
             "CNIPlugin", in: "PodNetwork", pure: false,
             [
@@ -111,7 +112,7 @@ let package = Package(
         module(
             "OverlayAgent", in: "PodNetwork", pure: false,
             [
-                "Overlay", "CNI", "Kernel", "Netlink", "NetCore", "KubeAPI", "KubeClient", "Processes",
+                "Overlay", "CNI", "Files", "Kernel", "Netlink", "NetCore", "KubeAPI", "KubeClient", "Processes",
                 product("OrderedCollections", "swift-collections"), logging, metrics, lifecycle,
             ]),
         module(
@@ -129,7 +130,7 @@ let package = Package(
         module(
             "KubeServer", in: "Kube", pure: false,
             [
-                "KubeAPI", "NetCore", "Kernel", "CSQLite", product("Hummingbird", "hummingbird"),
+                "KubeAPI", "NetCore", "Files", "CSQLite", product("Hummingbird", "hummingbird"),
                 product("HummingbirdCore", "hummingbird"), product("HTTPTypes", "swift-http-types"),
                 product("NIOSSL", "swift-nio-ssl"), product("NIOTLS", "swift-nio"), crypto,
                 product("X509", "swift-certificates"), product("SwiftASN1", "swift-asn1"), logging, lifecycle,
@@ -156,7 +157,7 @@ let package = Package(
             name: "pylon",
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
-                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin", "CNI", "Kernel", "Overlay", "OverlayAgent",
+                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin", "CNI", "Files", "Overlay", "OverlayAgent",
                 product("ArgumentParser", "swift-argument-parser"), product("UnixSignals", "swift-service-lifecycle"),
                 logging, lifecycle,
             ],

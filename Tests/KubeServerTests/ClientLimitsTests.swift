@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import KubeAPI
 import KubeClient
 import Logging
@@ -39,23 +38,24 @@ import Testing
         init(port: Int, source: String) throws {
             descriptor = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
             guard descriptor >= 0 else { throw TestFailure("socket: errno \(errno)") }
-            func address(_ host: String, _ port: Int) -> sockaddr_in {
-                var a = sockaddr_in()
-                a.sin_family = sa_family_t(AF_INET)
-                a.sin_addr.s_addr = inet_addr(host)
-                a.sin_port = in_port_t(UInt16(port).bigEndian)
-                return a
+            // A sockaddr_in laid out by hand (family in host order, port and address in network order): its
+            // members' visibility depends on which C module imported the header first.
+            func address(_ host: String, _ port: Int) -> [UInt8] {
+                let family = UInt16(AF_INET)
+                let ip: [UInt8] =
+                    IPAddress(host).map { ip in (0..<4).map { UInt8(truncatingIfNeeded: ip.numeric >> (24 - 8 * $0)) } }
+                    ?? [0, 0, 0, 0]
+                return [UInt8(family & 0xFF), UInt8(family >> 8), UInt8(port >> 8), UInt8(port & 0xFF)] + ip
+                    + [UInt8](repeating: 0, count: 8)
             }
-            var local = address(source, 0)
-            var remote = address("127.0.0.1", port)
-            let connected = withUnsafePointer(to: &local) { l in
-                withUnsafePointer(to: &remote) { r in
-                    l.withMemoryRebound(to: sockaddr.self, capacity: 1) { lp in
-                        r.withMemoryRebound(to: sockaddr.self, capacity: 1) { rp in
-                            let size = socklen_t(MemoryLayout<sockaddr_in>.size)
-                            return bind(descriptor, lp, size) == 0 && connect(descriptor, rp, size) == 0
-                        }
-                    }
+            let local = address(source, 0)
+            let remote = address("127.0.0.1", port)
+            let connected = local.withUnsafeBytes { l in
+                remote.withUnsafeBytes { r in
+                    let lp = l.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+                    let rp = r.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+                    let size = socklen_t(l.count)
+                    return bind(descriptor, lp, size) == 0 && connect(descriptor, rp, size) == 0
                 }
             }
             guard connected else {

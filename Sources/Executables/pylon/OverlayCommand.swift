@@ -1,7 +1,7 @@
 import ArgumentParser
 import CNI
+import Files
 import FoundationEssentials
-import Kernel
 import KubeClient
 import NetCore
 import Overlay

@@ -1,5 +1,5 @@
 import CNI
-import Kernel
+import Files
 import Overlay
 
 /// The files a node's overlay writes for its CNI plugin: `subnet.env` (flannel's format) and the conflist naming

@@ -1,6 +1,6 @@
 import Crypto
+import Files
 import FoundationEssentials
-import Kernel
 import KubeAPI
 import NetCore
 import SwiftASN1

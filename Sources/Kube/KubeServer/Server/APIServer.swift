@@ -1,5 +1,5 @@
+import Files
 import Hummingbird
-import Kernel
 import KubeAPI
 import Logging
 import NIOSSL

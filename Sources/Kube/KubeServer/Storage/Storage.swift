@@ -1,6 +1,6 @@
 import CSQLite
 import DequeModule
-import Kernel
+import Files
 import KubeAPI
 import Logging
 import NIOPosix
