@@ -46,6 +46,7 @@ let package = Package(
         .library(name: "BFD", targets: ["BFD"]),
         .library(name: "Membership", targets: ["Membership"]),
         .library(name: "CNI", targets: ["CNI"]),
+        .library(name: "Overlay", targets: ["Overlay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -9,7 +9,7 @@ let targets = [
     "fuzz-ethernet": ["Layer2"], "fuzz-netlink": ["Netlink"], "fuzz-bgp": ["BGP"], "fuzz-bfd": ["BFD"],
     "fuzz-membership": ["Membership"], "fuzz-http": ["KubeAPI", "KubeClient"], "fuzz-protobuf": ["KubeAPI"],
     "fuzz-schema": ["KubeAPI"], "fuzz-regex": ["KubeAPI"], "fuzz-kubeconfig": ["KubeClient"],
-    "fuzz-cni": ["CNI", "KubeAPI"],
+    "fuzz-cni": ["CNI", "KubeAPI"], "fuzz-overlay": ["Overlay", "KubeAPI", "NetCore"],
 ]
 
 let package = Package(

@@ -74,13 +74,10 @@ public final class OverlayAgent: Service, Sendable {
         let nodes = Informer(client: client, resource: .nodes, logger: logger)
         let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let interval = options.resyncInterval
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await nodes.run() }
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try? await nodes.run() }
             tasks.addTask {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: interval)
-                    trigger.yield()
-                }
+                while (try? await Task.sleep(for: interval)) != nil { trigger.yield() }
             }
             await nodes.addHandler { _ in trigger.yield() }
             await nodes.waitForSync()
