@@ -96,7 +96,7 @@ let package = Package(
             ["KubeAPI", "NetCore", "NFTables", product("OrderedCollections", "swift-collections")]),
         module(
             "Overlay", in: "PodNetwork", pure: true,
-            ["CNI", "KubeAPI", "NetCore", "Netlink", product("OrderedCollections", "swift-collections")]),
+            ["CNI", "KubeAPI", "NetCore", "Netlink", "NFTables", product("OrderedCollections", "swift-collections")]),
         module("Lab", in: "Lab", pure: true, ["NetCore"]),
 
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
@@ -196,7 +196,7 @@ let package = Package(
         // MARK: 6. Tests — a pure module's tests depend on pure modules and PylonTestKit only.
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "NetlinkTests", dependencies: ["Netlink", "NFTables", "CNI", "NetCore", "PylonTestKit"],
+            name: "NetlinkTests", dependencies: ["Netlink", "NFTables", "CNI", "Overlay", "NetCore", "PylonTestKit"],
             exclude: ["Captures"],
             swiftSettings: swiftSettings),
         // Yams (libyaml) only as the reference that Pylon's own YAML reader is compared with.

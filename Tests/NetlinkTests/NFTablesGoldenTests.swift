@@ -2,6 +2,7 @@ import CNI
 import NFTables
 import NetCore
 import Netlink
+import Overlay
 import PylonTestKit
 import Testing
 
@@ -49,6 +50,23 @@ import Testing
         try Self.expect(
             .deleteRule(handle: 4, chain: "postrouting", table: NATRules.table, family: .ipv4),
             equals: "nft-delete-rule")
+    }
+
+    @Test func theOverlaysRulesAreWhatNftMakesOfFlannelsRuleText() throws {
+        let rules = OverlayNATRules.rules(
+            network: IPNetwork("10.42.0.0/16")!, subnet: IPNetwork("10.42.0.0/24")!, masquerade: true)
+        let table = OverlayNATRules.table
+        try Self.expect(.addRule(rules[0], table: table, family: .ipv4), equals: "nft-rule-mark-return")
+        try Self.expect(.addRule(rules[4], table: table, family: .ipv4), equals: "nft-rule-masquerade-fully-random")
+        try Self.expect(
+            .addChain(OverlayNATRules.chains[1], table: table, family: .ipv4), equals: "nft-add-chain-forward")
+        try Self.expect(.addRule(rules[5], table: table, family: .ipv4), equals: "nft-rule-forward-accept")
+        #expect(rules.count == 7)
+        #expect(
+            OverlayNATRules.rules(
+                network: IPNetwork("10.42.0.0/16")!, subnet: IPNetwork("10.42.0.0/24")!, masquerade: false
+            )
+            .map(\.chain) == ["forward", "forward"], "without FLANNEL_IPMASQ only the forward rules")
     }
 
     @Test func aDumpGivesEachRulesHandleAndComment() throws {

@@ -28,12 +28,17 @@ public enum NFTExpression: Sendable, Equatable {
 
     /// `meta l4proto` into `register`.
     case transportProtocol(register: UInt32)
+    /// `meta mark` (the packet's mark, 4 bytes in host order) into `register`.
+    case mark(register: UInt32)
     /// `length` bytes at `offset` of the header at `base` into `register`.
     case payload(base: PayloadBase, offset: UInt32, length: UInt32, register: UInt32)
     /// `register` compared with `value`.
     case compare(Comparison, register: UInt32, value: [UInt8])
     /// `register` masked with `mask` (for prefixes: `ip daddr 10.42.0.0/24`).
     case mask(register: UInt32, mask: [UInt8])
+    /// `register` and `mask`, written as an explicit boolean operation (`meta mark and 0x4000`): the same as `mask`
+    /// but for the operation attribute `nft` adds to it.
+    case and(register: UInt32, mask: [UInt8])
     /// `value` into `register`.
     case immediate(register: UInt32, value: [UInt8])
     /// A verdict.
@@ -44,6 +49,9 @@ public enum NFTExpression: Sendable, Equatable {
     case destinationNAT(family: UInt8, addressRegister: UInt32, portRegister: UInt32)
     /// `masquerade`.
     case masquerade
+    /// `masquerade fully-random`: source ports picked at random, so parallel flows never race for one (flannel's
+    /// choice).
+    case masqueradeFullyRandom
 
     static let elementAttribute: UInt16 = 1
     static let nameAttribute: UInt16 = 1
@@ -60,14 +68,14 @@ public enum NFTExpression: Sendable, Equatable {
 
     var name: String {
         switch self {
-        case .transportProtocol: "meta"
+        case .transportProtocol, .mark: "meta"
         case .payload: "payload"
         case .compare: "cmp"
-        case .mask: "bitwise"
+        case .mask, .and: "bitwise"
         case .immediate, .verdict: "immediate"
         case .destinationAddressType: "fib"
         case .destinationNAT: "nat"
-        case .masquerade: "masq"
+        case .masquerade, .masqueradeFullyRandom: "masq"
         }
     }
 
@@ -76,6 +84,9 @@ public enum NFTExpression: Sendable, Equatable {
         case .transportProtocol(let register):
             data.append(2, be32: 16)  // NFTA_META_KEY: NFT_META_L4PROTO
             data.append(1, be32: register)  // NFTA_META_DREG
+        case .mark(let register):
+            data.append(2, be32: 3)  // NFTA_META_KEY: NFT_META_MARK
+            data.append(1, be32: register)
         case .payload(let base, let offset, let length, let register):
             data.append(1, be32: register)  // NFTA_PAYLOAD_DREG
             data.append(2, be32: base.rawValue)
@@ -91,6 +102,13 @@ public enum NFTExpression: Sendable, Equatable {
             data.append(3, be32: UInt32(mask.count))  // NFTA_BITWISE_LEN
             data.nest(4 | Self.nested) { $0.append(1, mask) }  // NFTA_BITWISE_MASK
             data.nest(5 | Self.nested) { $0.append(1, [UInt8](repeating: 0, count: mask.count)) }  // XOR
+        case .and(let register, let mask):
+            data.append(1, be32: register)
+            data.append(2, be32: register)
+            data.append(6, be32: 0)  // NFTA_BITWISE_OP: NFT_BITWISE_BOOL
+            data.append(3, be32: UInt32(mask.count))
+            data.nest(4 | Self.nested) { $0.append(1, mask) }
+            data.nest(5 | Self.nested) { $0.append(1, [UInt8](repeating: 0, count: mask.count)) }
         case .immediate(let register, let value):
             data.append(1, be32: register)  // NFTA_IMMEDIATE_DREG
             data.nest(2 | Self.nested) { $0.append(1, value) }
@@ -122,6 +140,8 @@ public enum NFTExpression: Sendable, Equatable {
             data.append(5, be32: portRegister)  // NFTA_NAT_REG_PROTO_MIN
             data.append(7, be32: 2)  // NFTA_NAT_FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
         case .masquerade: break
+        case .masqueradeFullyRandom:
+            data.append(1, be32: 0x10)  // NFTA_MASQ_FLAGS: NF_NAT_RANGE_PROTO_RANDOM_FULLY
         }
     }
 }

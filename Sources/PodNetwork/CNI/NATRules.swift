@@ -50,7 +50,7 @@ public struct NATRules: Sendable, Equatable {
                 var match: [NFTExpression] = []
                 if let hostIP = mapping.hostIP {
                     match += [
-                        Self.address(.destination, family), .compare(.equal, register: 1, value: hostIP.bytes),
+                        NFTExpression.address(.destination, family), .compare(.equal, register: 1, value: hostIP.bytes),
                     ]
                 } else {
                     match += [
@@ -67,7 +67,10 @@ public struct NATRules: Sendable, Equatable {
                 rules.append(NFTRule(chain: "prerouting", expressions: match + translate, comment: comment))
                 rules.append(NFTRule(chain: "output", expressions: match + translate, comment: comment))
                 let toPod: [NFTExpression] =
-                    [Self.address(.destination, family), .compare(.equal, register: 1, value: ip.address.bytes)]
+                    [
+                        NFTExpression.address(.destination, family),
+                        .compare(.equal, register: 1, value: ip.address.bytes),
+                    ]
                     + Self.port(mapping.transport, mapping.containerPort)
                 // The pod reaching itself through the host port, and the node through localhost: answers must
                 // come back through the node.
@@ -75,13 +78,15 @@ public struct NATRules: Sendable, Equatable {
                     NFTRule(
                         chain: "postrouting",
                         expressions: [
-                            Self.address(.source, family), .compare(.equal, register: 1, value: ip.address.bytes),
+                            NFTExpression.address(.source, family),
+                            .compare(.equal, register: 1, value: ip.address.bytes),
                         ]
                             + toPod + [.masquerade], comment: comment))
                 let loopback = IPNetwork(family == .ipv4 ? "127.0.0.0/8" : "::1/128")!
                 rules.append(
                     NFTRule(
-                        chain: "postrouting", expressions: Self.inNetwork(.source, loopback) + toPod + [.masquerade],
+                        chain: "postrouting",
+                        expressions: NFTExpression.inNetwork(.source, loopback) + toPod + [.masquerade],
                         comment: comment))
             }
             if masquerade, let subnet = IPNetwork(address: ip.address, prefixLength: ip.prefixLength) {
@@ -90,51 +95,16 @@ public struct NATRules: Sendable, Equatable {
                     NFTRule(
                         chain: "postrouting",
                         expressions: [
-                            Self.address(.source, family), .compare(.equal, register: 1, value: ip.address.bytes),
+                            NFTExpression.address(.source, family),
+                            .compare(.equal, register: 1, value: ip.address.bytes),
                         ]
-                            + Self.inNetwork(.destination, subnet, negated: true)
-                            + Self.inNetwork(.destination, multicast, negated: true) + [.masquerade],
+                            + NFTExpression.inNetwork(.destination, subnet, negated: true)
+                            + NFTExpression.inNetwork(.destination, multicast, negated: true) + [.masquerade],
                         comment: comment))
             }
             if !rules.isEmpty { out[NFTFamily(family), default: []] += rules }
         }
         return out
-    }
-
-    enum Direction { case source, destination }
-
-    /// The source or destination address of the IP header into register 1.
-    static func address(_ direction: Direction, _ family: IPFamily) -> NFTExpression {
-        let offset: UInt32 =
-            switch (family, direction) {
-            case (.ipv4, .source): 12
-            case (.ipv4, .destination): 16
-            case (.ipv6, .source): 8
-            case (.ipv6, .destination): 24
-            }
-        return .payload(base: .network, offset: offset, length: family == .ipv4 ? 4 : 16, register: 1)
-    }
-
-    /// The address is (or with `negated`, is not) inside `network`, as `nft` compiles it: a prefix of whole bytes
-    /// compares just those bytes, any other is masked first.
-    static func inNetwork(_ direction: Direction, _ network: IPNetwork, negated: Bool = false) -> [NFTExpression] {
-        let comparison: NFTExpression.Comparison = negated ? .notEqual : .equal
-        guard network.prefixLength % 8 != 0 else {
-            let bytes = network.prefixLength / 8
-            guard case .payload(let base, let offset, _, let register) = address(direction, network.family) else {
-                return []
-            }
-            return [
-                .payload(base: base, offset: offset, length: UInt32(bytes), register: register),
-                .compare(comparison, register: 1, value: Array(network.address.bytes.prefix(bytes))),
-            ]
-        }
-        let width = network.family.bitWidth
-        let mask = IPAddress(family: network.family, numeric: UInt128.max << (width - network.prefixLength))
-        return [
-            address(direction, network.family), .mask(register: 1, mask: mask.bytes),
-            .compare(comparison, register: 1, value: network.address.bytes),
-        ]
     }
 
     /// The transport protocol and the destination port.
