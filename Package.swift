@@ -113,7 +113,8 @@ let package = Package(
         module(
             "OverlayAgent", in: "PodNetwork", pure: false,
             [
-                "Overlay", "CNI", "Files", "Kernel", "Netlink", "NetCore", "KubeAPI", "KubeClient", "Processes",
+                "Overlay", "CNI", "Files", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI", "KubeClient",
+                "Processes",
                 product("OrderedCollections", "swift-collections"), logging, metrics, lifecycle,
             ]),
         module(

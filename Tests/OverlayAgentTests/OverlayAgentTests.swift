@@ -101,6 +101,22 @@ struct OverlayAgentTests {
                         && !(try scratch.ip(1, "route", "show", "10.42.2.0/24")).contains("via"),
                     "node3 has not published a lease yet, so nobody programs it")
 
+                // flannel's masquerade rules; flushed by hand, they come back at the next periodic check.
+                func overlayTable() async throws -> String {
+                    try await ChildProcess.run(
+                        "/usr/sbin/ip",
+                        ["netns", "exec", scratch.names[1], "nft", "list", "table", "ip", OverlayNATRules.table]
+                    ).standardOutput
+                }
+                let masquerade = "ip saddr 10.42.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random"
+                try await eventually("node1's masquerade rules") { try await overlayTable().contains(masquerade) }
+                _ = try await ChildProcess.run(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", scratch.names[1], "nft", "flush", "table", "ip", OverlayNATRules.table])
+                try await eventually("node1's masquerade rules restored") {
+                    try await overlayTable().contains(masquerade)
+                }
+
                 // A joining node appears on the others.
                 agents[3] = Self.start(3, scratch, client, files: files)
                 try await eventually("node1 routes to node3's pods") {

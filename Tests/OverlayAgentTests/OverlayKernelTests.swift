@@ -1,5 +1,6 @@
 import Foundation
 import Kernel
+import NFTables
 import NetCore
 import Netlink
 import Overlay
@@ -200,6 +201,80 @@ struct OverlayKernelTests {
                 "/usr/sbin/ip",
                 ["netns", "exec", scratch.names[0], "ping", "-6", "-c", "1", "-W", "2", "2001:db8:42:1::"])
             #expect(ping.succeeded, "\(ping.standardOutput)\(ping.standardError)")
+        }
+    }
+
+    /// The source address node `n` of `scratch` sees on a UDP datagram `sender` sends to it (a bounded burst, so the
+    /// listener's start needs no synchronisation).
+    static func sourceSeen(
+        by n: Int, at address: String, from sender: String, _ scratch: ScratchNamespaces
+    ) async throws -> String {
+        let listen = """
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("0.0.0.0", 9999))
+            s.settimeout(10)
+            print(s.recvfrom(100)[1][0])
+            """
+        let send = """
+            import socket, time
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(50):
+                s.sendto(b"x", ("\(address)", 9999))
+                time.sleep(0.1)
+            """
+        async let heard = ChildProcess.run(
+            "/usr/sbin/ip", ["netns", "exec", scratch.names[n], "python3", "-c", listen])
+        let sent = Task {
+            try await ChildProcess.run("/usr/sbin/ip", ["netns", "exec", sender, "python3", "-c", send])
+        }
+        let result = try await heard
+        sent.cancel()
+        return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func podTrafficLeavingTheClusterIsMasqueradedAndPodTrafficIsNot() async throws {
+        try await ScratchNamespaces.run(family: "pyov", count: 3) { scratch in
+            let nodes = try Self.twoNodes(scratch)
+            for (i, node) in nodes.enumerated() {
+                let plan = Self.plan(for: node, remotes: nodes.map(\.lease))
+                #expect(node.kernel.apply(plan.changes(from: [])).isEmpty)
+                let rules = OverlayNATRules.rules(
+                    network: Self.conf.network!, subnet: node.lease.subnet!, masquerade: true)
+                #expect(try node.kernel.ensureRules(rules, family: .ipv4))
+                #expect(try !node.kernel.ensureRules(rules, family: .ipv4), "a second pass changes nothing")
+                _ = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", scratch.names[i], "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            }
+            // A pod on node 1 (namespace 2): 10.42.0.2 behind a veth whose node end holds the gateway 10.42.0.1.
+            _ = try scratch.ip(
+                0, "link", "add", "veth-pod", "type", "veth", "peer", "name", "eth0", "netns", scratch.names[2])
+            _ = try scratch.ip(0, "address", "add", "10.42.0.1/24", "dev", "veth-pod")
+            _ = try scratch.ip(0, "link", "set", "veth-pod", "up")
+            _ = try scratch.ip(2, "address", "add", "10.42.0.2/24", "dev", "eth0")
+            _ = try scratch.ip(2, "link", "set", "eth0", "up")
+            _ = try scratch.ip(2, "route", "add", "default", "via", "10.42.0.1")
+
+            // To node 2's own address (outside the cluster network): masqueraded to node 1's.
+            #expect(try await Self.sourceSeen(by: 1, at: "192.0.2.12", from: scratch.names[2], scratch) == "192.0.2.11")
+            // To node 2's overlay address (inside the cluster network): the pod's own address, through the tunnel.
+            #expect(try await Self.sourceSeen(by: 1, at: "10.42.1.0", from: scratch.names[2], scratch) == "10.42.0.2")
+
+            // Rules flushed by hand are noticed and put back whole.
+            _ = try await ChildProcess.run(
+                "/usr/sbin/ip",
+                ["netns", "exec", scratch.names[0], "nft", "flush", "chain", "ip", "pylon-overlay", "postrouting"])
+            let rules = OverlayNATRules.rules(
+                network: Self.conf.network!, subnet: nodes[0].lease.subnet!, masquerade: true)
+            #expect(try nodes[0].kernel.ensureRules(rules, family: .ipv4))
+            let listed = try await ChildProcess.run(
+                "/usr/sbin/ip", ["netns", "exec", scratch.names[0], "nft", "list", "table", "ip", "pylon-overlay"])
+            for fragment in [
+                "meta mark & 0x00004000 == 0x00004000 return", "ip saddr 10.42.0.0/24 ip daddr 10.42.0.0/16 return",
+                "ip saddr 10.42.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random", "ip saddr 10.42.0.0/16 accept",
+            ] {
+                #expect(listed.standardOutput.contains(fragment), "\(fragment) in \(listed.standardOutput)")
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import FoundationEssentials
 import KubeAPI
 import KubeClient
 import Logging
+import NFTables
 import Overlay
 
 extension OverlayAgent {
@@ -76,6 +77,23 @@ extension OverlayAgent {
             metrics.count(OverlayError(.kernelRefused, "\(error)"))
             pass.failed = true
         }
+        for (family, network, subnet) in [
+            (NFTFamily.ipv4, conf.network, local.subnet), (NFTFamily.ipv6, conf.ipv6Network, local.ipv6Subnet),
+        ] {
+            guard let network, let subnet else { continue }
+            let rules = OverlayNATRules.rules(network: network, subnet: subnet, masquerade: options.ipMasq)
+            do {
+                if try kernel.ensureRules(rules, family: family), pass.rulesInstalled {
+                    logger.warning("restored the \(OverlayNATRules.table) nftables rules: something changed them")
+                    metrics.repairs.increment()
+                }
+            } catch {
+                logger.error("cannot install the \(OverlayNATRules.table) nftables rules: \(error)")
+                metrics.count(OverlayError(.kernelRefused, "\(error)"))
+                pass.failed = true
+            }
+        }
+        pass.rulesInstalled = pass.rulesInstalled || !pass.failed
         pass.planned = Set(plan.entries)
         metrics.remoteNodes.record(remotes.filter { skipped[$0.name] == nil }.count)
         metrics.skippedNodes.record(skipped.count)

@@ -105,6 +105,8 @@ public final class OverlayAgent: Service, Sendable {
     /// already reported, whether the last pass failed.
     struct Pass {
         var planned: Set<OverlayEntry> = []
+        /// Whether the nftables rules were installed once (a later reinstall is a repair).
+        var rulesInstalled = false
         var reported: [String: String] = [:]
         var waitingSaid = false
         var failed = false

@@ -1,5 +1,6 @@
 import Glibc
 import Kernel
+import NFTables
 import NetCore
 import Netlink
 import Overlay
@@ -31,11 +32,41 @@ public struct OverlayKernel: Sendable {
 
     public let namespace: NetworkNamespace
     private let socket: NetlinkSocket
+    private let filter: NetlinkSocket
 
     /// - Throws: `NetlinkSocketError.system` when the namespace cannot be entered.
     public init(namespace: NetworkNamespace = .current) throws(NetlinkSocketError) {
         self.namespace = namespace
         socket = try NetlinkSocket(namespace: namespace)
+        filter = try NetlinkSocket(namespace: namespace, kind: .netfilter)
+    }
+
+    /// Makes the overlay's nftables table of `family` hold `rules` in `OverlayNATRules.chains`. The table is kept
+    /// when its rules carry the overlay's comment in the same chains and number (so rules flushed or deleted by
+    /// hand are noticed); otherwise it is replaced in one transaction, never half. Returns whether it changed.
+    public func ensureRules(_ rules: [NFTRule], family: NFTFamily) throws(NetlinkSocketError) -> Bool {
+        let table = OverlayNATRules.table
+        var present: [String] = []
+        do throws(NetlinkSocketError) {
+            for message in try filter.dumpMessages(.dumpRules(table: table, family: family))
+            where message.type == NetlinkRequest.nftablesNewRule {
+                guard let rule = try? NFTRule(decoding: message.payload) else { continue }
+                present.append("\(rule.chain) \(rule.comment ?? "")")
+            }
+        } catch .refused(let error) where error.code == KernelError.noEntry {
+            present = []  // no table yet
+        }
+        let wanted = rules.map { "\($0.chain) \($0.comment ?? "")" }
+        guard present != wanted else { return false }
+        let requests =
+            [
+                NetlinkRequest.addTable(table, family: family), .deleteTable(table, family: family),
+                .addTable(table, family: family),
+            ]
+            + OverlayNATRules.chains.map { NetlinkRequest.addChain($0, table: table, family: family) }
+            + rules.map { NetlinkRequest.addRule($0, table: table, family: family) }
+        try filter.apply(requests, begin: .batchBegin, end: .batchEnd)
+        return true
     }
 
     /// The interface holding `address`, `nil` when none does.
