@@ -101,6 +101,11 @@ struct OverlayAgentTests {
                         && !(try scratch.ip(1, "route", "show", "10.42.2.0/24")).contains("via"),
                     "node3 has not published a lease yet, so nobody programs it")
 
+                // The checksum workaround, as `ethtool -K flannel.1 tx-checksum-ip-generic off` leaves it.
+                let features = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", scratch.names[1], "ethtool", "-k", "flannel.1"])
+                #expect(features.standardOutput.contains("tx-checksum-ip-generic: off"), "\(features.standardOutput)")
+
                 // flannel's masquerade rules; flushed by hand, they come back at the next periodic check.
                 func overlayTable() async throws -> String {
                     try await ChildProcess.run(

@@ -1,5 +1,9 @@
 #define _GNU_SOURCE
 #include "CLinuxNet.h"
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -115,6 +119,28 @@ int pylon_netlink_request_socket(int protocol, uint32_t groups, int timeout_ms) 
 }
 
 int pylon_enter_network_namespace(int namespace_fd) { return setns(namespace_fd, CLONE_NEWNET); }
+
+int pylon_set_tx_checksum(const char *name, int enabled, int *was_enabled) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    struct ethtool_value value = {.cmd = ETHTOOL_GTXCSUM};
+    request.ifr_data = (char *)&value;
+    if (ioctl(fd, SIOCETHTOOL, &request) < 0) goto fail;
+    *was_enabled = value.data != 0;
+    value.cmd = ETHTOOL_STXCSUM;
+    value.data = enabled ? 1 : 0;
+    if (ioctl(fd, SIOCETHTOOL, &request) < 0) goto fail;
+    close(fd);
+    return 0;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
 
 extern char **environ;
 

@@ -39,6 +39,11 @@ struct OverlayCommand: AsyncParsableCommand {
         help: "Masquerade pod traffic leaving the cluster here (FLANNEL_IPMASQ; the bridge then does not).")
     var ipMasq = true
 
+    @Flag(
+        name: .customLong("vxlan-checksum-offload"),
+        help: "Keep transmit checksum offload on the VXLAN devices (by default it is turned off: flannel #1279).")
+    var vxlanChecksumOffload = false
+
     @Option(help: "Seconds between full comparisons of the kernel with the plan.")
     var resyncSeconds = 10
 
@@ -84,7 +89,7 @@ struct OverlayCommand: AsyncParsableCommand {
             options: .init(
                 nodeName: resolvedNodeName!, netConf: conf, subnetFile: subnetFile, cniConfigDirectory: cniConfDir,
                 publicIP: publicIP.flatMap(IPAddress.init), publicIPv6: publicIPv6.flatMap(IPAddress.init),
-                ipMasq: ipMasq, resyncInterval: .seconds(resyncSeconds)),
+                ipMasq: ipMasq, vxlanChecksumOffload: vxlanChecksumOffload, resyncInterval: .seconds(resyncSeconds)),
             logger: logger)
         let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
             agent.isReady

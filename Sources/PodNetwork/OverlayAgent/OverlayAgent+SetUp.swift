@@ -138,6 +138,13 @@ extension OverlayAgent {
                 case .kept: break
                 }
                 if ipv6 { local.deviceV6Index = index } else { local.deviceIndex = index }
+                if try kernel.setChecksumOffload(of: device, enabled: options.vxlanChecksumOffload),
+                    !options.vxlanChecksumOffload
+                {
+                    logger.info(
+                        "turned transmit checksum offload off on \(device.name) (the VXLAN checksum workaround of flannel #1279; --vxlan-checksum-offload keeps it)"
+                    )
+                }
             } catch {
                 logger.error("cannot set up \(device.name): \(error)")
                 metrics.count(OverlayError(.kernelRefused, "\(error)"))

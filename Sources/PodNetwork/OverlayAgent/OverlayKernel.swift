@@ -130,6 +130,20 @@ public struct OverlayKernel: Sendable {
         return (index, outcome)
     }
 
+    /// Sets transmit checksum offload of `device` (off: the workaround for VXLAN checksums that come out wrong,
+    /// flannel #1279); returns whether the setting changed.
+    public func setChecksumOffload(of device: VXLANDevice, enabled: Bool) throws(NetlinkSocketError) -> Bool {
+        let set = { () throws(KernelCallError) -> Bool in try TransmitChecksum.set(device.name, enabled: enabled) }
+        do {
+            let was = namespace == .current ? try set() : try namespace.run { try set() }
+            return was != enabled
+        } catch let error as KernelCallError {
+            throw .system(error)
+        } catch {
+            throw .system(KernelCallError(operation: "set checksum offload of \(device.name)", errno: EIO))
+        }
+    }
+
     /// The overlay's entries as the kernel has them: permanent neighbours and FDB entries on `devices`, routes of
     /// the main table into `networks` through `devices` (other than `localSubnets`).
     public func observed(devices: Set<Int32>, networks: [IPNetwork], localSubnets: [IPNetwork])

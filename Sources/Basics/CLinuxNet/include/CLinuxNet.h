@@ -46,6 +46,11 @@ int pylon_netlink_request_socket(int protocol, uint32_t groups, int timeout_ms);
 /// Returns 0, or -1 with errno set.
 int pylon_enter_network_namespace(int namespace_fd);
 
+/// Turns transmit checksum offload of interface `name` on or off (ethtool's legacy ETHTOOL_STXCSUM, which clears
+/// every checksum feature, `tx-checksum-ip-generic` included, in the calling thread's network namespace). Stores
+/// whether it was on in `was_enabled`. Returns 0, or -1 with errno set.
+int pylon_set_tx_checksum(const char *name, int enabled, int *was_enabled);
+
 /// A pipe whose two descriptors are close-on-exec (`pipe2` with O_CLOEXEC, which Glibc does not expose to Swift).
 /// Returns 0, or -1 with errno set.
 int pylon_pipe(int fds[2]);
