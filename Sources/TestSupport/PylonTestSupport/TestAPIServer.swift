@@ -33,10 +33,11 @@ public final class TestAPIServer: Sendable {
     ///   - bindAddress: where to listen (and the address the kubeconfig names); loopback unless a test needs
     ///     processes in network namespaces to reach the server (a lab management link).
     ///   - clientLimits: per-client bounds (small ones for the tests of those bounds).
+    ///   - podNetworks: the cluster CIDRs Nodes get pod CIDRs from (K3s' 10.42.0.0/16 by default).
     public static func start(
         dataDirectory: String? = nil, port: Int = 0, historyLimit: Int = 10_000, bindAddress: String = "127.0.0.1",
         serviceCIDRs: [IPNetwork] = dualStackServiceCIDRs, clientLimits: ClientLimits = ClientLimits(),
-        timeout: Duration = .seconds(30)
+        podNetworks: PodNetworks = .k3sDefault, timeout: Duration = .seconds(30)
     ) async throws -> TestAPIServer {
         sweepLeftovers()
         let directory =
@@ -50,7 +51,7 @@ public final class TestAPIServer: Sendable {
             configuration: .init(
                 dataDirectory: directory, bindAddress: bindAddress, port: port,
                 advertiseAddresses: bindAddress == "127.0.0.1" ? [] : [bindAddress], serviceCIDRs: serviceCIDRs,
-                historyLimit: historyLimit, clientLimits: clientLimits),
+                podNetworks: podNetworks, historyLimit: historyLimit, clientLimits: clientLimits),
             logger: logger,
             onReady: { port in ready.continuation.yield(port) })
         let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: logger))
@@ -133,9 +134,10 @@ public final class TestAPIServer: Sendable {
 extension TestAPIServer {
     /// Runs `body` with a fresh server and a client for it; both are stopped afterwards, also when `body` throws.
     public static func with<T>(
-        historyLimit: Int = 10_000, _ body: (TestAPIServer, KubeClient) async throws -> T
+        historyLimit: Int = 10_000, podNetworks: PodNetworks = .k3sDefault,
+        _ body: (TestAPIServer, KubeClient) async throws -> T
     ) async throws -> T {
-        let server = try await TestAPIServer.start(historyLimit: historyLimit)
+        let server = try await TestAPIServer.start(historyLimit: historyLimit, podNetworks: podNetworks)
         let client: KubeClient
         do {
             client = try server.client()
