@@ -159,7 +159,7 @@ let package = Package(
             name: "pylon",
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
-                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin", "CNI", "Files", "Overlay", "OverlayAgent",
+                "LabRuntime", "KubeAPI", "Explain", "CNIPlugin", "CNI", "Files", "Kernel", "Overlay", "OverlayAgent",
                 product("ArgumentParser", "swift-argument-parser"), product("UnixSignals", "swift-service-lifecycle"),
                 logging, lifecycle,
             ],
@@ -173,7 +173,8 @@ let package = Package(
             name: "pylon-bench",
             dependencies: [
                 "KubeClient", "KubeAPI", "PylonTestSupport", "Processes", "CLinuxNet", "Layer2", "Lab", "LabRuntime",
-                "NetCore", "BGP", "Speaker", logging, lifecycle, product("NIOCore", "swift-nio"),
+                "NetCore", "BGP", "Speaker", "Kernel", "Netlink", "Overlay", "OverlayAgent", logging, lifecycle,
+                product("NIOCore", "swift-nio"),
             ],
             path: "Sources/Executables/pylon-bench",
             swiftSettings: swiftSettings

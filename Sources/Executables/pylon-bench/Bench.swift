@@ -33,7 +33,7 @@ struct Bench {
             return
         }
         guard let binary = args.first else {
-            print("usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only]")
+            print("usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only] [--overlay-only [--remotes N]]")
             exit(2)
         }
         args.removeFirst()
@@ -68,6 +68,12 @@ struct Bench {
         if let i = args.firstIndex(of: "--pods"), i + 1 < args.count, let n = Int(args[i + 1]) { pods = n }
         if args.contains("--cni-only") {
             for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
+            return
+        }
+        var remotes = 1000
+        if let i = args.firstIndex(of: "--remotes"), i + 1 < args.count, let n = Int(args[i + 1]) { remotes = n }
+        if args.contains("--overlay-only") {
+            for (a, b, c) in try await overlayBenchmarks(binary, remotes: remotes, port: port + 2) { row(a, b, c) }
             return
         }
 
@@ -113,6 +119,7 @@ struct Bench {
         for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
         for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
         for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
+        for (a, b, c) in try await overlayBenchmarks(binary, remotes: remotes, port: port + 2) { row(a, b, c) }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }

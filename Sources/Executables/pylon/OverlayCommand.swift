@@ -2,6 +2,7 @@ import ArgumentParser
 import CNI
 import Files
 import FoundationEssentials
+import Kernel
 import KubeClient
 import NetCore
 import Overlay
@@ -43,6 +44,13 @@ struct OverlayCommand: AsyncParsableCommand {
         name: .customLong("vxlan-checksum-offload"),
         help: "Keep transmit checksum offload on the VXLAN devices (by default it is turned off: flannel #1279).")
     var vxlanChecksumOffload = false
+
+    @Option(
+        help: """
+            Program this network namespace (a path such as /var/run/netns/NAME) instead of the process's own; the \
+            API is still reached from the process's namespace.
+            """)
+    var netns: String?
 
     @Option(help: "Seconds between full comparisons of the kernel with the plan.")
     var resyncSeconds = 10
@@ -89,7 +97,8 @@ struct OverlayCommand: AsyncParsableCommand {
             options: .init(
                 nodeName: resolvedNodeName!, netConf: conf, subnetFile: subnetFile, cniConfigDirectory: cniConfDir,
                 publicIP: publicIP.flatMap(IPAddress.init), publicIPv6: publicIPv6.flatMap(IPAddress.init),
-                ipMasq: ipMasq, vxlanChecksumOffload: vxlanChecksumOffload, resyncInterval: .seconds(resyncSeconds)),
+                ipMasq: ipMasq, vxlanChecksumOffload: vxlanChecksumOffload, resyncInterval: .seconds(resyncSeconds),
+                namespace: netns.map { NetworkNamespace(path: $0) } ?? .current),
             logger: logger)
         let metrics = MetricsServer(host: metricsAddress, port: metricsPort, registry: registry, logger: logger) {
             agent.isReady
