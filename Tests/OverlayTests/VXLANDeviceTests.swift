@@ -67,3 +67,17 @@ import Testing
         }
     }
 }
+
+/// When the VXLAN checksum workaround applies.
+@Suite struct ChecksumOffloadTests {
+    @Test func autoTurnsTheOffloadOffWhereTheBugBites() {
+        #expect(ChecksumOffload.auto.keeps(kernel: "6.18.44-fc-v1300", natted: false).keep)
+        #expect(ChecksumOffload.auto.keeps(kernel: "5.7.0", natted: false).keep)
+        #expect(!ChecksumOffload.auto.keeps(kernel: "5.4.0-150-generic", natted: false).keep)
+        #expect(!ChecksumOffload.auto.keeps(kernel: "3.10.0-1160.el7.x86_64", natted: false).keep)
+        #expect(!ChecksumOffload.auto.keeps(kernel: "6.1.0", natted: true).keep)
+        #expect(ChecksumOffload.auto.keeps(kernel: "garbage", natted: false).keep == false, "unknown: be safe")
+        #expect(ChecksumOffload.on.keeps(kernel: "4.19", natted: true).keep)
+        #expect(!ChecksumOffload.off.keeps(kernel: "6.18", natted: false).keep)
+    }
+}

@@ -59,6 +59,24 @@ public final class NetlinkSocket: Sendable {
         try exchange([request]) { _ throws(NetlinkSocketError) in false }
     }
 
+    /// Sends independent `requests` (rtnetlink applies each on its own, in order) in datagrams of up to 64 and waits
+    /// for every answer: one round trip per datagram instead of one per request.
+    /// - Returns: the kernel's refusal of each request, `nil` where it was applied.
+    /// - Throws: `NetlinkSocketError` when the exchange itself fails (then later requests may not have been sent).
+    public func performEach(_ requests: [NetlinkRequest]) throws(NetlinkSocketError) -> [KernelError?] {
+        var results: [KernelError?] = []
+        results.reserveCapacity(requests.count)
+        var start = 0
+        while start < requests.count {
+            let chunk = Array(requests[start..<min(start + 64, requests.count)])
+            var refusals: [Int: KernelError] = [:]
+            try exchange(chunk, refusals: &refusals) { _ throws(NetlinkSocketError) in false }
+            results += chunk.indices.map { refusals[$0] }
+            start += chunk.count
+        }
+        return results
+    }
+
     /// Sends `requests` in one datagram, framed by `begin` and `end` (nftables' batch: all applied at once, or none),
     /// and waits for the kernel's answer to each request.
     /// - Throws: `NetlinkSocketError.refused` with the first refusal (then nothing of the batch was applied).
@@ -137,9 +155,20 @@ public final class NetlinkSocket: Sendable {
 
     /// Sends `requests` in one datagram with consecutive sequence numbers, then reads answers until the requests
     /// at `answered` (all, by default) are each acknowledged or refused, a dump ends, or `handle` returns true.
-    /// Announcements and stale answers on the socket are skipped.
+    /// Announcements and stale answers on the socket are skipped. The first refusal is thrown once all answers are
+    /// in.
     private func exchange(
         _ requests: [NetlinkRequest], answered: Range<Int>? = nil,
+        _ handle: (NetlinkMessage) throws(NetlinkSocketError) -> Bool
+    ) throws(NetlinkSocketError) {
+        var refusals: [Int: KernelError] = [:]
+        try exchange(requests, answered: answered, refusals: &refusals, handle)
+        if let first = refusals.keys.min() { throw .refused(refusals[first]!) }
+    }
+
+    /// `exchange`, reporting each refusal in `refusals` (by the request's index) instead of throwing it.
+    private func exchange(
+        _ requests: [NetlinkRequest], answered: Range<Int>? = nil, refusals: inout [Int: KernelError],
         _ handle: (NetlinkMessage) throws(NetlinkSocketError) -> Bool
     ) throws(NetlinkSocketError) {
         try sequence.withLock { (next: inout UInt32) throws(NetlinkSocketError) in
@@ -154,7 +183,6 @@ public final class NetlinkSocket: Sendable {
             }
             let waiting = answered ?? 0..<requests.count
             var pending = Set(waiting.map { first &+ UInt32($0) })
-            var refusal: KernelError?
             var buffer = [UInt8](repeating: 0, count: Self.bufferSize)
             // Bounded: a dump of 100,000 objects takes a few thousand datagrams.
             for _ in 0..<1_000_000 {
@@ -171,7 +199,9 @@ public final class NetlinkSocket: Sendable {
                 for message in messages where pending.contains(message.sequence) {
                     if message.type == NetlinkMessage.error {
                         do throws(NetlinkError) {
-                            if let error = try KernelError(decoding: message), refusal == nil { refusal = error }
+                            if let error = try KernelError(decoding: message) {
+                                refusals[Int(message.sequence &- first)] = error
+                            }
                         } catch {
                             throw .malformed(error)
                         }
@@ -180,10 +210,7 @@ public final class NetlinkSocket: Sendable {
                         return
                     }
                 }
-                if pending.isEmpty {
-                    if let refusal { throw .refused(refusal) }
-                    return
-                }
+                if pending.isEmpty { return }
             }
             throw .timedOut
         }

@@ -15,7 +15,8 @@ extension Bench {
     /// `remotes` others of a `pylon server`: its resident memory, and how long a joining node takes to be in its
     /// kernel. Remote nodes get /26 subnets of 10.42.0.0/16 and VTEP addresses from the benchmarking range
     /// 198.18.0.0/15, inside the benchmark's own namespaces.
-    static func overlayBenchmarks(_ binary: String, remotes: Int, port: Int) async throws -> [(String, String, String)] {
+    static func overlayBenchmarks(_ binary: String, remotes: Int, port: Int) async throws -> [(String, String, String)]
+    {
         var rows: [(String, String, String)] = []
         var pylon: [Duration] = []
         var reference: [Duration] = []
@@ -32,6 +33,7 @@ extension Bench {
                     + "\(ms(percentile(reference, 0.5))) (goal ≤ 1.0×)"
             ))
         rows += try await overlayProcessBenchmarks(binary, remotes: remotes, port: port)
+        rows += try await throughputBenchmarks()
         return rows
     }
 
@@ -97,7 +99,8 @@ extension Bench {
             let start = ContinuousClock.now
             let fdb = try await ChildProcess.run(
                 "/usr/sbin/bridge", ["-n", scratch.names[0], "-batch", work.path + "/bridge"])
-            let rest = try await ChildProcess.run("/usr/sbin/ip", ["-n", scratch.names[0], "-batch", work.path + "/ip"])
+            let rest = try await ChildProcess.run(
+                "/usr/sbin/ip", ["-n", scratch.names[0], "-batch", work.path + "/ip"])
             let elapsed = start.duration(to: .now)
             guard fdb.succeeded, rest.succeeded else {
                 throw BenchError("iproute2: \(fdb.standardError) \(rest.standardError)")
@@ -212,6 +215,89 @@ extension Bench {
                     "overlay: node join → route in the kernel (20 joins, \(remotes) nodes)",
                     "p99 \(ms(percentile(joins, 0.99)))", "p50 \(ms(percentile(joins, 0.5))) (goal < 100 ms)"
                 ),
+            ]
+        }
+    }
+
+    /// TCP throughput between two nodes (one iperf3 stream, 3 s) straight over their LAN, through the vxlan overlay
+    /// (with the checksum workaround, as `pylon overlay` runs it by default, and with the offload kept), and over
+    /// host-gw routes.
+    static func throughputBenchmarks() async throws -> [(String, String, String)] {
+        try await ScratchNamespaces.run(family: "pylo", count: 2) { scratch in
+            _ = try scratch.ip(
+                0, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", scratch.names[1])
+            var kernels: [OverlayKernel] = []
+            var locals: [OverlayPlan.Local] = []
+            var devices: [VXLANDevice] = []
+            for n in 0..<2 {
+                _ = try scratch.ip(n, "address", "add", "192.0.2.\(n + 1)/24", "dev", "lan0")
+                _ = try scratch.ip(n, "link", "set", "lan0", "up")
+                let kernel = try OverlayKernel(namespace: scratch.namespaces[n])
+                guard let underlay = try kernel.underlay(holding: IPAddress("192.0.2.\(n + 1)")!) else {
+                    throw BenchError("no underlay")
+                }
+                let device = VXLANDevice(
+                    backend: OverlayBackend(), ipv6: false, local: IPAddress("192.0.2.\(n + 1)")!,
+                    underlay: underlay.index, underlayMTU: underlay.mtu, mac: MACAddress([2, 0x42, 0, 0, 0, UInt8(n)]))
+                let (index, _) = try kernel.ensure(device, address: IPAddress("10.42.\(n).0")!)
+                kernels.append(kernel)
+                devices.append(device)
+                locals.append(
+                    OverlayPlan.Local(
+                        name: "node\(n)", underlay: underlay.index, segments: underlay.segments, device: index))
+                // A pod-network address for host-gw: 10.42.<n>.1 on loopback.
+                _ = try scratch.ip(n, "address", "add", "10.42.\(n).1/32", "dev", "lo")
+            }
+            let leases = (0..<2).map { n in
+                NodeLease(
+                    name: "node\(n)", subnet: IPNetwork("10.42.\(n).0/24"), publicIP: IPAddress("192.0.2.\(n + 1)"),
+                    backendType: "vxlan",
+                    vxlan: FlannelAnnotations.VXLANData(vni: 1, vtepMAC: MACAddress([2, 0x42, 0, 0, 0, UInt8(n)])))
+            }
+            let vxlan = NetConf(network: IPNetwork("10.42.0.0/16"))
+            func iperf(_ address: String) async throws -> Double {
+                let server = try BackgroundProcess(
+                    "/usr/sbin/ip", ["netns", "exec", scratch.names[1], "iperf3", "-s", "-1", "-p", "5299"])
+                defer { server.terminate() }
+                for _ in 0..<50 {
+                    let run = try await ChildProcess.run(
+                        "/usr/sbin/ip",
+                        ["netns", "exec", scratch.names[0], "iperf3", "-c", address, "-p", "5299", "-t", "3", "-J"])
+                    if run.succeeded, let json = try? JSONParser.parse(run.standardOutput),
+                        let bits = json["end"]?["sum_received"]?["bits_per_second"]?.doubleValue
+                    {
+                        return bits / 1e9
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                throw BenchError("iperf3 to \(address) did not run")
+            }
+            let direct = try await iperf("192.0.2.2")
+            for n in 0..<2 {
+                _ = kernels[n].apply(OverlayPlan(conf: vxlan, local: locals[n], remotes: leases).changes(from: []))
+                _ = try kernels[n].setChecksumOffload(of: devices[n], enabled: false)
+            }
+            let overVXLAN = try await iperf("10.42.1.0")
+            for n in 0..<2 { _ = try kernels[n].setChecksumOffload(of: devices[n], enabled: true) }
+            let overVXLANOffload = try await iperf("10.42.1.0")
+            for n in 0..<2 {
+                _ = try scratch.ip(
+                    n, "route", "replace", "10.42.\(1 - n).0/24", "via", "192.0.2.\(2 - n)", "dev", "lan0")
+            }
+            let overHostGW = try await iperf("10.42.1.1")
+            func gbits(_ value: Double) -> String { String(format: "%.1f Gbit/s", value) }
+            func ratio(_ value: Double) -> String { String(format: "%.2f× direct", value / direct) }
+            return [
+                ("overlay: TCP throughput, one stream, node to node directly", gbits(direct), "iperf3 -t 3, veth LAN"),
+                (
+                    "overlay: TCP throughput over vxlan (checksum workaround on)", ratio(overVXLAN),
+                    gbits(overVXLAN) + ", `pylon overlay`'s default"
+                ),
+                (
+                    "overlay: TCP throughput over vxlan (offload kept)", ratio(overVXLANOffload),
+                    gbits(overVXLANOffload) + ", `--vxlan-checksum-offload`"
+                ),
+                ("overlay: TCP throughput over host-gw", ratio(overHostGW), gbits(overHostGW)),
             ]
         }
     }

@@ -33,7 +33,9 @@ struct Bench {
             return
         }
         guard let binary = args.first else {
-            print("usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only] [--overlay-only [--remotes N]]")
+            print(
+                "usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only] [--overlay-only [--remotes N]]"
+            )
             exit(2)
         }
         args.removeFirst()

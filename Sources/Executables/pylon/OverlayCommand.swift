@@ -40,10 +40,13 @@ struct OverlayCommand: AsyncParsableCommand {
         help: "Masquerade pod traffic leaving the cluster here (FLANNEL_IPMASQ; the bridge then does not).")
     var ipMasq = true
 
-    @Flag(
+    @Option(
         name: .customLong("vxlan-checksum-offload"),
-        help: "Keep transmit checksum offload on the VXLAN devices (by default it is turned off: flannel #1279).")
-    var vxlanChecksumOffload = false
+        help: """
+            Transmit checksum offload on the VXLAN devices: auto (off on kernels before 5.7 and behind NAT, where \
+            checksums come out wrong: flannel #1279), on, or off.
+            """)
+    var vxlanChecksumOffload = ChecksumOffload.auto
 
     @Option(
         help: """
@@ -106,3 +109,5 @@ struct OverlayCommand: AsyncParsableCommand {
         try await Daemon.run([metrics, agent], client: kube, logger: logger)
     }
 }
+
+extension ChecksumOffload: ExpressibleByArgument {}

@@ -16,6 +16,10 @@ struct LocalNode: Sendable {
     var deviceV6: VXLANDevice?
     var deviceIndex: Int32?
     var deviceV6Index: Int32?
+    /// Whether other nodes reach this one at an address that is not on its interface (`public-ip-overwrite`: NAT).
+    var natted = false
+    /// Whether the checksum offload decision was logged once.
+    var checksumSaid = false
 
     var subnets: [IPNetwork] { [subnet, ipv6Subnet].compactMap { $0 } }
 

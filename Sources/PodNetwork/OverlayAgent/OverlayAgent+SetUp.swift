@@ -1,5 +1,6 @@
 import CNI
 import CoreMetrics
+import Glibc
 import KubeAPI
 import KubeClient
 import Logging
@@ -64,6 +65,12 @@ extension OverlayAgent {
         var local = LocalNode(
             name: name, subnet: subnets.ipv4, ipv6Subnet: subnets.ipv6, publicIP: publicIP, publicIPv6: publicIPv6,
             underlay: lan)
+        local.natted = [
+            (FlannelAnnotations.publicIPOverwrite, publicIP), (FlannelAnnotations.publicIPv6Overwrite, publicIPv6),
+        ].contains { key, own in
+            guard let own, let overwrite = annotations[key].flatMap(IPAddress.init) else { return false }
+            return overwrite != own
+        }
         if conf.backend.kind == .vxlan {
             var generator = SystemRandomNumberGenerator()
             func mac(_ key: String) -> MACAddress {
@@ -86,12 +93,12 @@ extension OverlayAgent {
             guard ensureDevices(&local, kernel: kernel) else { return nil }
         }
 
-        let published = FlannelAnnotations.published(
+        let publishedAnnotations = FlannelAnnotations.published(
             backend: conf.backend, publicIP: publicIP, publicIPv6: publicIPv6, vtepMAC: local.device?.mac,
             vtepMACv6: local.deviceV6?.mac, existing: annotations)
-        if published.contains(where: { annotations[$0.key] != $0.value }) {
+        if publishedAnnotations.contains(where: { annotations[$0.key] != $0.value }) {
             var patch: JSON = [:]
-            for (key, value) in published { patch[key] = .string(value) }
+            for (key, value) in publishedAnnotations { patch[key] = .string(value) }
             do {
                 _ = try await client.patch(.nodes, name: name, ["metadata": ["annotations": patch]])
             } catch {
@@ -118,6 +125,13 @@ extension OverlayAgent {
         return local
     }
 
+    /// `uname -r`.
+    static var kernelRelease: String {
+        var name = utsname()
+        uname(&name)
+        return withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     /// Makes the VXLAN devices exist as planned (created, mended or recreated, each logged), recording their
     /// indices. `false` when the kernel refused.
     func ensureDevices(_ local: inout LocalNode, kernel: OverlayKernel) -> Bool {
@@ -138,12 +152,11 @@ extension OverlayAgent {
                 case .kept: break
                 }
                 if ipv6 { local.deviceV6Index = index } else { local.deviceIndex = index }
-                if try kernel.setChecksumOffload(of: device, enabled: options.vxlanChecksumOffload),
-                    !options.vxlanChecksumOffload
-                {
+                let (keep, why) = options.vxlanChecksumOffload.keeps(kernel: Self.kernelRelease, natted: local.natted)
+                if try kernel.setChecksumOffload(of: device, enabled: keep) || !local.checksumSaid {
                     logger.info(
-                        "turned transmit checksum offload off on \(device.name) (the VXLAN checksum workaround of flannel #1279; --vxlan-checksum-offload keeps it)"
-                    )
+                        "transmit checksum offload \(keep ? "kept on" : "turned off") on \(device.name): \(why)")
+                    local.checksumSaid = true
                 }
             } catch {
                 logger.error("cannot set up \(device.name): \(error)")

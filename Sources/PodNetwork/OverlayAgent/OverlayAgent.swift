@@ -30,9 +30,8 @@ public final class OverlayAgent: Service, Sendable {
         public var publicIPv6: IPAddress?
         /// FLANNEL_IPMASQ: the overlay masquerades pod traffic leaving the cluster (the bridge then does not).
         public var ipMasq: Bool
-        /// Keep transmit checksum offload on the VXLAN devices (off by default: the workaround for flannel #1279 /
-        /// K3s #2013, wrong checksums on some NICs and kernels, at the cost of software checksums).
-        public var vxlanChecksumOffload: Bool
+        /// Whether the VXLAN devices keep transmit checksum offload (`ChecksumOffload`).
+        public var vxlanChecksumOffload: ChecksumOffload
         /// How often the kernel is compared with the plan when nothing announced a change.
         public var resyncInterval: Duration
         /// The node's network namespace (tests and the lab run several nodes in one process).
@@ -41,7 +40,7 @@ public final class OverlayAgent: Service, Sendable {
         public init(
             nodeName: String, netConf: NetConf, subnetFile: String = SubnetEnv.defaultPath,
             cniConfigDirectory: String = "/etc/cni/net.d", publicIP: IPAddress? = nil, publicIPv6: IPAddress? = nil,
-            ipMasq: Bool = true, vxlanChecksumOffload: Bool = false, resyncInterval: Duration = .seconds(10),
+            ipMasq: Bool = true, vxlanChecksumOffload: ChecksumOffload = .auto, resyncInterval: Duration = .seconds(10),
             namespace: NetworkNamespace = .current
         ) {
             self.vxlanChecksumOffload = vxlanChecksumOffload

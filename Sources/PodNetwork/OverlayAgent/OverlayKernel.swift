@@ -160,34 +160,29 @@ public struct OverlayKernel: Sendable {
         return entries
     }
 
-    /// Applies `changes` in order, going on past a refusal (a missing entry removed counts as done). Returns the
-    /// changes the kernel refused, with why.
+    /// Applies `changes` in order, going on past a refusal (a missing entry removed counts as done), sending many
+    /// changes per datagram. Returns the changes the kernel refused, with why.
     public func apply(_ changes: [OverlayChange]) -> [(change: OverlayChange, error: NetlinkSocketError)] {
-        var failures: [(change: OverlayChange, error: NetlinkSocketError)] = []
-        for change in changes {
-            do throws(NetlinkSocketError) {
-                switch change {
-                case .put(let entry):
-                    if let route = entry.route {
-                        try socket.perform(.addRoute(route, replace: true))
-                    } else if let neighbour = entry.neighbour {
-                        try socket.perform(.replaceNeighbour(neighbour))
-                    }
-                case .remove(let entry):
-                    if let route = entry.route {
-                        try socket.perform(.deleteRoute(route))
-                    } else if let neighbour = entry.neighbour {
-                        try socket.perform(.deleteNeighbour(neighbour))
-                    }
-                }
-            } catch {
-                if case .remove = change, case .refused(let kernel) = error,
-                    [KernelError.noEntry, KernelError.noProcess, KernelError.noDevice].contains(kernel.code)
-                {
-                    continue  // ENOENT, ESRCH, ENODEV: already gone
-                }
-                failures.append((change, error))
+        let requests: [NetlinkRequest] = changes.map { change in
+            switch change {
+            case .put(let entry):
+                entry.route.map { .addRoute($0, replace: true) } ?? .replaceNeighbour(entry.neighbour!)
+            case .remove(let entry):
+                entry.route.map { .deleteRoute($0) } ?? .deleteNeighbour(entry.neighbour!)
             }
+        }
+        let answers: [KernelError?]
+        do {
+            answers = try socket.performEach(requests)
+        } catch {
+            return changes.map { ($0, error) }
+        }
+        var failures: [(change: OverlayChange, error: NetlinkSocketError)] = []
+        let gone = [KernelError.noEntry, KernelError.noProcess, KernelError.noDevice]
+        for (change, refusal) in zip(changes, answers) {
+            guard let refusal else { continue }
+            if case .remove = change, gone.contains(refusal.code) { continue }  // already gone
+            failures.append((change, .refused(refusal)))
         }
         return failures
     }
