@@ -291,11 +291,11 @@ extension Bench {
                 ("overlay: TCP throughput, one stream, node to node directly", gbits(direct), "iperf3 -t 3, veth LAN"),
                 (
                     "overlay: TCP throughput over vxlan (checksum workaround on)", ratio(overVXLAN),
-                    gbits(overVXLAN) + ", `pylon overlay`'s default"
+                    gbits(overVXLAN) + ", `--vxlan-checksum-offload off` (auto's choice before 5.7 and behind NAT)"
                 ),
                 (
                     "overlay: TCP throughput over vxlan (offload kept)", ratio(overVXLANOffload),
-                    gbits(overVXLANOffload) + ", `--vxlan-checksum-offload`"
+                    gbits(overVXLANOffload) + ", auto's choice on a fixed kernel"
                 ),
                 ("overlay: TCP throughput over host-gw", ratio(overHostGW), gbits(overHostGW)),
             ]
