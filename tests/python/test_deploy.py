@@ -24,7 +24,7 @@ def render(overlay):
 
 
 def test_the_overlays_are_the_documented_ones():
-    assert OVERLAYS == ["bgp-example", "default", "metallb-system"]
+    assert OVERLAYS == ["bgp-example", "default", "metallb-system", "with-pod-network"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -136,3 +136,25 @@ def test_the_default_overlay_applies_cleanly_to_pylon_server(kubeconfig):
         "service/pylon-controller-metrics",
         "service/pylon-speaker-metrics",
     }, listed.stdout + listed.stderr
+
+
+def test_the_pod_network_overlay_adds_the_overlay_daemonset(kubeconfig):
+    env = dict(os.environ, KUBECONFIG=kubeconfig)
+
+    def kubectl(*args):
+        return subprocess.run(["kubectl", *args], capture_output=True, text=True, env=env, timeout=60)
+
+    rendered = render("with-pod-network")
+    overlay = next(o for o in rendered if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "pylon-overlay")
+    container = overlay["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][0] == "overlay"
+    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    role = next(o for o in rendered if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "pylon-overlay")
+    assert role["rules"][0]["verbs"] == ["get", "list", "watch", "patch"]
+    applied = kubectl("apply", "-k", str(ROOT / "deploy/overlays/with-pod-network"))
+    assert applied.returncode == 0, applied.stderr
+    listed = kubectl("get", "daemonsets,configmaps,serviceaccounts", "-n", "pylon-system", "-o", "name")
+    assert {"daemonset.apps/pylon-overlay", "configmap/pylon-overlay", "serviceaccount/pylon-overlay"} <= set(
+        listed.stdout.split()
+    ), listed.stdout + listed.stderr
+
