@@ -38,17 +38,18 @@ struct OverlayAgentTests {
         ]
     }
 
-    /// An agent for node `n`, running until its task is cancelled.
-    static func start(_ n: Int, _ scratch: ScratchNamespaces, _ client: KubeClient, files: String) -> (
-        agent: OverlayAgent, task: Task<Void, any Error>
-    ) {
+    /// An agent for node `n` (namespace `n`, files under `files/node<n>`), running until its task is cancelled.
+    static func start(
+        _ n: Int, _ scratch: ScratchNamespaces, _ client: KubeClient, files: String, conf: NetConf = conf,
+        checksum: ChecksumOffload = .auto
+    ) -> (agent: OverlayAgent, task: Task<Void, any Error>) {
         var logger = Logger(label: "test.overlay.node\(n)")
         logger.logLevel = .warning
         let agent = OverlayAgent(
             client: client,
             options: .init(
                 nodeName: "node\(n)", netConf: conf, subnetFile: "\(files)/node\(n)/subnet.env",
-                cniConfigDirectory: "\(files)/node\(n)/net.d", vxlanChecksumOffload: n == 1 ? .off : .auto,
+                cniConfigDirectory: "\(files)/node\(n)/net.d", vxlanChecksumOffload: checksum,
                 resyncInterval: .seconds(1),
                 namespace: scratch.namespaces[n]),
             logger: logger)
@@ -68,7 +69,8 @@ struct OverlayAgentTests {
             try await TestAPIServer.with { server, client in
                 for n in 1...3 { _ = try await client.create(.nodes, Self.node(n)) }
                 var agents = [
-                    1: Self.start(1, scratch, client, files: files), 2: Self.start(2, scratch, client, files: files),
+                    1: Self.start(1, scratch, client, files: files, checksum: .off),
+                    2: Self.start(2, scratch, client, files: files),
                 ]
                 defer { for running in agents.values { running.task.cancel() } }
 
@@ -157,6 +159,27 @@ struct OverlayAgentTests {
                 }
                 #expect(!(try Self.route(scratch, 1, "10.42.3.0/24")).contains("via"))
 
+                // So is a Node whose pod CIDR lies outside the cluster network.
+                var outside = Self.node(5)
+                var published: JSON = [:]
+                published[FlannelAnnotations.kubeSubnetManager] = "true"
+                published[FlannelAnnotations.backendType] = "vxlan"
+                published[FlannelAnnotations.backendData] = #"{"VNI":1,"VtepMAC":"02:00:00:00:00:05"}"#
+                published[FlannelAnnotations.publicIP] = "192.0.2.15"
+                outside[path: ["metadata", "annotations"]] = published
+                outside["spec"] = ["podCIDR": "10.99.0.0/24", "podCIDRs": ["10.99.0.0/24"]]
+                _ = try await client.create(.nodes, outside)
+                try await eventually("a PodCIDROutsideNetwork Event on node5") {
+                    let events = try await client.list(.events, namespace: "default")
+                    return (events["items"]?.arrayValue ?? []).contains {
+                        $0["involvedObject"]?["name"]?.stringValue == "node5"
+                            && $0["reason"]?.stringValue == "PodCIDROutsideNetwork"
+                            && $0["message"]?.stringValue?.contains("10.99.0.0/24 lies outside") == true
+                    }
+                }
+                #expect(try Self.route(scratch, 1, "10.99.0.0/24").isEmpty)
+                #expect(try Self.route(scratch, 1, "10.42.1.0/24").contains("via 10.42.1.0 dev flannel.1 onlink"))
+
                 // A leaving node disappears from the others, route first.
                 agents[3]?.task.cancel()
                 _ = try await client.delete(.nodes, name: "node3")
@@ -170,7 +193,7 @@ struct OverlayAgentTests {
                 let before = try scratch.ip(1, "route", "show", "10.42.1.0/24")
                 agents[1]?.task.cancel()
                 _ = try await agents[1]?.task.value
-                let restarted = Self.start(1, scratch, client, files: files)
+                let restarted = Self.start(1, scratch, client, files: files, checksum: .off)
                 agents[1] = restarted
                 try await eventually("node1's agent ready again") { restarted.agent.isReady }
                 let again = try await client.get(.nodes, name: "node1")

@@ -205,14 +205,15 @@ struct OverlayKernelTests {
     }
 
     /// The source address node `n` of `scratch` sees on a UDP datagram `sender` sends to it (a bounded burst, so the
-    /// listener's start needs no synchronisation).
+    /// listener's start needs no synchronisation; each call its own `port`, so a burst still under way from an
+    /// earlier call cannot be the one heard).
     static func sourceSeen(
-        by n: Int, at address: String, from sender: String, _ scratch: ScratchNamespaces
+        by n: Int, at address: String, port: Int, from sender: String, _ scratch: ScratchNamespaces
     ) async throws -> String {
         let listen = """
             import socket
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("0.0.0.0", 9999))
+            s.bind(("0.0.0.0", \(port)))
             s.settimeout(10)
             print(s.recvfrom(100)[1][0])
             """
@@ -220,7 +221,7 @@ struct OverlayKernelTests {
             import socket, time
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             for _ in range(50):
-                s.sendto(b"x", ("\(address)", 9999))
+                s.sendto(b"x", ("\(address)", \(port)))
                 time.sleep(0.1)
             """
         async let heard = ChildProcess.run(
@@ -256,9 +257,13 @@ struct OverlayKernelTests {
             _ = try scratch.ip(2, "route", "add", "default", "via", "10.42.0.1")
 
             // To node 2's own address (outside the cluster network): masqueraded to node 1's.
-            #expect(try await Self.sourceSeen(by: 1, at: "192.0.2.12", from: scratch.names[2], scratch) == "192.0.2.11")
+            #expect(
+                try await Self.sourceSeen(by: 1, at: "192.0.2.12", port: 9001, from: scratch.names[2], scratch)
+                    == "192.0.2.11")
             // To node 2's overlay address (inside the cluster network): the pod's own address, through the tunnel.
-            #expect(try await Self.sourceSeen(by: 1, at: "10.42.1.0", from: scratch.names[2], scratch) == "10.42.0.2")
+            #expect(
+                try await Self.sourceSeen(by: 1, at: "10.42.1.0", port: 9002, from: scratch.names[2], scratch)
+                    == "10.42.0.2")
 
             // Rules flushed by hand are noticed and put back whole.
             _ = try await ChildProcess.run(

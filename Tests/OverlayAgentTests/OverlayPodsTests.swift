@@ -118,17 +118,9 @@ struct OverlayPodsTests {
                             "apiVersion": "v1", "kind": "Node", "metadata": ["name": .string("node\(n)")],
                             "status": ["addresses": .array(addresses)],
                         ])
-                    var logger = Logger(label: "test.overlay.node\(n)")
-                    logger.logLevel = .warning
-                    let agent = OverlayAgent(
-                        client: client,
-                        options: .init(
-                            nodeName: "node\(n)", netConf: conf, subnetFile: "\(files)/node\(n)/subnet.env",
-                            cniConfigDirectory: "\(files)/node\(n)/net.d", resyncInterval: .seconds(1),
-                            namespace: scratch.namespaces[n]),
-                        logger: logger)
+                    let (agent, task) = OverlayAgentTests.start(n, scratch, client, files: files, conf: conf)
                     ready.append(agent)
-                    agents.append(Task { try await agent.run() })
+                    agents.append(task)
                 }
                 try await eventually("three overlays ready") { ready.allSatisfy(\.isReady) }
                 try await eventually("every node routes to the others") {
