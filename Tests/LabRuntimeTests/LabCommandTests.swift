@@ -53,7 +53,9 @@ struct LabCommandTests {
                 let status = try JSONDecoder().decode(
                     LabCluster.Status.self, from: Data(statusOutput.standardOutput.utf8))
                 pids = status.daemons.map(\.pid)
-                #expect(status.daemons.count == 8 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
+                // The server, the controller, and a speaker, an overlay and an agent on each of the three nodes.
+                #expect(status.daemons.count == 11 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
+                #expect(up.standardOutput.contains("pylon overlay: every node reaches the others' pod subnets"))
                 let demo = try #require(status.services.first { $0.name == "demo" })
                 #expect(demo.addresses == ["192.0.2.100", "2001:db8::100"])
                 let announcer = try #require(demo.announcedBy)
@@ -73,6 +75,17 @@ struct LabCommandTests {
                         "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "5", url)
                     #expect(curl.status == 0 && curl.standardOutput == "\(announcer)\n", "\(url): \(curl)")
                 }
+                // Pod subnets cross nodes over pylon overlay's VXLAN: node-1 reaches node-2's backend at its pod
+                // address, and node-1 shows flannel.1 as the seed does.
+                let crossing = try await Self.pylon(
+                    "exec", "--directory", directory, "node-1", "--", "curl", "-s", "-m", "5", "http://10.42.1.10:8080/"
+                )
+                #expect(crossing.status == 0 && crossing.standardOutput == "node-2\n", "\(crossing)")
+                let flannel = try await Self.pylon(
+                    "exec", "--directory", directory, "node-1", "--", "ip", "-d", "address", "show", "flannel.1")
+                #expect(
+                    flannel.standardOutput.contains("vxlan id 1 local 192.0.2.10 dev eth0")
+                        && flannel.standardOutput.contains("inet 10.42.0.0/32 scope global flannel.1"), "\(flannel)")
                 let exitCode = try await Self.pylon(
                     "exec", "--directory", directory, "client", "--", "sh", "-c", "exit 7")
                 #expect(exitCode.status == 7)

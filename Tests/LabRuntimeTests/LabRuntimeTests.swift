@@ -9,7 +9,7 @@ import Testing
 /// The pure parts of `pylon lab`: node plumbing, the objects it applies, the proxy's endpoint choice and the reading
 /// of the client's probe stream.
 @Suite struct LabRuntimeTests {
-    @Test func nodesGetStrictARPPodAddressesAndRoutesToEachOther() {
+    @Test func nodesGetStrictARPAndPodAddressesAndLeaveRoutesToTheOverlay() {
         let nodes = ["node-1", "node-2", "node-3"]
         let topology = LabTopology(prefix: "pylab", hosts: nodes + ["client"], management: true)
         let commands = topology.nodeSetUpCommands(nodes: nodes)
@@ -17,11 +17,9 @@ import Testing
         #expect(
             commands.contains(["netns", "exec", "pylab-node-1", "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"]))
         #expect(commands.contains(["-n", "pylab-node-3", "addr", "add", "10.42.2.10/32", "dev", "lo"]))
-        #expect(commands.contains(["-n", "pylab-node-1", "route", "add", "10.42.2.0/24", "via", "192.0.2.12"]))
         #expect(!commands.contains { $0.contains("pylab-client") }, "the client is not a node")
         #expect(!commands.contains { $0.contains("default") }, "no default routes")
-        let routes = commands.filter { $0.contains("route") }
-        #expect(routes.count == 6, "each node routes to the two others")
+        #expect(!commands.contains { $0.contains("route") }, "pylon overlay routes the pod subnets")
     }
 
     @Test(arguments: [true, false])

@@ -1,7 +1,8 @@
 import NetCore
 
 extension LabTopology {
-    /// K3s' default pod network; node i (in the order given) gets 10.42.i.0/24, its demo backend 10.42.i.10.
+    /// K3s' default pod network; node i (in the order given, which is the order the lab creates the Nodes in, so the
+    /// server's first pod CIDRs) gets 10.42.i.0/24, its demo backend 10.42.i.10.
     public static let podNetwork = IPNetwork("10.42.0.0/16")!
 
     /// The address of the demo backend ("pod") on `node`, the i-th of `nodes`.
@@ -13,8 +14,7 @@ extension LabTopology {
     /// - the node answers ARP only for addresses on the receiving interface and sources its own ARP requests from
     ///   that interface (`arp_ignore=1`, `arp_announce=2`, what kube-proxy's strict ARP asks for), so that load
     ///   balancer addresses bound locally, as kube-proxy binds them, are answered by the speaker alone;
-    /// - its pod address on `lo`, and a route to every other node's pod /24 via that node's LAN address (flannel's
-    ///   host-gw in miniature), so a Service's traffic can reach a backend on another node.
+    /// - its demo backend's pod address on `lo`; `pylon overlay` on every node routes the pod subnets between them.
     public func nodeSetUpCommands(nodes: [String]) -> [[String]] {
         var commands: [[String]] = []
         for node in nodes {
@@ -24,10 +24,6 @@ extension LabTopology {
                 ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_announce=2"],
                 ["-n", ns, "addr", "add", "\(Self.podAddress(of: node, nodes: nodes))/32", "dev", "lo"],
             ]
-            for (i, other) in nodes.enumerated() where other != node {
-                let subnet = Self.podNetwork.address(at: UInt128(i * 256))!
-                commands.append(["-n", ns, "route", "add", "\(subnet)/24", "via", addresses(of: other).v4.description])
-            }
         }
         return commands
     }

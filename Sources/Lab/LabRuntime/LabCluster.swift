@@ -100,6 +100,7 @@ public struct LabCluster: Sendable {
                 try await configure(client, state: state, topology: topology, crds: crds)
                 if options.bgp { try await startRouter(&state, client, topology: topology) }
                 try startDaemons(&state, topology: topology)
+                try await waitForOverlay(state: state, topology: topology)
                 try await showDemo(client, state: state, topology: topology)
             }
             return state
@@ -269,10 +270,13 @@ public struct LabCluster: Sendable {
         group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
         kind: "CustomResourceDefinition", namespaced: false)
 
-    /// The controller on the machine; a speaker and an agent in every node.
+    /// The controller on the machine; a speaker, the overlay and an agent in every node.
     private func startDaemons(_ state: inout LabState, topology: LabTopology) throws {
         let binary = state.binary
         let kubeconfig = state.kubeconfig
+        let netConf = state.directory + "/net-conf.json"
+        try #"{"Network":"\#(LabTopology.podNetwork)","Backend":{"Type":"vxlan"}}"#.write(
+            toFile: netConf, atomically: true, encoding: .utf8)
         try spawn(
             &state, role: "controller", host: "host",
             [
@@ -288,13 +292,40 @@ public struct LabCluster: Sendable {
                     "--interface", "eth0",
                 ])
             try spawn(
+                &state, role: "overlay", host: node,
+                inNode + [
+                    "overlay", "--kubeconfig", kubeconfig, "--node-name", node, "--net-conf", netConf,
+                    "--subnet-file", "\(state.directory)/nodes/\(node)/subnet.env", "--cni-conf-dir",
+                    "\(state.directory)/nodes/\(node)/net.d", "--metrics-port", "7474",
+                ])
+            try spawn(
                 &state, role: "agent", host: node,
                 inNode + [
                     "lab", "agent", "--kubeconfig", kubeconfig, "--node-name", node, "--pod-address",
                     LabTopology.podAddress(of: node, nodes: state.nodes).description,
                 ])
         }
-        say("started pylon controller, and pylon speaker and a demo backend with a kube-proxy stand-in on each node")
+        say(
+            "started pylon controller, and pylon speaker, pylon overlay and a demo backend with a kube-proxy stand-in "
+                + "on each node")
+    }
+
+    /// Waits until every node's overlay routes the other nodes' pod subnets through `flannel.1`.
+    private func waitForOverlay(state: LabState, topology: LabTopology) async throws {
+        try await Self.waitUntil("every node's pylon overlay routes to the other nodes' pods", timeout: .seconds(30)) {
+            for node in state.nodes {
+                let routes = try await ChildProcess.run(Self.ip, ["-n", topology.namespace(of: node), "route", "show"])
+                for other in state.nodes where other != node {
+                    let subnet = LabTopology.podAddress(of: other, nodes: state.nodes)
+                    let prefix = IPNetwork(address: subnet, prefixLength: 24)!
+                    guard routes.standardOutput.contains("\(prefix) via \(prefix.address) dev flannel.1 onlink") else {
+                        return false
+                    }
+                }
+            }
+            return true
+        }
+        say("pylon overlay: every node reaches the others' pod subnets over flannel.1 (VXLAN)")
     }
 
     /// Starts a daemon and records it in the state file at once (so `down` finds it whatever happens next).
