@@ -92,14 +92,18 @@ import Testing
     }
 
     @Test func aSilentConnectionIsClosedAfterTheHandshakeTimeout() async throws {
-        let server = try await TestAPIServer.start(clientLimits: ClientLimits(handshakeTimeout: .milliseconds(500)))
+        let server = try await TestAPIServer.start(clientLimits: ClientLimits(handshakeTimeout: .seconds(1)))
         defer { Task { await server.stop() } }
         let silent = try RawConnection(port: server.port, source: "127.0.0.2")
         try await eventually("the server closes a connection that never starts TLS", timeout: .seconds(15)) {
             silent.closedByServer
         }
+        // Others are served. The timeout applies to them too, and on a loaded machine one TLS handshake can take
+        // longer than it: a request that lost its connection that way is sent again.
         let client = try server.client()
-        #expect(try await client.raw("GET", "/api/v1/namespaces").status == 200, "others are served")
+        try await eventually("another client is served", timeout: .seconds(15)) {
+            (try? await client.raw("GET", "/api/v1/namespaces").status) == 200
+        }
         try await client.shutdown()
     }
 
