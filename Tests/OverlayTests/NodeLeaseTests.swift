@@ -108,3 +108,20 @@ import Testing
         #expect(overwritten.map(\.value) == ["host-gw", "null", "198.51.100.7", "true"])
     }
 }
+
+/// Which Node changes the overlay reacts to.
+@Suite struct OverlayPartTests {
+    @Test func aHeartbeatIsNotAChangeButALeaseIs() {
+        let node = NodeLeaseTests.node("n", podCIDRs: ["10.42.0.0/24"], annotations: NodeLeaseTests.published)
+        var heartbeat = node
+        heartbeat[path: ["status", "conditions"]] = [["type": "Ready", "status": "True"]]
+        heartbeat[path: ["metadata", "annotations", "node.alpha.kubernetes.io/ttl"]] = "0"
+        #expect(NodeLease.overlayPart(of: heartbeat) == NodeLease.overlayPart(of: node))
+        var moved = node
+        moved[path: ["metadata", "annotations", FlannelAnnotations.publicIP]] = "192.0.2.99"
+        #expect(NodeLease.overlayPart(of: moved) != NodeLease.overlayPart(of: node))
+        var readdressed = node
+        readdressed[path: ["status", "addresses"]] = [["type": "InternalIP", "address": "192.0.2.50"]]
+        #expect(NodeLease.overlayPart(of: readdressed) != NodeLease.overlayPart(of: node))
+    }
+}

@@ -1,5 +1,6 @@
 import KubeAPI
 import NetCore
+import OrderedCollections
 
 /// What one Node publishes to the overlay: its pod subnets (from `spec.podCIDRs`), the addresses other nodes reach
 /// it at, and its backend with the backend's data — flannel's "lease", read from the Node as flannel's Kubernetes
@@ -103,5 +104,21 @@ public struct NodeLease: Sendable, Equatable {
             backendType: type,
             vxlan: subnet == nil ? nil : try data(FlannelAnnotations.backendData),
             vxlanV6: ipv6Subnet == nil ? nil : try data(FlannelAnnotations.backendV6Data))
+    }
+
+    /// The part of a Node the overlay reads: flannel's annotations, the pod CIDRs, the addresses and whether it is
+    /// being deleted. Two versions of a Node with the same part need no new pass (a status heartbeat changes none
+    /// of it).
+    public static func overlayPart(of node: JSON) -> JSON {
+        var annotations: JSON = [:]
+        for (key, value) in node["metadata"]?["annotations"]?.objectValue ?? [:]
+        where key.hasPrefix(FlannelAnnotations.prefix) {
+            annotations[key] = value
+        }
+        return [
+            "annotations": annotations, "podCIDR": node["spec"]?["podCIDR"] ?? .null,
+            "podCIDRs": node["spec"]?["podCIDRs"] ?? .null, "addresses": node["status"]?["addresses"] ?? .null,
+            "deleting": node["metadata"]?["deletionTimestamp"] ?? .null,
+        ]
     }
 }

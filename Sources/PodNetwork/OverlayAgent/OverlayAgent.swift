@@ -83,7 +83,15 @@ public final class OverlayAgent: Service, Sendable {
             tasks.addTask {
                 while (try? await Task.sleep(for: interval)) != nil { trigger.yield() }
             }
-            await nodes.addHandler { _ in trigger.yield() }
+            await nodes.addHandler { change in
+                // Status heartbeats of a thousand Nodes would otherwise run a pass each.
+                if case .updated(let old, let new) = change,
+                    NodeLease.overlayPart(of: old) == NodeLease.overlayPart(of: new)
+                {
+                    return
+                }
+                trigger.yield()
+            }
             await nodes.waitForSync()
             trigger.yield()
             var node: LocalNode?

@@ -102,9 +102,13 @@ public struct OverlayKernel: Sendable {
         }
         let index = link!.index
         let prefix = address.family == .ipv4 ? 32 : 128
-        for other in try socket.addresses(address.family)
-        where other.index == index && other.scope == 0 && (other.address != address || other.prefixLength != prefix) {
-            try socket.perform(.deleteAddress(other))
+        var present = false
+        for other in try socket.addresses(address.family) where other.index == index && other.scope == 0 {
+            if other.address == address && other.prefixLength == prefix {
+                present = true
+            } else {
+                try socket.perform(.deleteAddress(other))
+            }
         }
         if address.family == .ipv6 {
             let setting = "net/ipv6/conf/\(device.name)/accept_ra"
@@ -120,9 +124,12 @@ public struct OverlayKernel: Sendable {
                 throw .system(KernelCallError(operation: "write \(setting)", errno: EIO))
             }
         }
-        try socket.perform(
-            .addAddress(
-                InterfaceAddress(index: index, address: address, prefixLength: prefix, flags: .noDAD), replace: true))
+        if !present {
+            try socket.perform(
+                .addAddress(
+                    InterfaceAddress(index: index, address: address, prefixLength: prefix, flags: .noDAD), replace: true
+                ))
+        }
         if let update = device.update(for: link!) {
             try socket.perform(.updateLink(index, update))
             if outcome == .kept { outcome = .mended }
