@@ -222,6 +222,19 @@ public final class KubeClient: Sendable {
         return try await send(.POST, resource.path(namespace: ns), body: object, verb: "create", resource: resource)
     }
 
+    /// Binds a Pod to a node (`pods/binding`, what a scheduler does).
+    /// - Throws: the API's `Status`: 409 when the Pod is already bound.
+    public func bind(pod name: String, namespace: String, uid: String? = nil, to node: String) async throws {
+        var binding: JSON = [
+            "apiVersion": "v1", "kind": "Binding", "metadata": ["name": .string(name)],
+            "target": ["apiVersion": "v1", "kind": "Node", "name": .string(node)],
+        ]
+        if let uid { binding[path: ["metadata", "uid"]] = .string(uid) }
+        _ = try await send(
+            .POST, Resource.pods.path(namespace: namespace, name: name, subresource: "binding"), body: binding,
+            verb: "create", resource: .pods, subresource: "binding")
+    }
+
     /// Replaces an object (optimistic concurrency through its `metadata.resourceVersion`).
     public func update(_ resource: Resource, _ object: JSON, subresource: String? = nil) async throws -> JSON {
         let name = object["metadata"]?["name"]?.stringValue ?? ""
@@ -246,16 +259,20 @@ public final class KubeClient: Sendable {
             contentType: type.rawValue, verb: "patch", resource: resource, subresource: subresource)
     }
 
-    /// Deletes an object; with `resourceVersion`/`uid` set, only that exact version.
+    /// Deletes an object; with `resourceVersion`/`uid` set, only that exact version; `gracePeriodSeconds` as in
+    /// `DeleteOptions` (0: a Pod goes at once, without waiting for its node).
     @discardableResult
     public func delete(
-        _ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil
+        _ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil,
+        gracePeriodSeconds: Int? = nil
     ) async throws -> JSON {
         var preconditions: JSON = [:]
         if let uid { preconditions["uid"] = .string(uid) }
         if let resourceVersion { preconditions["resourceVersion"] = .string(resourceVersion) }
-        let body: JSON? =
-            preconditions == [:] ? nil : ["kind": "DeleteOptions", "apiVersion": "v1", "preconditions": preconditions]
+        var options: JSON = ["kind": "DeleteOptions", "apiVersion": "v1"]
+        if preconditions != [:] { options["preconditions"] = preconditions }
+        if let gracePeriodSeconds { options["gracePeriodSeconds"] = .int(Int64(gracePeriodSeconds)) }
+        let body: JSON? = preconditions == [:] && gracePeriodSeconds == nil ? nil : options
         return try await send(
             .DELETE, resource.path(namespace: namespace, name: name), body: body, verb: "delete", resource: resource)
     }

@@ -32,6 +32,7 @@ public struct Resource: Sendable, Hashable {
     public static let services = Resource(
         group: "", version: "v1", plural: "services", kind: "Service", namespaced: true)
     public static let nodes = Resource(group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false)
+    public static let pods = Resource(group: "", version: "v1", plural: "pods", kind: "Pod", namespaced: true)
     public static let configMaps = Resource(
         group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true)
     public static let secrets = Resource(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)

@@ -73,6 +73,12 @@ extension APIHandler {
                     "kind": .string(r.kind), "verbs": ["get", "patch", "update"],
                 ])
             }
+            if r.behaviour == .pod {
+                list.append([
+                    "name": "pods/binding", "singularName": "", "namespaced": true, "kind": "Binding",
+                    "verbs": ["create"],
+                ])
+            }
         }
         return .json([
             "kind": "APIResourceList", "apiVersion": "v1",

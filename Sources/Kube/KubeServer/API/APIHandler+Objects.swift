@@ -10,7 +10,9 @@ extension APIHandler {
         } else if !resource.namespaced, target.namespace != nil {
             throw .pathNotFound()
         }
-        if let sub = target.subresource, !(sub == "status" && resource.hasStatus) {
+        if let sub = target.subresource, !(sub == "status" && resource.hasStatus),
+            !(sub == "binding" && resource.behaviour == .pod)
+        {
             throw .pathNotFound()
         }
         let namespace = resource.namespaced ? (target.namespace ?? "") : ""
@@ -23,16 +25,18 @@ extension APIHandler {
                 return try watch(request, resource: resource, version: target.version, namespace: ns)
             }
             return try list(request, resource: resource, version: target.version, namespace: ns)
+        case ("POST", let name?) where target.subresource == "binding":
+            return try await bind(request, key: key(resource, namespace, name))
         case ("POST", nil):
             guard !resource.namespaced || !namespace.isEmpty else {
                 throw .methodNotAllowed("the server does not allow this method on the requested resource")
             }
             return try await create(request, resource: resource, version: target.version, namespace: namespace)
-        case ("PUT", let name?):
+        case ("PUT", let name?) where target.subresource != "binding":
             return try await update(
                 request, resource: resource, version: target.version, key: key(resource, namespace, name),
                 status: target.subresource == "status")
-        case ("PATCH", let name?):
+        case ("PATCH", let name?) where target.subresource != "binding":
             return try await patch(
                 request, resource: resource, version: target.version, key: key(resource, namespace, name),
                 status: target.subresource == "status")
@@ -410,7 +414,9 @@ extension APIHandler {
         if !status, specChanged(current, next) {
             next[path: ["metadata", "generation"]] = .int((current["metadata"]?["generation"]?.intValue ?? 1) + 1)
         }
-        if next["metadata"]?["deletionTimestamp"] != nil, (next["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
+        if next["metadata"]?["deletionTimestamp"] != nil, (next["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty,
+            (next["metadata"]?["deletionGracePeriodSeconds"]?.intValue ?? 0) == 0
+        {
             return .delete
         }
         if next == current { return .unchanged }
@@ -430,7 +436,9 @@ extension APIHandler {
         async throws(Status) -> APIResponse
     {
         let options = request.body.isEmpty ? JSON.object([:]) : try decodeBody(request)
-        let result = try await deleteObject(key, resource: resource, preconditions: options["preconditions"])
+        let grace = options["gracePeriodSeconds"]?.intValue ?? request.query["gracePeriodSeconds"].flatMap { Int64($0) }
+        let result = try await deleteObject(
+            key, resource: resource, preconditions: options["preconditions"], gracePeriod: grace)
         // kube-apiserver answers a deletion with the deleted object for Services and Pods, with a Status otherwise.
         if result.kind == .deleted, resource.behaviour != .service, resource.behaviour != .pod {
             return .json([
@@ -444,10 +452,11 @@ extension APIHandler {
         return .json(present(result.object, resource, version), status: 200)
     }
 
-    /// Deletes one object, or marks it for deletion when it has finalizers.
-    func deleteObject(_ key: ObjectKey, resource: ResourceType, preconditions: JSON? = nil) async throws(Status)
-        -> Storage.WriteResult
-    {
+    /// Deletes one object, or marks it for deletion when it has finalizers or is a Pod that a node must stop first
+    /// (`gracePeriod` seconds, or the Pod's own, as `podTermination` decides).
+    func deleteObject(
+        _ key: ObjectKey, resource: ResourceType, preconditions: JSON? = nil, gracePeriod: Int64? = nil
+    ) async throws(Status) -> Storage.WriteResult {
         let timestamp = now()
         let result = try await storage.write(key) { current throws(Status) in
             guard var current else { throw .notFound(group: resource.group, resource: resource.plural, name: key.name) }
@@ -466,6 +475,12 @@ extension APIHandler {
                     message:
                         "Precondition failed: ResourceVersion in precondition: \(rv), ResourceVersion in object meta: \(current["metadata"]?["resourceVersion"]?.stringValue ?? "")"
                 )
+            }
+            if resource.behaviour == .pod, let grace = Self.podTerminationGrace(current, requested: gracePeriod) {
+                guard let marked = Self.markTerminating(current, grace: grace, now: clock() / 1_000_000) else {
+                    return .unchanged
+                }
+                return .put(marked)
             }
             var finalizers = current["metadata"]?["finalizers"]?.arrayValue ?? []
             if resource.behaviour == .namespace {

@@ -141,7 +141,7 @@ enum TableColumns {
             let ready = statuses.filter { $0["ready"]?.boolValue == true }.count
             let restarts = statuses.reduce(Int64(0)) { $0 + ($1["restartCount"]?.intValue ?? 0) }
             return [
-                name, .string("\(ready)/\(containers.count)"), .string(o["status"]?["phase"]?.stringValue ?? "Pending"),
+                name, .string("\(ready)/\(containers.count)"), .string(podStatus(o, statuses)),
                 .string(String(restarts)), age,
                 .string(o["status"]?["podIP"]?.stringValue ?? "<none>"),
                 .string(o["spec"]?["nodeName"]?.stringValue ?? "<none>"),
@@ -220,5 +220,16 @@ enum TableColumns {
         case .generic:
             return [name, age]
         }
+    }
+
+    /// kubectl's STATUS of a Pod: Terminating once marked for deletion, else the reason a container waits or ended
+    /// with (ContainerCreating, CrashLoopBackOff, Completed…), else the phase.
+    private static func podStatus(_ pod: JSON, _ statuses: [JSON]) -> String {
+        if pod["metadata"]?["deletionTimestamp"] != nil { return "Terminating" }
+        for status in statuses {
+            if let reason = status["state"]?["waiting"]?["reason"]?.stringValue, !reason.isEmpty { return reason }
+            if let reason = status["state"]?["terminated"]?["reason"]?.stringValue, !reason.isEmpty { return reason }
+        }
+        return pod["status"]?["phase"]?.stringValue ?? "Pending"
     }
 }
