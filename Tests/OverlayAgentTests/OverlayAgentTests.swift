@@ -49,7 +49,8 @@ struct OverlayAgentTests {
             client: client,
             options: .init(
                 nodeName: "node\(n)", netConf: conf, subnetFile: "\(files)/node\(n)/subnet.env",
-                cniConfigDirectory: "\(files)/node\(n)/net.d", vxlanChecksumOffload: checksum,
+                cniConfigDirectory: "\(files)/node\(n)/net.d", cniDataDirectory: "\(files)/node\(n)/cni",
+                vxlanChecksumOffload: checksum,
                 resyncInterval: .seconds(1),
                 namespace: scratch.namespaces[n]),
             logger: logger)

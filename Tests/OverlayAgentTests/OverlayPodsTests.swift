@@ -141,9 +141,9 @@ struct OverlayPodsTests {
                     var config = try #require(list["plugins"]?.arrayValue?.first)
                     config["cniVersion"] = list["cniVersion"]
                     config["name"] = list["name"]
-                    config["subnetFile"] = .string("\(files)/node\(n)/subnet.env")
-                    config["dataDir"] = .string("\(files)/node\(n)/flannel")
-                    config["ipam"] = ["dataDir": .string("\(files)/node\(n)/ipam")]
+                    // The overlay named its subnet.env and data directory in the entry.
+                    #expect(config["subnetFile"]?.stringValue == "\(files)/node\(n)/subnet.env")
+                    #expect(config["ipam"]?["dataDir"]?.stringValue == "\(files)/node\(n)/cni/networks")
                     let answer = try await CNIInvoker(plugin: PylonBinary.path, node: scratch.names[n]).run(
                         "ADD", container: "pod-\(n)", netns: "/var/run/netns/\(scratch.names[n + 3])",
                         config: String(decoding: config.serialized(), as: UTF8.self))

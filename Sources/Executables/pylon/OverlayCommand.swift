@@ -29,6 +29,13 @@ struct OverlayCommand: AsyncParsableCommand {
     @Option(name: .customLong("cni-conf-dir"), help: "Where to write the CNI conflist (10-pylon.conflist).")
     var cniConfDir = "/etc/cni/net.d"
 
+    @Option(
+        name: .customLong("cni-data-dir"),
+        help: """
+            Where the CNI plugin keeps per-pod records and address reservations, named in the conflist (default:             the plugin's /var/lib/cni/flannel and /var/lib/cni/networks).
+            """)
+    var cniDataDir: String?
+
     @Option(help: "This node's IPv4 address for other nodes (default: node-public-ip annotation, else InternalIP).")
     var publicIP: String?
 
@@ -99,6 +106,7 @@ struct OverlayCommand: AsyncParsableCommand {
             client: kube,
             options: .init(
                 nodeName: resolvedNodeName!, netConf: conf, subnetFile: subnetFile, cniConfigDirectory: cniConfDir,
+                cniDataDirectory: cniDataDir,
                 publicIP: publicIP.flatMap(IPAddress.init), publicIPv6: publicIPv6.flatMap(IPAddress.init),
                 ipMasq: ipMasq, vxlanChecksumOffload: vxlanChecksumOffload, resyncInterval: .seconds(resyncSeconds),
                 namespace: netns.map { NetworkNamespace(path: $0) } ?? .current),

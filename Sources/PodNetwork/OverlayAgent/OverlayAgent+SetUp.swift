@@ -113,7 +113,9 @@ extension OverlayAgent {
             flannelMasquerades: options.ipMasq)
         do {
             try OverlayFiles.write(env, to: options.subnetFile)
-            try OverlayFiles.writeConflist(in: options.cniConfigDirectory)
+            try OverlayFiles.writeConflist(
+                in: options.cniConfigDirectory, subnetFile: options.subnetFile,
+                dataDirectory: options.cniDataDirectory)
         } catch {
             logger.error("\(error.message)")
             metrics.count(error)

@@ -25,6 +25,9 @@ public final class OverlayAgent: Service, Sendable {
         public var subnetFile: String
         /// Where the CNI conflist goes (`/etc/cni/net.d`).
         public var cniConfigDirectory: String
+        /// Where the CNI plugin keeps per-pod records and address reservations; nil: its defaults
+        /// (`/var/lib/cni/flannel`, `/var/lib/cni/networks`), left out of the conflist.
+        public var cniDataDirectory: String?
         /// This node's address per family; `nil`: the Node's `node-public-ip` annotation, else its InternalIP.
         public var publicIP: IPAddress?
         public var publicIPv6: IPAddress?
@@ -39,7 +42,7 @@ public final class OverlayAgent: Service, Sendable {
 
         public init(
             nodeName: String, netConf: NetConf, subnetFile: String = SubnetEnv.defaultPath,
-            cniConfigDirectory: String = "/etc/cni/net.d", publicIP: IPAddress? = nil, publicIPv6: IPAddress? = nil,
+            cniConfigDirectory: String = "/etc/cni/net.d", cniDataDirectory: String? = nil, publicIP: IPAddress? = nil, publicIPv6: IPAddress? = nil,
             ipMasq: Bool = true, vxlanChecksumOffload: ChecksumOffload = .auto, resyncInterval: Duration = .seconds(10),
             namespace: NetworkNamespace = .current
         ) {
@@ -48,6 +51,7 @@ public final class OverlayAgent: Service, Sendable {
             self.netConf = netConf
             self.subnetFile = subnetFile
             self.cniConfigDirectory = cniConfigDirectory
+            self.cniDataDirectory = cniDataDirectory
             self.publicIP = publicIP
             self.publicIPv6 = publicIPv6
             self.ipMasq = ipMasq

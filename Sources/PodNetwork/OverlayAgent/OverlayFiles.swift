@@ -1,5 +1,7 @@
 import CNI
 import Files
+import KubeAPI
+import OrderedCollections
 import Overlay
 
 /// The files a node's overlay writes for its CNI plugin: `subnet.env` (flannel's format) and the conflist naming
@@ -9,21 +11,22 @@ import Overlay
 /// Stateless; every failure is `OverlayError.fileWrite` naming the path.
 enum OverlayFiles {
     /// The CNI network list, as K3s writes flannel's with the plugin type changed: the bridge settings flannel
-    /// delegates, host ports by the plugin itself.
-    static let conflist = """
-        {
-          "name": "cbr0",
-          "cniVersion": "1.0.0",
-          "plugins": [
-            {
-              "type": "pylon",
-              "delegate": { "hairpinMode": true, "forceAddress": true, "isDefaultGateway": true },
-              "capabilities": { "portMappings": true }
-            }
-          ]
+    /// delegates, host ports by the plugin itself. A `subnetFile` other than flannel's default, and a `dataDirectory`
+    /// (per-pod records in `flannel/`, address reservations in `networks/`), are named in the plugin's entry.
+    static func conflist(subnetFile: String, dataDirectory: String?) -> String {
+        var plugin: OrderedDictionary<String, JSON> = [
+            "type": "pylon",
+            "delegate": ["hairpinMode": true, "forceAddress": true, "isDefaultGateway": true],
+            "capabilities": ["portMappings": true],
+        ]
+        if subnetFile != SubnetEnv.defaultPath { plugin["subnetFile"] = .string(subnetFile) }
+        if let dataDirectory {
+            plugin["dataDir"] = .string(dataDirectory + "/flannel")
+            plugin["ipam"] = ["dataDir": .string(dataDirectory + "/networks")]
         }
-
-        """
+        let list: JSON = ["name": "cbr0", "cniVersion": "1.0.0", "plugins": [.object(plugin)]]
+        return String(decoding: list.serialized(), as: UTF8.self) + "\n"
+    }
 
     /// The conflist's file name (CNI runtimes take the first in lexical order).
     static let conflistName = "10-pylon.conflist"
@@ -32,8 +35,8 @@ enum OverlayFiles {
         try write(env.rendered, to: path)
     }
 
-    static func writeConflist(in directory: String) throws(OverlayError) {
-        try write(conflist, to: directory + "/" + conflistName)
+    static func writeConflist(in directory: String, subnetFile: String, dataDirectory: String?) throws(OverlayError) {
+        try write(conflist(subnetFile: subnetFile, dataDirectory: dataDirectory), to: directory + "/" + conflistName)
     }
 
     /// Writes `text` unless the file already holds exactly that.
