@@ -97,7 +97,7 @@ let package = Package(
         module(
             "Overlay", in: "PodNetwork", pure: true,
             ["CNI", "KubeAPI", "NetCore", "Netlink", "NFTables", product("OrderedCollections", "swift-collections")]),
-        module("Lab", in: "Lab", pure: true, ["NetCore"]),
+        module("Lab", in: "Lab", pure: true, ["NetCore", "KubeAPI", collections]),
 
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
         // anything below them.

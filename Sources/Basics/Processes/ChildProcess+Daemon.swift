@@ -36,6 +36,18 @@ extension ChildProcess {
         return false
     }
 
+    /// How a daemon started by this process ended, reaping it; nil while it runs (or when `pid` is not a child of
+    /// this process). Does not block.
+    public static func exitStatus(ofChild pid: Int32) -> ProcessOutput.Termination? {
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return ProcessOutput.termination(waitStatus: status) }
+            if reaped < 0 && errno == EINTR { continue }
+            return nil
+        }
+    }
+
     /// SIGTERM, then SIGKILL when `pid` has not exited after `grace`; returns once it is gone. Does nothing when
     /// `pid` is not running `marker`.
     public static func stop(_ pid: Int32, marker: String, grace: Duration = .seconds(5)) {

@@ -10,7 +10,8 @@ struct LabCommand: AsyncParsableCommand {
         abstract: "Run the whole load balancer on a virtual bare-metal LAN in network namespaces (root).",
         subcommands: [
             LabUpCommand.self, LabStatusCommand.self, LabExecCommand.self, LabFailoverCommand.self,
-            LabDownCommand.self, LabAgentCommand.self, LabProbeCommand.self,
+            LabDownCommand.self, LabAgentCommand.self, LabProbeCommand.self, LabPodCommand.self,
+            LabControlCommand.self,
         ])
 }
 

@@ -1,11 +1,12 @@
 import ArgumentParser
+import FoundationEssentials
 import KubeClient
 import LabRuntime
 
-/// `pylon lab agent` (internal): a lab node's demo backend and kube-proxy stand-in; `pylon lab up` starts it.
+/// `pylon lab agent` (internal): a lab node's kubelet and kube-proxy stand-ins; `pylon lab up` starts it.
 struct LabAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent", abstract: "A lab node's demo backend and kube-proxy stand-in (started by lab up).",
+        commandName: "agent", abstract: "A lab node's kubelet and kube-proxy stand-ins (started by lab up).",
         shouldDisplay: false)
 
     @OptionGroup var client: ClientOptions
@@ -13,15 +14,26 @@ struct LabAgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-name"), help: "This node's name.")
     var node: String
 
-    @Option(name: .customLong("pod-address"), help: "The demo backend's address (on this node).")
-    var podAddress: String
+    @Option(name: .customLong("cni-conf-dir"), help: "The node's CNI configuration (what pylon overlay writes).")
+    var cniConfDir = "/etc/cni/net.d"
+
+    @Option(name: .customLong("cni-bin-dir"), help: "CNI plugins (default: the directory of this executable).")
+    var cniBinDir: String?
+
+    @Option(name: .customLong("pod-log-dir"), help: "Where each container's output goes.")
+    var podLogDir: String
 
     @OptionGroup var log: LogOptions
 
     func run() async throws {
         let logger = log.logger("pylon.lab.agent")
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
-        let agent = LabAgent(client: kube, node: node, podAddress: podAddress, logger: logger)
+        let options = LabKubelet.Options(
+            node: node, binary: binary, cniConfigDirectory: cniConfDir,
+            cniPluginDirectory: cniBinDir ?? String(binary[..<(binary.lastIndex(of: "/") ?? binary.startIndex)]),
+            logDirectory: podLogDir)
+        let agent = LabAgent(client: kube, kubelet: options, logger: logger)
         try await Daemon.run([agent], client: kube, logger: logger)
     }
 }

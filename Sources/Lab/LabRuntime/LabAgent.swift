@@ -8,9 +8,9 @@ import Processes
 import ServiceLifecycle
 import Synchronization
 
-/// What runs on each lab node besides the speaker: the demo backend ("pod") and a kube-proxy stand-in.
+/// What runs on each lab node besides the speaker and the overlay: a kubelet stand-in (`LabKubelet`, the node's
+/// Pods) and a kube-proxy stand-in.
 ///
-/// - Backend: an HTTP server on the node's pod address, port 8080, answering every request with the node's name.
 /// - Proxy: like kube-proxy in IPVS mode it binds every LoadBalancer address to the node (on `lo`; the lab's
 ///   nodes answer ARP only for addresses of the receiving interface, so the speaker alone answers for them) and
 ///   forwards each connection to `address:port` to a ready endpoint of the Service, round robin — only endpoints on
@@ -32,7 +32,7 @@ public final class LabAgent: Service, Sendable {
 
     private let client: KubeClient
     private let node: String
-    private let podAddress: String
+    private let kubelet: LabKubelet
     private let logger: Logger
     private let services: Informer
     private let slices: Informer
@@ -40,10 +40,10 @@ public final class LabAgent: Service, Sendable {
     private let rules = Mutex<[String: Rule]>([:])
     private let turn = Atomic<Int>(0)
 
-    public init(client: KubeClient, node: String, podAddress: String, logger: Logger) {
+    public init(client: KubeClient, kubelet: LabKubelet.Options, logger: Logger) {
         self.client = client
-        self.node = node
-        self.podAddress = podAddress
+        self.node = kubelet.node
+        self.kubelet = LabKubelet(client: client, options: kubelet, logger: logger)
         self.logger = logger
         self.services = Informer(client: client, resource: .services, logger: logger)
         self.slices = Informer(
@@ -59,7 +59,7 @@ public final class LabAgent: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.services.run() }
             group.addTask { try await self.slices.run() }
-            group.addTask { try await self.serveBackend() }
+            group.addTask { try await self.kubelet.run() }
             group.addTask {
                 await self.services.waitForSync()
                 await self.slices.waitForSync()
@@ -218,45 +218,6 @@ public final class LabAgent: Service, Sendable {
         } catch {
             logger.debug("connection to \(target.host):\(target.port) ended: \(error)")
             try? await inbound.executeThenClose { _, _ in }
-        }
-    }
-
-    // MARK: Backend
-
-    private func serveBackend() async throws {
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: podAddress, port: LabManifests.backendPort) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-        logger.info("demo backend listening on \(podAddress):\(LabManifests.backendPort)")
-        let body = "\(node)\n"
-        let response =
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
-            + "Connection: close\r\n\r\n\(body)"
-        try await server.executeThenClose { inbound in
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await connection in inbound.cancelOnGracefulShutdown() {
-                    group.addTask {
-                        try? await connection.executeThenClose { input, output in
-                            // Answer once the request head is complete (at most 16 KiB is read).
-                            var head = ByteBuffer()
-                            for try await chunk in input {
-                                head.writeImmutableBuffer(chunk)
-                                if head.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) != nil
-                                    || head.readableBytes > 16_384
-                                {
-                                    break
-                                }
-                            }
-                            try await output.write(ByteBuffer(string: response))
-                        }
-                    }
-                }
-                group.cancelAll()
-            }
         }
     }
 }

@@ -8,8 +8,9 @@ import NetCore
 import Processes
 
 /// `pylon lab`: the whole load balancer on a virtual bare-metal LAN in network namespaces — nodes and a client on
-/// one Ethernet segment, a management link to the machine, `pylon server` on that link, the controller, a speaker
-/// and an agent (demo backend and kube-proxy stand-in) per node, the seed's configuration and a demo Service.
+/// one Ethernet segment, a management link to the machine, `pylon server` on that link, the controller and the lab's
+/// scheduler, a speaker, `pylon overlay` and an agent (kubelet and kube-proxy stand-ins) per node, the seed's
+/// configuration and a demo Service backed by a Pod on every node.
 ///
 /// Isolation: methods block on child processes between awaits; call them from a command's main task. Errors say
 /// what failed; a failed `up` removes everything it created. Only one lab runs at a time (its namespaces are
@@ -39,6 +40,7 @@ public struct LabCluster: Sendable {
     public static let defaultDirectory = "/run/pylon-lab"
     public static let prefix = "pylab"
     static let ip = "/usr/sbin/ip"
+    static let nsenter = "/usr/bin/nsenter"
 
     /// Progress lines for the user.
     let say: @Sendable (String) -> Void
@@ -120,6 +122,9 @@ public struct LabCluster: Sendable {
         }
         guard FileManager.default.isExecutableFile(atPath: ip) else {
             throw Failure("\(ip) is missing: install iproute2 (apt-get install iproute2)")
+        }
+        guard FileManager.default.isExecutableFile(atPath: nsenter) else {
+            throw Failure("\(nsenter) is missing: install util-linux (apt-get install util-linux)")
         }
     }
 
@@ -270,7 +275,10 @@ public struct LabCluster: Sendable {
         group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
         kind: "CustomResourceDefinition", namespaced: false)
 
-    /// The controller on the machine; a speaker, the overlay and an agent in every node.
+    /// The controller and the lab's scheduler and EndpointSlice writer on the machine; a speaker, the overlay and
+    /// an agent in every node. The agent enters only the node's network namespace (`nsenter`, where the others run
+    /// under `ip netns exec`, which also gives them a mount namespace of their own), so that the Pod namespaces it
+    /// makes are mounted where `ip netns` and `pylon lab down` see them.
     private func startDaemons(_ state: inout LabState, topology: LabTopology) throws {
         let binary = state.binary
         let kubeconfig = state.kubeconfig
@@ -283,8 +291,10 @@ public struct LabCluster: Sendable {
                 binary, "controller", "--kubeconfig", kubeconfig, "--namespace", LabManifests.namespace,
                 "--no-leader-elect", "--metrics-port", "0",
             ])
+        try spawn(&state, role: "control", host: "host", [binary, "lab", "control", "--kubeconfig", kubeconfig])
         for node in state.nodes {
             let inNode = [Self.ip, "netns", "exec", topology.namespace(of: node), binary]
+            let files = "\(state.directory)/nodes/\(node)"
             try spawn(
                 &state, role: "speaker", host: node,
                 inNode + [
@@ -295,19 +305,20 @@ public struct LabCluster: Sendable {
                 &state, role: "overlay", host: node,
                 inNode + [
                     "overlay", "--kubeconfig", kubeconfig, "--node-name", node, "--net-conf", netConf,
-                    "--subnet-file", "\(state.directory)/nodes/\(node)/subnet.env", "--cni-conf-dir",
-                    "\(state.directory)/nodes/\(node)/net.d", "--metrics-port", "7474",
+                    "--subnet-file", "\(files)/subnet.env", "--cni-conf-dir", "\(files)/net.d", "--cni-data-dir",
+                    "\(files)/cni", "--metrics-port", "7474",
                 ])
             try spawn(
                 &state, role: "agent", host: node,
-                inNode + [
-                    "lab", "agent", "--kubeconfig", kubeconfig, "--node-name", node, "--pod-address",
-                    LabTopology.podAddress(of: node, nodes: state.nodes).description,
+                [
+                    Self.nsenter, "--net=/var/run/netns/\(topology.namespace(of: node))", "--", binary, "lab", "agent",
+                    "--kubeconfig", kubeconfig, "--node-name", node, "--cni-conf-dir", "\(files)/net.d",
+                    "--pod-log-dir", "\(state.directory)/logs/pods",
                 ])
         }
         say(
-            "started pylon controller, and pylon speaker, pylon overlay and a demo backend with a kube-proxy stand-in "
-                + "on each node")
+            "started pylon controller, the lab's scheduler, and pylon speaker, pylon overlay and a kubelet and "
+                + "kube-proxy stand-in on each node")
     }
 
     /// Waits until every node's overlay routes the other nodes' pod subnets through `flannel.1`.
@@ -316,8 +327,7 @@ public struct LabCluster: Sendable {
             for node in state.nodes {
                 let routes = try await ChildProcess.run(Self.ip, ["-n", topology.namespace(of: node), "route", "show"])
                 for other in state.nodes where other != node {
-                    let subnet = LabTopology.podAddress(of: other, nodes: state.nodes)
-                    let prefix = IPNetwork(address: subnet, prefixLength: 24)!
+                    let prefix = LabTopology.podSubnet(of: other, nodes: state.nodes)
                     guard routes.standardOutput.contains("\(prefix) via \(prefix.address) dev flannel.1 onlink") else {
                         return false
                     }
@@ -339,10 +349,24 @@ public struct LabCluster: Sendable {
 
     /// Creates the demo Service and tells its story: pending, an address, the announcing node, the client's answer.
     private func showDemo(_ client: KubeClient, state: LabState, topology: LabTopology) async throws {
+        for index in 1...state.nodes.count {
+            _ = try await client.create(.pods, namespace: "default", LabManifests.demoPod(index))
+        }
+        var pods: [JSON] = []
+        try await Self.waitUntil("the demo Pods run and are ready", timeout: .seconds(60)) {
+            pods = try await client.list(.pods, namespace: "default", labelSelector: "app=demo")["items"]?.arrayValue
+                ?? []
+            return pods.count == state.nodes.count && pods.allSatisfy(Self.isReady)
+        }
+        for pod in pods {
+            let name = pod["metadata"]?["name"]?.stringValue ?? ""
+            let addresses = (pod["status"]?["podIPs"]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue }
+            say(
+                "pod default/\(name) runs on \(pod["spec"]?["nodeName"]?.stringValue ?? "?") at "
+                    + addresses.joined(separator: ", "))
+        }
         _ = try await client.create(.services, namespace: "default", LabManifests.demo(ipv6: state.ipv6))
-        say("created Service default/demo (type LoadBalancer, port 80): EXTERNAL-IP <pending>")
-        _ = try await client.create(
-            .endpointSlices, namespace: "default", LabManifests.demoEndpoints(nodes: state.nodes))
+        say("created Service default/demo (type LoadBalancer, port 80, selector app=demo): EXTERNAL-IP <pending>")
         var addresses: [String] = []
         try await Self.waitUntil("the controller assigns default/demo an address", timeout: .seconds(30)) {
             addresses = Self.ingress(try await client.get(.services, namespace: "default", name: "demo"))
@@ -421,6 +445,13 @@ public struct LabCluster: Sendable {
         }
     }
 
+    /// Whether the Pod's Ready condition is True.
+    static func isReady(_ pod: JSON) -> Bool {
+        (pod["status"]?["conditions"]?.arrayValue ?? []).contains {
+            $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True"
+        }
+    }
+
     static func ingress(_ service: JSON) -> [String] {
         (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue }
     }
@@ -485,6 +516,12 @@ public struct LabCluster: Sendable {
             _ = try? await ChildProcess.run(Self.ip, ["netns", "delete", namespace], standardError: .discarded)
         }
         _ = try? await ChildProcess.run(Self.ip, ["link", "delete", "\(Self.prefix)-m"], standardError: .discarded)
+        // The resolv.conf files of Pod namespaces (`ip netns delete` leaves them).
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
+        where entry.hasPrefix(Self.prefix + "-") {
+            try? FileManager.default.removeItem(atPath: "/etc/netns/" + entry)
+        }
+        rmdir("/etc/netns")  // only when empty: other namespaces' files stay
         if FileManager.default.fileExists(atPath: directory) {
             try? FileManager.default.removeItem(atPath: directory)
         }

@@ -3,7 +3,7 @@ import Lab
 import NetCore
 
 /// The objects a lab starts with (pure): the seed's MetalLB configuration moved to documentation addresses, the
-/// lab's Nodes, and the demo Service with its EndpointSlice.
+/// lab's Nodes, and the demo Service with its Pods.
 public enum LabManifests {
     /// Namespace of the load balancer's configuration and membership Secret.
     public static let namespace = "pylon-system"
@@ -112,7 +112,7 @@ public enum LabManifests {
         )
     }
 
-    /// The demo Service: type LoadBalancer, port 80 to the backends' 8080, dual-stack when the lab has IPv6, and
+    /// The demo Service: type LoadBalancer, port 80 to the demo Pods' port `http` (8080), dual-stack when the lab has IPv6, and
     /// `externalTrafficPolicy: Local`, so the node that announces the address is the one whose backend answers.
     public static func demo(ipv6: Bool) -> JSON {
         [
@@ -122,27 +122,26 @@ public enum LabManifests {
                 "type": "LoadBalancer", "externalTrafficPolicy": "Local",
                 "ipFamilyPolicy": ipv6 ? "PreferDualStack" : "SingleStack",
                 "ipFamilies": ipv6 ? ["IPv4", "IPv6"] : ["IPv4"], "selector": ["app": "demo"],
-                "ports": [["name": "http", "port": 80, "targetPort": .int(Int64(backendPort)), "protocol": "TCP"]],
+                "ports": [["name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"]],
             ],
         ]
     }
 
-    /// The demo Service's EndpointSlice: one ready backend per node, at its pod address.
-    public static func demoEndpoints(nodes: [String]) -> JSON {
+    /// The i-th demo Pod (from 1): label `app: demo`, one container with port 8080 named `http`, no node (the lab's
+    /// scheduler spreads the Pods over the nodes).
+    public static func demoPod(_ index: Int) -> JSON {
         [
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-            "metadata": [
-                "name": .string("\(demoService)-lab"), "namespace": "default",
-                "labels": ["kubernetes.io/service-name": .string(demoService)],
-            ],
-            "endpoints": .array(
-                nodes.map { node in
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": ["name": .string("\(demoService)-\(index)"), "namespace": "default", "labels": ["app": "demo"]],
+            "spec": [
+                "containers": [
                     [
-                        "addresses": [.string(LabTopology.podAddress(of: node, nodes: nodes).description)],
-                        "nodeName": .string(node), "conditions": ["ready": true],
+                        "name": "web", "image": "pylon/demo",
+                        "ports": [["name": "http", "containerPort": .int(Int64(backendPort)), "protocol": "TCP"]],
                     ]
-                }),
-            "ports": [["name": "http", "port": .int(Int64(backendPort)), "protocol": "TCP"]],
+                ],
+                "terminationGracePeriodSeconds": 5,
+            ],
         ]
     }
 }

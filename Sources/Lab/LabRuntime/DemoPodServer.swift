@@ -1,0 +1,75 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// What every container of a lab Pod runs (images are not pulled): an HTTP server on each of its TCP ports, on
+/// all addresses of the Pod, answering every request with the name of the node the Pod runs on.
+///
+/// Isolation: a `Service`; `run()` returns on graceful shutdown (SIGTERM from the node agent when the Pod is
+/// deleted) and throws when a port cannot be bound.
+public struct DemoPodServer: Service, Sendable {
+    let node: String
+    let ports: [Int]
+    let logger: Logger
+
+    public init(node: String, ports: [Int], logger: Logger) {
+        self.node = node
+        self.ports = ports
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let body = "\(node)\n"
+        let response =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n\(body)"
+        try await withThrowingDiscardingTaskGroup { group in
+            for port in ports {
+                let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: "::", port: port) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                logger.info("demo server listening on port \(port)")
+                group.addTask {
+                    do {
+                        try await Self.serve(server, response: response)
+                    } catch {
+                        if !Task.isCancelled { logger.error("demo server on port \(port) stopped: \(error)") }
+                    }
+                }
+            }
+            try await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+
+    private static func serve(
+        _ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, response: String
+    ) async throws {
+        try await server.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await connection in inbound {
+                    group.addTask {
+                        try? await connection.executeThenClose { input, output in
+                            // Answer once the request head is complete (at most 16 KiB is read).
+                            var head = ByteBuffer()
+                            for try await chunk in input {
+                                head.writeImmutableBuffer(chunk)
+                                if head.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) != nil
+                                    || head.readableBytes > 16_384
+                                {
+                                    break
+                                }
+                            }
+                            try await output.write(ByteBuffer(string: response))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
