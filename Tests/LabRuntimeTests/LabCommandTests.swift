@@ -53,8 +53,9 @@ struct LabCommandTests {
                 let status = try JSONDecoder().decode(
                     LabCluster.Status.self, from: Data(statusOutput.standardOutput.utf8))
                 pids = status.daemons.map(\.pid)
-                // The server, the controller, and a speaker, an overlay and an agent on each of the three nodes.
-                #expect(status.daemons.count == 11 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
+                // The server, the controller, the lab's scheduler, and a speaker, an overlay and an agent on each of
+                // the three nodes.
+                #expect(status.daemons.count == 12 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
                 #expect(up.standardOutput.contains("pylon overlay: every node reaches the others' pod subnets"))
                 let demo = try #require(status.services.first { $0.name == "demo" })
                 #expect(demo.addresses == ["192.0.2.100", "2001:db8::100"])
@@ -75,12 +76,7 @@ struct LabCommandTests {
                         "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "5", url)
                     #expect(curl.status == 0 && curl.standardOutput == "\(announcer)\n", "\(url): \(curl)")
                 }
-                // Pod subnets cross nodes over pylon overlay's VXLAN: node-1 reaches node-2's backend at its pod
-                // address, and node-1 shows flannel.1 as the seed does.
-                let crossing = try await Self.pylon(
-                    "exec", "--directory", directory, "node-1", "--", "curl", "-s", "-m", "5", "http://10.42.1.10:8080/"
-                )
-                #expect(crossing.status == 0 && crossing.standardOutput == "node-2\n", "\(crossing)")
+                try await Self.expectRealPods(directory: directory, kubeconfig: status.kubeconfig)
                 let flannel = try await Self.pylon(
                     "exec", "--directory", directory, "node-1", "--", "ip", "-d", "address", "show", "flannel.1")
                 #expect(
@@ -136,6 +132,45 @@ struct LabCommandTests {
                         try await Self.pylon("status", "-o", "json", "--directory", directory).standardOutput.utf8))
                 #expect(afterKill.daemons.allSatisfy { $0.running }, "the killed speaker was restarted")
                 pids += afterKill.daemons.map(\.pid)
+
+                // The announcing node's demo Pod deleted: the node stops announcing (no local endpoint is left for
+                // Local traffic) and another node's Pod answers.
+                let kubeconfig = ["KUBECONFIG": status.kubeconfig]
+                // Settled first: the node restored by the last drill may be taking the address back.
+                var before = ""
+                try await eventually("one node announces the demo and answers", timeout: .seconds(30)) {
+                    let current = try JSONDecoder().decode(
+                        LabCluster.Status.self,
+                        from: Data(
+                            try await Self.pylon("status", "-o", "json", "--directory", directory).standardOutput.utf8))
+                    before = current.services.first { $0.name == "demo" }?.announcedBy ?? ""
+                    for _ in 0..<5 {
+                        let curl = try await Self.pylon(
+                            "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2",
+                            "http://192.0.2.100/")
+                        guard curl.standardOutput == "\(before)\n" else { return false }
+                    }
+                    return !before.isEmpty
+                }
+                let pods = try JSONParser.parse(
+                    try await ChildProcess.run("kubectl", ["get", "pods", "-l", "app=demo", "-o", "json"],
+                        environment: kubeconfig).standardOutput)
+                let victim = try #require(
+                    pods["items"]?.arrayValue?.first { $0["spec"]?["nodeName"]?.stringValue == before }?["metadata"]?[
+                        "name"]?.stringValue)
+                let deleted = try await ChildProcess.run("kubectl", ["delete", "pod", victim], environment: kubeconfig)
+                #expect(deleted.status == 0, "\(deleted)")
+                try await eventually("another node's demo Pod answers the client", timeout: .seconds(30)) {
+                    let curl = try await Self.pylon(
+                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://192.0.2.100/")
+                    return curl.status == 0 && curl.standardOutput.hasPrefix("node-")
+                        && curl.standardOutput != "\(before)\n"
+                }
+                for _ in 0..<5 {
+                    let curl = try await Self.pylon(
+                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://192.0.2.100/")
+                    #expect(curl.status == 0 && curl.standardOutput != "\(before)\n", "\(curl)")
+                }
             } catch {
                 _ = try? await Self.pylon("down", "--directory", directory)
                 throw error
@@ -314,6 +349,77 @@ struct LabCommandTests {
         #expect(result.standardError.contains("needs root"), "\(result)")
     }
 
+    /// Real Pods on every node: the demo's, listed by kubectl with their addresses and nodes, each in its own
+    /// namespace with kubelet's resolv.conf and an address from its node's IPAM store, reached across nodes over
+    /// the overlay; a Pod made with `kubectl run` gets scheduled, an address and answers; its container restarts
+    /// when it exits; `kubectl delete pod` stops it and removes its namespace.
+    static func expectRealPods(directory: String, kubeconfig: String) async throws {
+        let environment = ["KUBECONFIG": kubeconfig]
+        func pods() async throws -> [JSON] {
+            let listed = try await ChildProcess.run("kubectl", ["get", "pods", "-A", "-o", "json"], environment: environment)
+            return try JSONParser.parse(listed.standardOutput)["items"]?.arrayValue ?? []
+        }
+        let wide = try await ChildProcess.run("kubectl", ["get", "pods", "-A", "-o", "wide"], environment: environment)
+        for n in 1...3 {
+            #expect(
+                wide.standardOutput.split(separator: "\n").contains {
+                    $0.contains("demo-") && $0.contains("1/1") && $0.contains("Running") && $0.contains("10.42.\(n - 1).")
+                        && $0.contains("node-\(n)")
+                }, "\(wide.standardOutput)")
+        }
+        let demo = try await pods().filter { $0["metadata"]?["labels"]?["app"] == "demo" }
+        #expect(Set(demo.compactMap { $0["spec"]?["nodeName"]?.stringValue }) == ["node-1", "node-2", "node-3"])
+        for pod in demo {
+            let node = try #require(pod["spec"]?["nodeName"]?.stringValue)
+            let ip = try #require(pod["status"]?["podIP"]?.stringValue)
+            let uid = try #require(pod["metadata"]?["uid"]?.stringValue)
+            #expect(pod["status"]?["hostIP"]?.stringValue?.hasPrefix("192.0.2.1") == true)
+            // Each node keeps its own subnet.env and IPAM store.
+            let subnetEnv = try String(contentsOfFile: "\(directory)/nodes/\(node)/subnet.env", encoding: .utf8)
+            #expect(subnetEnv.contains("FLANNEL_SUBNET=\(ip.split(separator: ".").prefix(3).joined(separator: ".")).1/24"))
+            #expect(FileManager.default.fileExists(atPath: "\(directory)/nodes/\(node)/cni/networks/cbr0/\(ip)"))
+            let sandbox = "pylab-\(node)-pod-" + String(uid.filter(\.isHexDigit).prefix(16))
+            let resolv = try await ChildProcess.run("/usr/sbin/ip", ["netns", "exec", sandbox, "cat", "/etc/resolv.conf"])
+            #expect(resolv.standardOutput.contains("nameserver 10.43.0.10"), "\(sandbox): \(resolv)")
+            // From another node, across the overlay.
+            let other = node == "node-1" ? "node-2" : "node-1"
+            let curl = try await Self.pylon(
+                "exec", "--directory", directory, other, "--", "curl", "-s", "-m", "5", "http://\(ip):8080/")
+            #expect(curl.status == 0 && curl.standardOutput == "\(node)\n", "\(other) → \(ip): \(curl)")
+        }
+
+        let run = try await ChildProcess.run(
+            "kubectl", ["run", "web", "--image=nginx", "--port=8080"], environment: environment)
+        #expect(run.status == 0, "\(run)")
+        var web: JSON = [:]
+        try await eventually("kubectl run's Pod is scheduled, running and ready", timeout: .seconds(30)) {
+            web = try await pods().first { $0["metadata"]?["name"] == "web" } ?? [:]
+            return LabCluster.isReady(web) && web["status"]?["podIP"] != nil
+        }
+        let webNode = try #require(web["spec"]?["nodeName"]?.stringValue)
+        let webIP = try #require(web["status"]?["podIP"]?.stringValue)
+        let events = try await ChildProcess.run(
+            "kubectl", ["get", "events", "--field-selector", "involvedObject.name=web"], environment: environment)
+        #expect(events.standardOutput.contains("Successfully assigned default/web to \(webNode)"), "\(events)")
+        let answer = try await Self.pylon(
+            "exec", "--directory", directory, "node-3", "--", "curl", "-s", "-m", "5", "http://\(webIP):8080/")
+        #expect(answer.standardOutput == "\(webNode)\n", "\(answer)")
+
+        // The container's process ends: it is started again and counted.
+        let sandbox = "pylab-\(webNode)-pod-" + String((web["metadata"]?["uid"]?.stringValue ?? "").filter(\.isHexDigit).prefix(16))
+        ChildProcess.killAll(inNamespace: sandbox, signal: SIGKILL)
+        try await eventually("the container restarts", timeout: .seconds(30)) {
+            let pod = try await pods().first { $0["metadata"]?["name"] == "web" } ?? [:]
+            return pod["status"]?["containerStatuses"]?.arrayValue?.first?["restartCount"] == 1 && LabCluster.isReady(pod)
+        }
+
+        let delete = try await ChildProcess.run("kubectl", ["delete", "pod", "web"], environment: environment)
+        #expect(delete.status == 0, "\(delete)")
+        #expect(try await pods().allSatisfy { $0["metadata"]?["name"] != "web" }, "kubectl waited until it was gone")
+        #expect(!LabNetwork.namespaces().contains(sandbox))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/nodes/\(webNode)/cni/networks/cbr0/\(webIP)"))
+    }
+
     static func expectNothingLeft(directory: String, pids: [Int32]) throws {
         #expect(!LabNetwork.namespaces().contains { $0.hasPrefix("pylab-") }, "\(LabNetwork.namespaces())")
         let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
@@ -327,5 +433,7 @@ struct LabCommandTests {
             #expect(commandLine?.contains("pylon") != true, "process \(pid) is gone")
         }
         #expect(!FileManager.default.fileExists(atPath: directory))
+        let etc = (try? FileManager.default.contentsOfDirectory(atPath: "/etc/netns")) ?? []
+        #expect(!etc.contains { $0.hasPrefix("pylab-") }, "no Pod resolv.conf left: \(etc)")
     }
 }

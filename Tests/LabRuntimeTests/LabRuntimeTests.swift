@@ -9,17 +9,16 @@ import Testing
 /// The pure parts of `pylon lab`: node plumbing, the objects it applies, the proxy's endpoint choice and the reading
 /// of the client's probe stream.
 @Suite struct LabRuntimeTests {
-    @Test func nodesGetStrictARPAndPodAddressesAndLeaveRoutesToTheOverlay() {
+    @Test func nodesGetStrictARPAndLeaveRoutesToTheOverlay() {
         let nodes = ["node-1", "node-2", "node-3"]
         let topology = LabTopology(prefix: "pylab", hosts: nodes + ["client"], management: true)
         let commands = topology.nodeSetUpCommands(nodes: nodes)
-        #expect(LabTopology.podAddress(of: "node-2", nodes: nodes) == IPAddress("10.42.1.10")!)
+        #expect(LabTopology.podSubnet(of: "node-2", nodes: nodes) == IPNetwork("10.42.1.0/24")!)
         #expect(
             commands.contains(["netns", "exec", "pylab-node-1", "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"]))
-        #expect(commands.contains(["-n", "pylab-node-3", "addr", "add", "10.42.2.10/32", "dev", "lo"]))
         #expect(!commands.contains { $0.contains("pylab-client") }, "the client is not a node")
         #expect(!commands.contains { $0.contains("default") }, "no default routes")
-        #expect(!commands.contains { $0.contains("route") }, "pylon overlay routes the pod subnets")
+        #expect(!commands.contains { $0.contains("route") || $0.contains("addr") }, "pods and routes come later")
     }
 
     @Test(arguments: [true, false])
@@ -36,14 +35,41 @@ import Testing
         #expect(advertisements[0]["spec"]?["ipAddressPools"] == ["lab-pool"])
     }
 
-    @Test func theDemoHasABackendOnEveryNode() {
-        let slice = LabManifests.demoEndpoints(nodes: ["node-1", "node-2"])
-        #expect(slice["metadata"]?["labels"]?["kubernetes.io/service-name"] == "demo")
-        let endpoints = slice["endpoints"]?.arrayValue ?? []
-        #expect(endpoints.map { $0["nodeName"]?.stringValue } == ["node-1", "node-2"])
-        #expect(endpoints.map { $0["addresses"] } == [["10.42.0.10"], ["10.42.1.10"]])
+    @Test func theDemoIsAServiceOverDemoPods() {
+        let pod = LabManifests.demoPod(2)
+        #expect(pod["metadata"]?["name"] == "demo-2" && pod["metadata"]?["labels"] == ["app": "demo"])
+        #expect(pod["spec"]?["nodeName"] == nil, "the scheduler places it")
+        #expect(pod["spec"]?["containers"]?.arrayValue?.first?["ports"] == [["name": "http", "containerPort": 8080, "protocol": "TCP"]])
         let demo = LabManifests.demo(ipv6: false)
         #expect(demo["spec"]?["ipFamilyPolicy"] == "SingleStack" && demo["spec"]?["externalTrafficPolicy"] == "Local")
+        #expect(demo["spec"]?["selector"] == ["app": "demo"] && demo["spec"]?["ports"]?.arrayValue?.first?["targetPort"] == "http")
+        let slices = LabEndpointSlices.slices(for: demo, pods: [])
+        #expect(slices.count == 1 && slices[0]["endpoints"] == [])
+    }
+
+    @Test func podsGetTheResolvConfKubeletWrites() {
+        let pod: JSON = ["metadata": ["namespace": "shop"], "spec": [:]]
+        #expect(
+            PodSandbox.resolvConf(for: pod)
+                == "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n")
+        var custom = pod
+        custom["spec"] = [
+            "dnsPolicy": "None",
+            "dnsConfig": [
+                "nameservers": ["192.0.2.53"], "searches": ["example.test"],
+                "options": [["name": "ndots", "value": "2"], ["name": "edns0"]],
+            ],
+        ]
+        #expect(
+            PodSandbox.resolvConf(for: custom) == "search example.test\nnameserver 192.0.2.53\noptions ndots:2 edns0\n")
+        custom["spec"] = ["dnsPolicy": "Default"]
+        #expect(PodSandbox.resolvConf(for: custom) == nil, "the node's own file")
+        custom["spec"] = ["hostNetwork": true]
+        #expect(PodSandbox.resolvConf(for: custom) == nil)
+        custom["spec"] = ["hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet"]
+        #expect(PodSandbox.resolvConf(for: custom)?.contains("nameserver 10.43.0.10") == true)
+        #expect(PodSandbox(node: "node-1", podUID: "8f3a01b2-77cd-4e5f-9a0b-1c2d3e4f5a6b").namespace
+            == "pylab-node-1-pod-8f3a01b277cd4e5f")
     }
 
     @Test func theProxyPicksReadyEndpointsOfTheNamedPortAndOnlyLocalOnesForLocalTraffic() {
@@ -60,6 +86,23 @@ import Testing
         #expect(LabAgent.endpoints([slice], portName: "metrics", onlyOn: "node-2").map(\.port) == [9090])
         #expect(LabAgent.endpoints([slice], portName: "http", onlyOn: "node-3").isEmpty, "not ready")
         #expect(LabAgent.endpoints([slice], portName: "grpc", onlyOn: nil).isEmpty, "no such port")
+        // A terminating endpoint still serving is used only when nothing is ready (kube-proxy's fallback).
+        let terminating: JSON = [
+            "ports": [["name": "http", "port": 8080]],
+            "endpoints": [
+                [
+                    "addresses": ["10.42.2.11"], "nodeName": "node-3",
+                    "conditions": ["ready": false, "serving": true, "terminating": true],
+                ],
+                [
+                    "addresses": ["10.42.2.12"], "nodeName": "node-3",
+                    "conditions": ["ready": false, "serving": false, "terminating": true],
+                ],
+            ],
+        ]
+        #expect(
+            LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: "node-3").map(\.host) == ["10.42.2.11"])
+        #expect(!LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: nil).contains { $0.host == "10.42.2.11" })
     }
 
     @Test func aFailoverIsReadFromTheProbeLines() {

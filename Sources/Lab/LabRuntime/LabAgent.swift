@@ -96,8 +96,20 @@ public final class LabAgent: Service, Sendable {
         return result
     }
 
-    /// Ready endpoints of the slices for the named port, optionally only those on `node`.
+    /// Ready endpoints of the slices for the named port, optionally only those on `node`; when none is ready, the
+    /// ones still serving while they terminate (as kube-proxy does, so a node that announces a Local Service for a
+    /// terminating Pod still reaches it).
     static func endpoints(_ slices: [JSON], portName: String, onlyOn node: String?) -> [SocketTarget] {
+        let ready = endpoints(slices, portName: portName, onlyOn: node) { $0?["ready"]?.boolValue ?? true }
+        if !ready.isEmpty { return ready }
+        return endpoints(slices, portName: portName, onlyOn: node) {
+            $0?["terminating"]?.boolValue == true && ($0?["serving"]?.boolValue ?? $0?["ready"]?.boolValue ?? true)
+        }
+    }
+
+    private static func endpoints(
+        _ slices: [JSON], portName: String, onlyOn node: String?, taking usable: (JSON?) -> Bool
+    ) -> [SocketTarget] {
         var targets: [SocketTarget] = []
         for slice in slices {
             guard
@@ -106,7 +118,7 @@ public final class LabAgent: Service, Sendable {
                 })?["port"]?.intValue
             else { continue }
             for endpoint in slice["endpoints"]?.arrayValue ?? [] {
-                guard endpoint["conditions"]?["ready"]?.boolValue ?? true else { continue }
+                guard usable(endpoint["conditions"]) else { continue }
                 if let node, endpoint["nodeName"]?.stringValue != node { continue }
                 for address in endpoint["addresses"]?.arrayValue ?? [] {
                     if let host = address.stringValue { targets.append(SocketTarget(host: host, port: Int(port))) }
