@@ -76,6 +76,9 @@ extension L2Speaker {
             if responder.hasFailed {
                 logger.warning("interface sockets failed; reopening", metadata: ["interface": "\(responder.name)"])
             }
+            // Its repeated announcements end with it (they would otherwise go on announcing addresses this node
+            // may lose before they run out).
+            for key in state.repeats.keys where key.interface == index { state.repeats.removeValue(forKey: key)?.cancel() }
             await responder.close()
             state.responders[index] = nil
             state.announcing[index] = nil
@@ -128,6 +131,7 @@ extension L2Speaker {
                             metadata: ["interface": "\(responder.name)", "ip": "\(ip)", "error": "\(error)"])
                     }
                 }
+                state.repeats[AnnouncementKey(interface: index, ip: ip)]?.cancel()
                 state.repeats[AnnouncementKey(interface: index, ip: ip)] = Task {
                     let start = ContinuousClock.now
                     while !Task.isCancelled {
