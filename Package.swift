@@ -279,7 +279,8 @@ let package = Package(
                 product("NIOEmbedded", "swift-nio"),
             ] + nio,
             swiftSettings: swiftSettings),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore", "KubeAPI", collections], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LabTests", dependencies: ["Lab", "NetCore", "KubeAPI", collections], swiftSettings: swiftSettings),
         .testTarget(
             name: "LabRuntimeTests",
             dependencies: [

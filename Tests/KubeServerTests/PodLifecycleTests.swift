@@ -18,7 +18,8 @@ import Testing
 
     static func binding(_ node: String, uid: String? = nil) -> String {
         let meta = uid.map { #","uid":"\#($0)""# } ?? ""
-        return #"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"x"\#(meta)},"target":{"kind":"Node","name":"\#(node)"}}"#
+        return
+            #"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"x"\#(meta)},"target":{"kind":"Node","name":"\#(node)"}}"#
     }
 
     @Test func bindingSetsTheNodeOnceAndIsDiscoverable() async throws {
@@ -79,8 +80,10 @@ import Testing
         pod = try #require(await api.request("GET", "\(Self.pods)/web").json)
         #expect(pod["metadata"]?["deletionGracePeriodSeconds"]?.intValue == 5)
         let table = try #require(
-            await api.request("GET", "\(Self.pods)/web", headers: ["accept": "application/json;as=Table;v=v1;g=meta.k8s.io"])
-                .json)
+            await api.request(
+                "GET", "\(Self.pods)/web", headers: ["accept": "application/json;as=Table;v=v1;g=meta.k8s.io"]
+            )
+            .json)
         #expect(table["rows"]?.arrayValue?.first?["cells"]?.arrayValue?[2].stringValue == "Terminating")
 
         // The node is done: grace zero removes it.

@@ -153,8 +153,10 @@ struct LabCommandTests {
                     return !before.isEmpty
                 }
                 let pods = try JSONParser.parse(
-                    try await ChildProcess.run("kubectl", ["get", "pods", "-l", "app=demo", "-o", "json"],
-                        environment: kubeconfig).standardOutput)
+                    try await ChildProcess.run(
+                        "kubectl", ["get", "pods", "-l", "app=demo", "-o", "json"],
+                        environment: kubeconfig
+                    ).standardOutput)
                 let victim = try #require(
                     pods["items"]?.arrayValue?.first { $0["spec"]?["nodeName"]?.stringValue == before }?["metadata"]?[
                         "name"]?.stringValue)
@@ -162,13 +164,15 @@ struct LabCommandTests {
                 #expect(deleted.status == 0, "\(deleted)")
                 try await eventually("another node's demo Pod answers the client", timeout: .seconds(30)) {
                     let curl = try await Self.pylon(
-                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://192.0.2.100/")
+                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://192.0.2.100/"
+                    )
                     return curl.status == 0 && curl.standardOutput.hasPrefix("node-")
                         && curl.standardOutput != "\(before)\n"
                 }
                 for _ in 0..<5 {
                     let curl = try await Self.pylon(
-                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://192.0.2.100/")
+                        "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://192.0.2.100/"
+                    )
                     #expect(curl.status == 0 && curl.standardOutput != "\(before)\n", "\(curl)")
                 }
             } catch {
@@ -356,14 +360,16 @@ struct LabCommandTests {
     static func expectRealPods(directory: String, kubeconfig: String) async throws {
         let environment = ["KUBECONFIG": kubeconfig]
         func pods() async throws -> [JSON] {
-            let listed = try await ChildProcess.run("kubectl", ["get", "pods", "-A", "-o", "json"], environment: environment)
+            let listed = try await ChildProcess.run(
+                "kubectl", ["get", "pods", "-A", "-o", "json"], environment: environment)
             return try JSONParser.parse(listed.standardOutput)["items"]?.arrayValue ?? []
         }
         let wide = try await ChildProcess.run("kubectl", ["get", "pods", "-A", "-o", "wide"], environment: environment)
         for n in 1...3 {
             #expect(
                 wide.standardOutput.split(separator: "\n").contains {
-                    $0.contains("demo-") && $0.contains("1/1") && $0.contains("Running") && $0.contains("10.42.\(n - 1).")
+                    $0.contains("demo-") && $0.contains("1/1") && $0.contains("Running")
+                        && $0.contains("10.42.\(n - 1).")
                         && $0.contains("node-\(n)")
                 }, "\(wide.standardOutput)")
         }
@@ -376,10 +382,12 @@ struct LabCommandTests {
             #expect(pod["status"]?["hostIP"]?.stringValue?.hasPrefix("192.0.2.1") == true)
             // Each node keeps its own subnet.env and IPAM store.
             let subnetEnv = try String(contentsOfFile: "\(directory)/nodes/\(node)/subnet.env", encoding: .utf8)
-            #expect(subnetEnv.contains("FLANNEL_SUBNET=\(ip.split(separator: ".").prefix(3).joined(separator: ".")).1/24"))
+            #expect(
+                subnetEnv.contains("FLANNEL_SUBNET=\(ip.split(separator: ".").prefix(3).joined(separator: ".")).1/24"))
             #expect(FileManager.default.fileExists(atPath: "\(directory)/nodes/\(node)/cni/networks/cbr0/\(ip)"))
             let sandbox = "pylab-\(node)-pod-" + String(uid.filter(\.isHexDigit).prefix(16))
-            let resolv = try await ChildProcess.run("/usr/sbin/ip", ["netns", "exec", sandbox, "cat", "/etc/resolv.conf"])
+            let resolv = try await ChildProcess.run(
+                "/usr/sbin/ip", ["netns", "exec", sandbox, "cat", "/etc/resolv.conf"])
             #expect(resolv.standardOutput.contains("nameserver 10.43.0.10"), "\(sandbox): \(resolv)")
             // From another node, across the overlay.
             let other = node == "node-1" ? "node-2" : "node-1"
@@ -406,11 +414,14 @@ struct LabCommandTests {
         #expect(answer.standardOutput == "\(webNode)\n", "\(answer)")
 
         // The container's process ends: it is started again and counted.
-        let sandbox = "pylab-\(webNode)-pod-" + String((web["metadata"]?["uid"]?.stringValue ?? "").filter(\.isHexDigit).prefix(16))
+        let sandbox =
+            "pylab-\(webNode)-pod-"
+            + String((web["metadata"]?["uid"]?.stringValue ?? "").filter(\.isHexDigit).prefix(16))
         ChildProcess.killAll(inNamespace: sandbox, signal: SIGKILL)
         try await eventually("the container restarts", timeout: .seconds(30)) {
             let pod = try await pods().first { $0["metadata"]?["name"] == "web" } ?? [:]
-            return pod["status"]?["containerStatuses"]?.arrayValue?.first?["restartCount"] == 1 && LabCluster.isReady(pod)
+            return pod["status"]?["containerStatuses"]?.arrayValue?.first?["restartCount"] == 1
+                && LabCluster.isReady(pod)
         }
 
         let delete = try await ChildProcess.run("kubectl", ["delete", "pod", "web"], environment: environment)

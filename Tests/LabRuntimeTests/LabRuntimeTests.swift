@@ -39,10 +39,15 @@ import Testing
         let pod = LabManifests.demoPod(2)
         #expect(pod["metadata"]?["name"] == "demo-2" && pod["metadata"]?["labels"] == ["app": "demo"])
         #expect(pod["spec"]?["nodeName"] == nil, "the scheduler places it")
-        #expect(pod["spec"]?["containers"]?.arrayValue?.first?["ports"] == [["name": "http", "containerPort": 8080, "protocol": "TCP"]])
+        #expect(
+            pod["spec"]?["containers"]?.arrayValue?.first?["ports"] == [
+                ["name": "http", "containerPort": 8080, "protocol": "TCP"]
+            ])
         let demo = LabManifests.demo(ipv6: false)
         #expect(demo["spec"]?["ipFamilyPolicy"] == "SingleStack" && demo["spec"]?["externalTrafficPolicy"] == "Local")
-        #expect(demo["spec"]?["selector"] == ["app": "demo"] && demo["spec"]?["ports"]?.arrayValue?.first?["targetPort"] == "http")
+        #expect(
+            demo["spec"]?["selector"] == ["app": "demo"]
+                && demo["spec"]?["ports"]?.arrayValue?.first?["targetPort"] == "http")
         let slices = LabEndpointSlices.slices(for: demo, pods: [])
         #expect(slices.count == 1 && slices[0]["endpoints"] == [])
     }
@@ -51,7 +56,8 @@ import Testing
         let pod: JSON = ["metadata": ["namespace": "shop"], "spec": [:]]
         #expect(
             PodSandbox.resolvConf(for: pod)
-                == "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n")
+                == "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n"
+        )
         var custom = pod
         custom["spec"] = [
             "dnsPolicy": "None",
@@ -68,8 +74,9 @@ import Testing
         #expect(PodSandbox.resolvConf(for: custom) == nil)
         custom["spec"] = ["hostNetwork": true, "dnsPolicy": "ClusterFirstWithHostNet"]
         #expect(PodSandbox.resolvConf(for: custom)?.contains("nameserver 10.43.0.10") == true)
-        #expect(PodSandbox(node: "node-1", podUID: "8f3a01b2-77cd-4e5f-9a0b-1c2d3e4f5a6b").namespace
-            == "pylab-node-1-pod-8f3a01b277cd4e5f")
+        #expect(
+            PodSandbox(node: "node-1", podUID: "8f3a01b2-77cd-4e5f-9a0b-1c2d3e4f5a6b").namespace
+                == "pylab-node-1-pod-8f3a01b277cd4e5f")
     }
 
     @Test func theProxyPicksReadyEndpointsOfTheNamedPortAndOnlyLocalOnesForLocalTraffic() {
@@ -102,7 +109,10 @@ import Testing
         ]
         #expect(
             LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: "node-3").map(\.host) == ["10.42.2.11"])
-        #expect(!LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: nil).contains { $0.host == "10.42.2.11" })
+        #expect(
+            !LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: nil).contains {
+                $0.host == "10.42.2.11"
+            })
     }
 
     @Test func aFailoverIsReadFromTheProbeLines() {

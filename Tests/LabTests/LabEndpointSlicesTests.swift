@@ -22,7 +22,9 @@ import Testing
         phase: String = "Running", namespace: String = "default"
     ) -> JSON {
         var pod: JSON = [
-            "metadata": ["name": .string(name), "namespace": .string(namespace), "uid": .string("uid-\(name)"), "labels": labels],
+            "metadata": [
+                "name": .string(name), "namespace": .string(namespace), "uid": .string("uid-\(name)"), "labels": labels,
+            ],
             "spec": [
                 "nodeName": "node-1",
                 "containers": [["name": "c", "ports": [["name": "http", "containerPort": 8080]]]],
@@ -39,7 +41,8 @@ import Testing
     @Test func oneSlicePerFamilyWithConditionsAndResolvedPorts() throws {
         let pods = [
             Self.pod("b", ips: ["10.42.1.2", "2001:db8:42:1::2"]), Self.pod("a", ips: ["10.42.0.2"], ready: false),
-            Self.pod("c", ips: ["10.42.2.2"], deleting: true), Self.pod("other", ips: ["10.42.0.9"], labels: ["app": "x"]),
+            Self.pod("c", ips: ["10.42.2.2"], deleting: true),
+            Self.pod("other", ips: ["10.42.0.9"], labels: ["app": "x"]),
             Self.pod("done", ips: ["10.42.0.8"], phase: "Succeeded"),
             Self.pod("elsewhere", ips: ["10.42.0.7"], namespace: "kube-system"),
         ]
@@ -50,7 +53,10 @@ import Testing
         #expect(v4["metadata"]?["labels"]?["kubernetes.io/service-name"] == "web")
         #expect(v4["metadata"]?["labels"]?["endpointslice.kubernetes.io/managed-by"] == "pylon-lab")
         #expect(v4["metadata"]?["ownerReferences"]?.arrayValue?.first?["uid"] == "svc-uid")
-        #expect(v4["ports"] == [["name": "http", "port": 8080, "protocol": "TCP"], ["name": "raw", "port": 9000, "protocol": "TCP"]])
+        #expect(
+            v4["ports"] == [
+                ["name": "http", "port": 8080, "protocol": "TCP"], ["name": "raw", "port": 9000, "protocol": "TCP"],
+            ])
         let endpoints = v4["endpoints"]?.arrayValue ?? []
         #expect(endpoints.map { $0["addresses"] } == [["10.42.0.2"], ["10.42.1.2"], ["10.42.2.2"]])
         #expect(endpoints[0]["conditions"] == ["ready": false, "serving": false, "terminating": false])

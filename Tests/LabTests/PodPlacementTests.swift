@@ -28,7 +28,8 @@ import Testing
         #expect(try PodPlacement.choose(for: Self.pod(), nodes: nodes, podsPerNode: [:]) == "node-1")
         #expect(try PodPlacement.choose(for: Self.pod(), nodes: nodes, podsPerNode: ["node-1": 1]) == "node-2")
         #expect(
-            try PodPlacement.choose(for: Self.pod(), nodes: nodes, podsPerNode: ["node-1": 2, "node-2": 1, "node-3": 1])
+            try PodPlacement.choose(
+                for: Self.pod(), nodes: nodes, podsPerNode: ["node-1": 2, "node-2": 1, "node-3": 1])
                 == "node-2")
     }
 
@@ -37,7 +38,9 @@ import Testing
             Self.node("node-1", ready: false), Self.node("node-2", unschedulable: true),
             Self.node("node-3", labels: ["disk": "ssd"]), Self.node("node-4"),
         ]
-        #expect(try PodPlacement.choose(for: Self.pod(selector: ["disk": "ssd"]), nodes: nodes, podsPerNode: [:]) == "node-3")
+        #expect(
+            try PodPlacement.choose(for: Self.pod(selector: ["disk": "ssd"]), nodes: nodes, podsPerNode: [:])
+                == "node-3")
         #expect(
             try PodPlacement.choose(
                 for: Self.pod(selector: ["kubernetes.io/hostname": "node-4"]), nodes: nodes, podsPerNode: ["node-4": 9])

@@ -263,7 +263,8 @@ public final class KubeClient: Sendable {
     /// `DeleteOptions` (0: a Pod goes at once, without waiting for its node).
     @discardableResult
     public func delete(
-        _ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil,
+        _ resource: Resource, namespace: String? = nil, name: String, uid: String? = nil,
+        resourceVersion: String? = nil,
         gracePeriodSeconds: Int? = nil
     ) async throws -> JSON {
         var preconditions: JSON = [:]

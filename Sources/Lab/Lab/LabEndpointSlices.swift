@@ -1,6 +1,6 @@
 import KubeAPI
-import OrderedCollections
 import NetCore
+import OrderedCollections
 
 /// The EndpointSlices the lab writes for a Service with a selector (pure), until `pylon server` runs
 /// kube-controller-manager's EndpointSlice controller itself: one slice per address family of the Service, named

@@ -354,7 +354,8 @@ public struct LabCluster: Sendable {
         }
         var pods: [JSON] = []
         try await Self.waitUntil("the demo Pods run and are ready", timeout: .seconds(60)) {
-            pods = try await client.list(.pods, namespace: "default", labelSelector: "app=demo")["items"]?.arrayValue
+            pods =
+                try await client.list(.pods, namespace: "default", labelSelector: "app=demo")["items"]?.arrayValue
                 ?? []
             return pods.count == state.nodes.count && pods.allSatisfy(Self.isReady)
         }

@@ -132,7 +132,9 @@ public enum LabManifests {
     public static func demoPod(_ index: Int) -> JSON {
         [
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": ["name": .string("\(demoService)-\(index)"), "namespace": "default", "labels": ["app": "demo"]],
+            "metadata": [
+                "name": .string("\(demoService)-\(index)"), "namespace": "default", "labels": ["app": "demo"],
+            ],
             "spec": [
                 "containers": [
                     [

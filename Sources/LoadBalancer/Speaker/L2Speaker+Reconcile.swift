@@ -78,7 +78,9 @@ extension L2Speaker {
             }
             // Its repeated announcements end with it (they would otherwise go on announcing addresses this node
             // may lose before they run out).
-            for key in state.repeats.keys where key.interface == index { state.repeats.removeValue(forKey: key)?.cancel() }
+            for key in state.repeats.keys where key.interface == index {
+                state.repeats.removeValue(forKey: key)?.cancel()
+            }
             await responder.close()
             state.responders[index] = nil
             state.announcing[index] = nil

@@ -42,7 +42,8 @@ public final class OverlayAgent: Service, Sendable {
 
         public init(
             nodeName: String, netConf: NetConf, subnetFile: String = SubnetEnv.defaultPath,
-            cniConfigDirectory: String = "/etc/cni/net.d", cniDataDirectory: String? = nil, publicIP: IPAddress? = nil, publicIPv6: IPAddress? = nil,
+            cniConfigDirectory: String = "/etc/cni/net.d", cniDataDirectory: String? = nil, publicIP: IPAddress? = nil,
+            publicIPv6: IPAddress? = nil,
             ipMasq: Bool = true, vxlanChecksumOffload: ChecksumOffload = .auto, resyncInterval: Duration = .seconds(10),
             namespace: NetworkNamespace = .current
         ) {
