@@ -396,6 +396,38 @@ struct LabCommandTests {
             #expect(curl.status == 0 && curl.standardOutput == "\(node)\n", "\(other) → \(ip): \(curl)")
         }
 
+        // A Service over the same Pods with the default externalTrafficPolicy (Cluster): the announcing node spreads
+        // the client's connections over the Pods of every node.
+        let spread = """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: spread, namespace: default}
+            spec:
+              type: LoadBalancer
+              selector: {app: demo}
+              ports: [{name: http, port: 80, targetPort: http}]
+
+            """
+        let applied = try await ChildProcess.run(
+            "kubectl", ["apply", "-f", "-"], environment: environment, input: spread)
+        #expect(applied.status == 0, "\(applied)")
+        var spreadAddress = ""
+        try await eventually("spread gets an address", timeout: .seconds(30)) {
+            let service = try await ChildProcess.run(
+                "kubectl", ["get", "service", "spread", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}"],
+                environment: environment)
+            spreadAddress = service.standardOutput
+            return !spreadAddress.isEmpty
+        }
+        var answeredBy: Set<String> = []
+        try await eventually("the client's answers come from the Pods of every node", timeout: .seconds(30)) {
+            let curl = try await Self.pylon(
+                "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2", "http://\(spreadAddress)/")
+            if curl.status == 0 { answeredBy.insert(curl.standardOutput) }
+            return answeredBy == ["node-1\n", "node-2\n", "node-3\n"]
+        }
+        _ = try await ChildProcess.run("kubectl", ["delete", "service", "spread"], environment: environment)
+
         let run = try await ChildProcess.run(
             "kubectl", ["run", "web", "--image=nginx", "--port=8080"], environment: environment)
         #expect(run.status == 0, "\(run)")
