@@ -78,6 +78,36 @@ struct SpeakerLANTests {
         }
     }
 
+    @Test func anAddressLostRightAfterALinkFlapIsNotAnnouncedAnyMore() async throws {
+        try await LoadBalancerLAN.run { lan in
+            let (v4, _) = try await lan.loadBalancer("local", local: true, endpointsOn: ["node-1"])
+            try await eventually("node-1 answers for the Local Service") {
+                try lan.arpAnswers(v4) == [lan.macs["node-1"]!]
+            }
+            // Within the seconds of repeated announcements, the link flaps (the interface's sockets are reopened)
+            // and then the endpoint moves away.
+            _ = try lan.lab.exec("node-1", ["sh", "-c", "ip link set eth0 down && ip link set eth0 up"])
+            try await eventually("node-1 answers again after the flap") {
+                try lan.arpAnswers(v4) == [lan.macs["node-1"]!]
+            }
+            try await lan.setEndpoints("local", on: ["node-2"])
+            try await eventually("node-2 answers") { try lan.arpAnswers(v4) == [lan.macs["node-2"]!] }
+            func sent() throws -> [Double] {
+                let metrics = try lan.metrics("node-1")
+                return [
+                    metrics["pylon_speaker_gratuitous_sent_total{protocol=\"arp\"}"] ?? 0,
+                    metrics["pylon_speaker_send_failures_total"] ?? 0,
+                ]
+            }
+            let before = try sent()
+            // An absence is watched over the whole repeat window (5 s): repeats left from before the flap went on
+            // announcing the lost address, and the client's entry flapped back to node-1.
+            try await Task.sleep(for: .seconds(5))
+            #expect(try sent() == before, "node-1 sent nothing more")
+            #expect(try await lan.soleAnswerer(v4) == lan.macs["node-2"]!)
+        }
+    }
+
     @Test func aRestartedSpeakerClaimsNothingBeforeItHearsTheOthers() async throws {
         try await LoadBalancerLAN.run { lan in
             let (v4, _) = try await lan.loadBalancer("web")

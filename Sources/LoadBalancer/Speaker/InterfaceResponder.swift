@@ -105,8 +105,10 @@ final class InterfaceResponder: Sendable {
         arp = arpChannel
     }
 
-    /// Sends the gratuitous ARP or unsolicited Neighbor Advertisements announcing `ip` here.
+    /// Sends the gratuitous ARP or unsolicited Neighbor Advertisements announcing `ip` here; nothing once the
+    /// sockets failed or were closed (their descriptor numbers may belong to other sockets by then).
     func announce(_ ip: IPAddress) {
+        guard !hasFailed else { return }
         let ipv4 = ip.family == .ipv4
         for frame in L2Responder.announcements(of: ip, mac: mac) {
             if Self.send(frame, ipv4 ? arp.sendDescriptor : ndp.sendDescriptor, index) {
