@@ -13,7 +13,7 @@ extension Bench {
     /// route each) through Pylon's netlink code against the same entries through `ip -batch` and `bridge -batch`,
     /// in alternating rounds on fresh namespaces; then a real `pylon overlay` process serving a node among
     /// `remotes` others of a `pylon server`: its resident memory, and how long a joining node takes to be in its
-    /// kernel. Remote nodes get /26 subnets of 10.42.0.0/16 and VTEP addresses from the benchmarking range
+    /// kernel, there and on every node of a `pylon lab`. Remote nodes get /26 subnets of 10.42.0.0/16 and VTEP addresses from the benchmarking range
     /// 198.18.0.0/15, inside the benchmark's own namespaces.
     static func overlayBenchmarks(_ binary: String, remotes: Int, port: Int) async throws -> [(String, String, String)]
     {
@@ -33,6 +33,7 @@ extension Bench {
                     + "\(ms(percentile(reference, 0.5))) (goal ≤ 1.0×)"
             ))
         rows += try await overlayProcessBenchmarks(binary, remotes: remotes, port: port)
+        rows.append(try await labJoinBenchmark(binary))
         rows += try await throughputBenchmarks()
         return rows
     }

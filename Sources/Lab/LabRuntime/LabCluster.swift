@@ -432,7 +432,7 @@ public struct LabCluster: Sendable {
     }
 
     /// Runs `body` with a client of the lab's API server (quiet: the lab reports failures itself), closed after.
-    static func withClient<T>(_ state: LabState, _ body: (KubeClient) async throws -> T) async throws -> T {
+    public static func withClient<T>(_ state: LabState, _ body: (KubeClient) async throws -> T) async throws -> T {
         let client = try KubeClient(
             configuration: try KubeConfigLoader(environment: [:]).load(kubeconfig: state.kubeconfig),
             logger: Logger(label: "pylon.lab", factory: { _ in SwiftLogNoOpLogHandler() }))
