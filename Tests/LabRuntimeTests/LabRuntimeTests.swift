@@ -48,8 +48,6 @@ import Testing
         #expect(
             demo["spec"]?["selector"] == ["app": "demo"]
                 && demo["spec"]?["ports"]?.arrayValue?.first?["targetPort"] == "http")
-        let slices = LabEndpointSlices.slices(for: demo, pods: [])
-        #expect(slices.count == 1 && slices[0]["endpoints"] == [])
     }
 
     @Test func podsGetTheResolvConfKubeletWrites() {

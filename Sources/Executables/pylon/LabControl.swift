@@ -2,10 +2,10 @@ import ArgumentParser
 import KubeClient
 import LabRuntime
 
-/// `pylon lab control` (internal): the lab's stand-ins for kube-scheduler and the EndpointSlice controller.
+/// `pylon lab control` (internal): the lab's stand-in for kube-scheduler.
 struct LabControlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "control", abstract: "The lab's scheduler and EndpointSlice writer (started by lab up).",
+        commandName: "control", abstract: "The lab's scheduler (started by lab up).",
         shouldDisplay: false)
 
     @OptionGroup var client: ClientOptions
@@ -15,8 +15,6 @@ struct LabControlCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = log.logger("pylon.lab.control")
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
-        try await Daemon.run(
-            [LabScheduler(client: kube, logger: logger), LabEndpointWriter(client: kube, logger: logger)],
-            client: kube, logger: logger)
+        try await Daemon.run([LabScheduler(client: kube, logger: logger)], client: kube, logger: logger)
     }
 }

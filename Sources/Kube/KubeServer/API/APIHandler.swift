@@ -81,7 +81,7 @@ public final class APIHandler: Sendable {
         return diff == 0
     }
 
-    private func route(_ request: APIRequest) async throws(Status) -> APIResponse {
+    func route(_ request: APIRequest) async throws(Status) -> APIResponse {
         let path =
             request.path.hasSuffix("/") && request.path.count > 1 ? String(request.path.dropLast()) : request.path
         switch path {

@@ -6,8 +6,8 @@ import NIOSSL
 import NetCore
 import ServiceLifecycle
 
-/// `pylon server`: the embedded Kubernetes API server as a `Service` — storage, credentials, kubeconfig and the
-/// HTTPS listener.
+/// `pylon server`: the embedded Kubernetes API server as a `Service` — storage, credentials, kubeconfig, the
+/// HTTPS listener and the controllers K3s runs with it (`EndpointSliceController`).
 ///
 /// `run()` serves until graceful shutdown is triggered, then closes the listener and the store.
 public struct APIServer: Service {
@@ -125,12 +125,17 @@ public struct APIServer: Service {
                 await onReady(port)
             },
             logger: logger)
+        let endpointSlices = EndpointSliceController(handler: handler, logger: logger)
         do {
-            // Long-running watches would hold a graceful shutdown open until they time out; end them first.
-            try await withGracefulShutdownHandler {
-                try await app.runService(gracefulShutdownSignals: [])
-            } onGracefulShutdown: {
-                storage.finishAllWatches()
+            try await withThrowingDiscardingTaskGroup { group in
+                // The controllers K3s runs with its API server (kube-controller-manager's share networking needs).
+                group.addTask { try await endpointSlices.run() }
+                // Long-running watches would hold a graceful shutdown open until they time out; end them first.
+                try await withGracefulShutdownHandler {
+                    try await app.runService(gracefulShutdownSignals: [])
+                } onGracefulShutdown: {
+                    storage.finishAllWatches()
+                }
             }
         } catch {
             await storage.shutdown()
