@@ -138,4 +138,40 @@ import Testing
         _ = try? await controller.value
         await api.close()
     }
+
+    /// With the real kubectl against `pylon server`: Pods made with `kubectl run`, their status set as a kubelet sets
+    /// it, a Service from `kubectl create service`; `kubectl get endpointslices` and `kubectl get endpoints` show
+    /// what a cluster shows.
+    @Test func kubectlSeesSlicesAndEndpointsOfItsPods() async throws {
+        try await TestAPIServer.with { server, _ in
+            for (n, name) in ["web-1", "web-2"].enumerated() {
+                let run = try await server.kubectl("run", name, "--image=nginx", "--port=8080", "--labels=app=web")
+                #expect(run.status == 0, "\(run)")
+                let patched = try await server.kubectl(
+                    "patch", "pod", name, "--subresource=status", "--type=merge", "-p",
+                    Self.status(ip: "10.42.0.\(n + 2)", ready: true))
+                #expect(patched.status == 0, "\(patched)")
+            }
+            let created = try await server.kubectl("create", "service", "clusterip", "web", "--tcp=80:8080")
+            #expect(created.status == 0, "\(created)")
+            try await eventually("kubectl get endpoints shows both Pods") {
+                let endpoints = try await server.kubectl("get", "endpoints", "web")
+                return endpoints.standardOutput.contains("10.42.0.2:8080,10.42.0.3:8080")
+            }
+            let slices = try await server.kubectl(
+                "get", "endpointslices", "-l", "kubernetes.io/service-name=web", "-o", "wide")
+            #expect(
+                slices.standardOutput.split(separator: "\n").contains {
+                    $0.hasPrefix("web-") && $0.contains("IPv4") && $0.contains("8080") && $0.contains("10.42.0.2")
+                        && $0.contains("10.42.0.3")
+                }, "\(slices.standardOutput)")
+            let deleted = try await server.kubectl("delete", "pod", "web-1", "--grace-period=0", "--force")
+            #expect(deleted.status == 0, "\(deleted)")
+            try await eventually("the deleted Pod leaves") {
+                let endpoints = try await server.kubectl("get", "endpoints", "web")
+                return endpoints.standardOutput.contains("10.42.0.3:8080")
+                    && !endpoints.standardOutput.contains("10.42.0.2")
+            }
+        }
+    }
 }

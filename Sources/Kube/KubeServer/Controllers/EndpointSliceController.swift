@@ -72,7 +72,7 @@ final class EndpointSliceController: Service, Sendable {
                         for event in events { self.note(event, kind: index) }
                         signal.continuation.yield()
                     }
-                    if Task.isCancelled { throw CancellationError() }
+                    if Task.isCancelled || Task.isShuttingDownGracefully { throw CancellationError() }
                     throw ControllerError("the store ended a watch")
                 }
             }
