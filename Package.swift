@@ -246,7 +246,7 @@ let package = Package(
             name: "CNIPluginTests", dependencies: ["CNI", "KubeAPI", "NetCore", "PylonTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "KernelTests", dependencies: ["Kernel", "Netlink", "NetCore", "PylonTestSupport"],
+            name: "KernelTests", dependencies: ["Kernel", "Netlink", "NFTables", "NetCore", "PylonTestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "ProcessesTests", dependencies: ["Processes", "PylonTestKit"], swiftSettings: swiftSettings),

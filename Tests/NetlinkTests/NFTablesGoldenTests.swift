@@ -80,4 +80,57 @@ import Testing
         #expect(NATRules.container(in: "pylon cbr0 pod-1", network: "cbr0") == "pod-1")
         #expect(NATRules.container(in: "pylon other pod-1", network: "cbr0") == nil)
     }
+
+    // MARK: Sets and maps (the proxy's layout)
+
+    static let serviceIPs = NFTSet(
+        name: "service-ips", key: [.ipv4Address, .inetProtocol, .inetService], value: .verdict)
+
+    /// The capture without its `NFTA_SET_USERDATA` (13): `nft` keeps byte orders there for its own printing; Pylon
+    /// sends none.
+    static func withoutUserData(_ bytes: [UInt8]) -> [UInt8] {
+        var kept = Array(bytes[0..<20])
+        var offset = 20
+        while offset + 4 <= bytes.count {
+            let length = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+            let type = (Int(bytes[offset + 2]) | Int(bytes[offset + 3]) << 8) & 0x3FFF
+            let padded = (length + 3) & ~3
+            if type != 13 { kept += bytes[offset..<min(offset + padded, bytes.count)] }
+            offset += padded
+        }
+        kept[0] = UInt8(kept.count & 0xFF)
+        kept[1] = UInt8(kept.count >> 8 & 0xFF)
+        return kept
+    }
+
+    @Test func aVerdictMapOfConcatenatedKeysIsWhatNftMakes() throws {
+        let capture = try Capture("nft-add-map")
+        let sequence = try #require(try NetlinkMessage.split(capture.bytes[...]).first).sequence
+        var built = NetlinkRequest.addSet(Self.serviceIPs, table: "pylon-proxy", family: .ipv4).bytes(
+            sequence: sequence)
+        built[6] &= ~UInt8(NetlinkMessage.flagAcknowledge)
+        #expect(
+            built == Self.withoutUserData(capture.bytes),
+            "pylon: \(RequestGoldenTests.hex(built))\n nft:   \(RequestGoldenTests.hex(capture.bytes))")
+    }
+
+    @Test func elementsAndTheVmapRuleAreWhatNftMakes() throws {
+        let key = Self.serviceIPs.keyBytes([[10, 43, 0, 10], [6], [0, 53]])
+        #expect(key == [10, 43, 0, 10, 6, 0, 0, 0, 0, 53, 0, 0], "each field padded to whole registers")
+        try Self.expect(
+            .addElements(
+                [NFTSetElement(key: key, verdict: .goto("svc-web"))], to: Self.serviceIPs, table: "pylon-proxy",
+                family: .ipv4), equals: "nft-add-element")
+        try Self.expect(
+            .deleteElements([key], from: "service-ips", table: "pylon-proxy", family: .ipv4),
+            equals: "nft-delete-element")
+        let vmap = NFTRule(
+            chain: "prerouting",
+            expressions: [
+                .payload(base: .network, offset: 16, length: 4, register: 1), .transportProtocol(register: 9),
+                .payload(base: .transport, offset: 2, length: 2, register: 10),
+                .lookup(set: "service-ips", sourceRegister: 1, destinationRegister: 0, setID: 1),
+            ])
+        try Self.expect(.addRule(vmap, table: "pylon-proxy", family: .ipv4), equals: "nft-rule-vmap")
+    }
 }

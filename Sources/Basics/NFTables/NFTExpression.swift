@@ -52,6 +52,9 @@ public enum NFTExpression: Sendable, Equatable {
     /// `masquerade fully-random`: source ports picked at random, so parallel flows never race for one (flannel's
     /// choice).
     case masqueradeFullyRandom
+    /// The key in `sourceRegister` (on) looked up in the named set: a match, or with `destinationRegister` 0 the
+    /// map's verdict (`vmap @set`). `setID` names a set added in the same batch.
+    case lookup(set: String, sourceRegister: UInt32, destinationRegister: UInt32?, setID: UInt32?)
 
     static let elementAttribute: UInt16 = 1
     static let nameAttribute: UInt16 = 1
@@ -76,6 +79,7 @@ public enum NFTExpression: Sendable, Equatable {
         case .destinationAddressType: "fib"
         case .destinationNAT: "nat"
         case .masquerade, .masqueradeFullyRandom: "masq"
+        case .lookup: "lookup"
         }
     }
 
@@ -114,21 +118,7 @@ public enum NFTExpression: Sendable, Equatable {
             data.nest(2 | Self.nested) { $0.append(1, value) }
         case .verdict(let verdict):
             data.append(1, be32: 0)
-            data.nest(2 | Self.nested) { value in
-                value.nest(2 | Self.nested) { encoded in  // NFTA_DATA_VERDICT
-                    switch verdict {
-                    case .accept: encoded.append(1, be32: 1)
-                    case .drop: encoded.append(1, be32: 0)
-                    case .return: encoded.append(1, be32: UInt32(bitPattern: -5))
-                    case .jump(let chain):
-                        encoded.append(1, be32: UInt32(bitPattern: -3))
-                        encoded.append(2, string: chain)
-                    case .goto(let chain):
-                        encoded.append(1, be32: UInt32(bitPattern: -4))
-                        encoded.append(2, string: chain)
-                    }
-                }
-            }
+            data.nest(2 | Self.nested) { verdict.encode(into: &$0) }
         case .destinationAddressType(let register):
             data.append(3, be32: 2)  // NFTA_FIB_FLAGS: NFTA_FIB_F_DADDR
             data.append(2, be32: 3)  // NFTA_FIB_RESULT: NFT_FIB_RESULT_ADDRTYPE
@@ -142,6 +132,31 @@ public enum NFTExpression: Sendable, Equatable {
         case .masquerade: break
         case .masqueradeFullyRandom:
             data.append(1, be32: 0x10)  // NFTA_MASQ_FLAGS: NF_NAT_RANGE_PROTO_RANDOM_FULLY
+        case .lookup(let set, let source, let destination, let id):
+            data.append(2, be32: source)  // NFTA_LOOKUP_SREG
+            if let destination { data.append(3, be32: destination) }  // NFTA_LOOKUP_DREG
+            data.append(1, string: set)  // NFTA_LOOKUP_SET
+            if let id { data.append(4, be32: id) }  // NFTA_LOOKUP_SET_ID
+        }
+    }
+}
+
+extension NFTExpression.Verdict {
+    /// Appends `NFTA_DATA_VERDICT { NFTA_VERDICT_CODE, NFTA_VERDICT_CHAIN }` (in a rule's immediate or a map
+    /// element's value).
+    func encode(into value: inout NetlinkRequest) {
+        value.nest(2 | NFTExpression.nested) { encoded in
+            switch self {
+            case .accept: encoded.append(1, be32: 1)
+            case .drop: encoded.append(1, be32: 0)
+            case .return: encoded.append(1, be32: UInt32(bitPattern: -5))
+            case .jump(let chain):
+                encoded.append(1, be32: UInt32(bitPattern: -3))
+                encoded.append(2, string: chain)
+            case .goto(let chain):
+                encoded.append(1, be32: UInt32(bitPattern: -4))
+                encoded.append(2, string: chain)
+            }
         }
     }
 }

@@ -77,7 +77,7 @@ extension NetlinkRequest {
     public static let nftablesNewRule: UInt16 = nftablesSubsystem << 8 | 6
 
     /// An nftables message inside a batch: acknowledged, so the kernel reports on each one.
-    private static func nftables(_ message: UInt16, family: NFTFamily, flags: UInt16) -> NetlinkRequest {
+    static func nftables(_ message: UInt16, family: NFTFamily, flags: UInt16) -> NetlinkRequest {
         NetlinkRequest(
             type: nftablesSubsystem << 8 | message, flags: acknowledged(flags), header: [family.rawValue, 0, 0, 0])
     }
