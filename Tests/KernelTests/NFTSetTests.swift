@@ -12,7 +12,7 @@ import Testing
 struct NFTSetTests {
     static let table = "pylon-proxy"
     static let serviceIPs = NFTSet(
-        name: "service-ips", key: [.ipv4Address, .inetProtocol, .inetService], value: .verdict)
+        name: "service-ips", key: [.ipv4Address, .inetProtocol, .inetService], value: [.verdict])
 
     static func list(_ namespace: String) throws -> String {
         try ChildProcess.run("/usr/sbin/ip", ["netns", "exec", namespace, "nft", "list", "table", "ip", table])
@@ -72,6 +72,61 @@ struct NFTSetTests {
                     ], begin: .batchBegin, end: .batchEnd)
             }
             #expect(!(try Self.list(scratch.names[0])).contains("10.43.0.30"), "all or nothing")
+        }
+    }
+
+    /// The proxy's way of picking an endpoint, with real packets: a connection to a service address goes to the
+    /// endpoint a map gives for the address, protocol, port and a random number below the endpoint count.
+    @Test func connectionsToAServiceAddressSpreadOverTheMapsEndpoints() async throws {
+        try await ScratchNamespaces.run(family: "pyls") { scratch in
+            let name = scratch.names[0]
+            for address in ["10.43.0.10/32", "10.42.0.2/32", "10.42.0.3/32"] {
+                _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
+            }
+            _ = try scratch.ip(0, "link", "set", "lo", "up")
+            let servers = try [("one", 8081), ("two", 8082)].map { body, port in
+                try BackgroundProcess(
+                    "/usr/sbin/ip",
+                    [
+                        "netns", "exec", name, PylonBinary.path, "lab", "pod", "--node-name", body, "--port",
+                        String(port),
+                    ])
+            }
+            defer { for server in servers { server.kill() } }
+            let endpoints = NFTSet(
+                name: "endpoints", key: [.ipv4Address, .inetProtocol, .inetService, .integer],
+                value: [.ipv4Address, .inetService])
+            let elements = [([10, 42, 0, 2], 8081), ([10, 42, 0, 3], 8082)].enumerated().map { index, target in
+                NFTSetElement(
+                    key: endpoints.keyBytes([[10, 43, 0, 10], [6], [0, 80], [UInt8(index), 0, 0, 0]]),
+                    value: .data(endpoints.valueBytes([target.0, [UInt8(target.1 >> 8), UInt8(target.1 & 0xFF)]])))
+            }
+            let pick = NFTRule(
+                chain: "output",
+                expressions: [
+                    .payload(base: .network, offset: 16, length: 4, register: 1), .transportProtocol(register: 9),
+                    .payload(base: .transport, offset: 2, length: 2, register: 10),
+                    .randomNumber(modulus: 2, register: 11),
+                    .lookup(set: "endpoints", sourceRegister: 1, destinationRegister: 1, setID: 1),
+                    .destinationNAT(family: 2, addressRegister: 1, portRegister: 9, markPortSpecified: false),
+                ])
+            let socket = try NetlinkSocket(namespace: scratch.namespaces[0], kind: .netfilter)
+            try socket.apply(
+                [
+                    .addTable(Self.table, family: .ipv4), .addSet(endpoints, table: Self.table, family: .ipv4),
+                    .addElements(elements, to: endpoints, table: Self.table, family: .ipv4),
+                    .addChain(
+                        NFTChain(name: "output", base: .init(type: "nat", hook: .output, priority: -100)),
+                        table: Self.table, family: .ipv4),
+                    .addRule(pick, table: Self.table, family: .ipv4),
+                ], begin: .batchBegin, end: .batchEnd)
+            var answers: Set<String> = []
+            try await eventually("connections reach both endpoints", timeout: .seconds(20)) {
+                let curl = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", name, "curl", "-s", "-m", "2", "http://10.43.0.10/"])
+                if curl.succeeded { answers.insert(curl.standardOutput) }
+                return answers == ["one\n", "two\n"]
+            }
         }
     }
 }

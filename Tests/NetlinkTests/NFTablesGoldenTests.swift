@@ -84,7 +84,7 @@ import Testing
     // MARK: Sets and maps (the proxy's layout)
 
     static let serviceIPs = NFTSet(
-        name: "service-ips", key: [.ipv4Address, .inetProtocol, .inetService], value: .verdict)
+        name: "service-ips", key: [.ipv4Address, .inetProtocol, .inetService], value: [.verdict])
 
     /// The capture without its `NFTA_SET_USERDATA` (13): `nft` keeps byte orders there for its own printing; Pylon
     /// sends none.
@@ -132,5 +132,38 @@ import Testing
                 .lookup(set: "service-ips", sourceRegister: 1, destinationRegister: 0, setID: 1),
             ])
         try Self.expect(.addRule(vmap, table: "pylon-proxy", family: .ipv4), equals: "nft-rule-vmap")
+    }
+
+    static let endpoints = NFTSet(
+        name: "endpoints", key: [.ipv4Address, .inetProtocol, .inetService, .integer],
+        value: [.ipv4Address, .inetService])
+
+    @Test func anEndpointMapPicksByServiceAndRandomNumberAsNftBuildsIt() throws {
+        let capture = try Capture("nft-add-endpoint-map")
+        let sequence = try #require(try NetlinkMessage.split(capture.bytes[...]).first).sequence
+        var built = NetlinkRequest.addSet(Self.endpoints, table: "pylon-proxy", family: .ipv4).bytes(
+            sequence: sequence)
+        built[6] &= ~UInt8(NetlinkMessage.flagAcknowledge)
+        #expect(
+            built == Self.withoutUserData(capture.bytes),
+            "pylon: \(RequestGoldenTests.hex(built))\n nft:   \(RequestGoldenTests.hex(capture.bytes))")
+        // The random number is a host-order integer; addresses and ports are in network order.
+        let element = NFTSetElement(
+            key: Self.endpoints.keyBytes([[10, 43, 0, 10], [17], [0, 53], [2, 0, 0, 0]]),
+            value: .data(Self.endpoints.valueBytes([[10, 42, 1, 2], [0x14, 0xE9]])))
+        var set = Self.endpoints
+        set.id = 2
+        try Self.expect(
+            .addElements([element], to: set, table: "pylon-proxy", family: .ipv4), equals: "nft-add-endpoint-element")
+        let pick = NFTRule(
+            chain: "pick-3",
+            expressions: [
+                .payload(base: .network, offset: 16, length: 4, register: 1), .transportProtocol(register: 9),
+                .payload(base: .transport, offset: 2, length: 2, register: 10),
+                .randomNumber(modulus: 3, register: 11),
+                .lookup(set: "endpoints", sourceRegister: 1, destinationRegister: 1, setID: 1),
+                .destinationNAT(family: 2, addressRegister: 1, portRegister: 9, markPortSpecified: false),
+            ])
+        try Self.expect(.addRule(pick, table: "pylon-pick", family: .ipv4), equals: "nft-rule-dnat-numgen-map")
     }
 }

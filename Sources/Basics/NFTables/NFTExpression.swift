@@ -46,7 +46,12 @@ public enum NFTExpression: Sendable, Equatable {
     /// `fib daddr type` into `register` (the route type of the destination address: 2 is local).
     case destinationAddressType(register: UInt32)
     /// `dnat to` the address in `addressRegister` and the port in `portRegister`, of IPv4 or IPv6 (`family`).
-    case destinationNAT(family: UInt8, addressRegister: UInt32, portRegister: UInt32)
+    /// `nft` marks the port as given (`NF_NAT_RANGE_PROTO_SPECIFIED`) for a literal port, not for one a map yields;
+    /// the kernel sets the flag itself when a port register is given, so both mean the same.
+    case destinationNAT(family: UInt8, addressRegister: UInt32, portRegister: UInt32, markPortSpecified: Bool = true)
+    /// `numgen random mod modulus` into `register`: 0 … modulus−1, a fresh one per packet (per connection in nat
+    /// chains, which see only a connection's first packet).
+    case randomNumber(modulus: UInt32, register: UInt32)
     /// `masquerade`.
     case masquerade
     /// `masquerade fully-random`: source ports picked at random, so parallel flows never race for one (flannel's
@@ -80,6 +85,7 @@ public enum NFTExpression: Sendable, Equatable {
         case .destinationNAT: "nat"
         case .masquerade, .masqueradeFullyRandom: "masq"
         case .lookup: "lookup"
+        case .randomNumber: "numgen"
         }
     }
 
@@ -123,12 +129,12 @@ public enum NFTExpression: Sendable, Equatable {
             data.append(3, be32: 2)  // NFTA_FIB_FLAGS: NFTA_FIB_F_DADDR
             data.append(2, be32: 3)  // NFTA_FIB_RESULT: NFT_FIB_RESULT_ADDRTYPE
             data.append(1, be32: register)  // NFTA_FIB_DREG
-        case .destinationNAT(let family, let addressRegister, let portRegister):
+        case .destinationNAT(let family, let addressRegister, let portRegister, let markPortSpecified):
             data.append(1, be32: 1)  // NFTA_NAT_TYPE: NFT_NAT_DNAT
             data.append(2, be32: UInt32(family))
             data.append(3, be32: addressRegister)  // NFTA_NAT_REG_ADDR_MIN
             data.append(5, be32: portRegister)  // NFTA_NAT_REG_PROTO_MIN
-            data.append(7, be32: 2)  // NFTA_NAT_FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
+            if markPortSpecified { data.append(7, be32: 2) }  // NFTA_NAT_FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
         case .masquerade: break
         case .masqueradeFullyRandom:
             data.append(1, be32: 0x10)  // NFTA_MASQ_FLAGS: NF_NAT_RANGE_PROTO_RANDOM_FULLY
@@ -137,6 +143,11 @@ public enum NFTExpression: Sendable, Equatable {
             if let destination { data.append(3, be32: destination) }  // NFTA_LOOKUP_DREG
             data.append(1, string: set)  // NFTA_LOOKUP_SET
             if let id { data.append(4, be32: id) }  // NFTA_LOOKUP_SET_ID
+        case .randomNumber(let modulus, let register):
+            data.append(1, be32: register)  // NFTA_NG_DREG
+            data.append(2, be32: modulus)  // NFTA_NG_MODULUS
+            data.append(3, be32: 1)  // NFTA_NG_TYPE: NFT_NG_RANDOM
+            data.append(4, be32: 0)  // NFTA_NG_OFFSET
         }
     }
 }

@@ -12,6 +12,8 @@ public struct NFTSet: Sendable, Equatable {
         case inetProtocol
         case inetService
         case mark
+        /// A plain number in host order (what `numgen` makes): 4 bytes.
+        case integer
         case verdict
 
         /// The type's number in the kernel's `NFTA_SET_KEY_TYPE` (nft's `datatypes`).
@@ -22,13 +24,14 @@ public struct NFTSet: Sendable, Equatable {
             case .inetProtocol: 12
             case .inetService: 13
             case .mark: 19
+            case .integer: 4
             case .verdict: 0xFFFF_FF00
             }
         }
 
         var length: Int {
             switch self {
-            case .ipv4Address, .mark: 4
+            case .ipv4Address, .mark, .integer: 4
             case .ipv6Address: 16
             case .inetProtocol: 1
             case .inetService: 2
@@ -42,12 +45,12 @@ public struct NFTSet: Sendable, Equatable {
 
     public var name: String
     public var key: [DataType]
-    /// The type of a map's values; nil for a set.
-    public var value: DataType?
+    /// The type of a map's values — a verdict, or data fields concatenated like the key's; empty for a set.
+    public var value: [DataType]
     /// The set's id within a batch (`NFTA_SET_ID`), which rules and elements of the same batch may refer to.
     public var id: UInt32
 
-    public init(name: String, key: [DataType], value: DataType? = nil, id: UInt32 = 1) {
+    public init(name: String, key: [DataType], value: [DataType] = [], id: UInt32 = 1) {
         self.name = name
         self.key = key
         self.value = value
@@ -55,27 +58,52 @@ public struct NFTSet: Sendable, Equatable {
     }
 
     /// The concatenated type number: each field's number shifted in, 6 bits a field.
-    var keyType: UInt32 { key.reduce(0) { $0 << 6 | $1.number } }
-    var keyLength: Int { key.reduce(0) { $0 + $1.paddedLength } }
+    var keyType: UInt32 { Self.type(key) }
+    var keyLength: Int { Self.length(key) }
+    var valueType: UInt32 { Self.type(value) }
+    var valueLength: Int { Self.length(value) }
 
-    /// The key bytes of an element: each field's bytes (network order) padded with zeros to whole registers.
+    private static func type(_ fields: [DataType]) -> UInt32 {
+        fields.count == 1 ? fields[0].number : fields.reduce(0) { $0 << 6 | $1.number }
+    }
+
+    private static func length(_ fields: [DataType]) -> Int { fields.reduce(0) { $0 + $1.paddedLength } }
+
+    /// The key bytes of an element: each field's bytes (network order; an `integer` in host order) padded with
+    /// zeros to whole registers.
     /// - Precondition: one byte array per key field, each of the field's length.
-    public func keyBytes(_ fields: [[UInt8]]) -> [UInt8] {
+    public func keyBytes(_ fields: [[UInt8]]) -> [UInt8] { Self.bytes(fields, key) }
+
+    /// The value bytes of a data map's element, laid out as `keyBytes` lays out keys.
+    public func valueBytes(_ fields: [[UInt8]]) -> [UInt8] { Self.bytes(fields, value) }
+
+    private static func bytes(_ fields: [[UInt8]], _ types: [DataType]) -> [UInt8] {
         var bytes: [UInt8] = []
-        for (field, type) in zip(fields, key) {
+        for (field, type) in zip(fields, types) {
             bytes += field + [UInt8](repeating: 0, count: type.paddedLength - field.count)
         }
         return bytes
     }
 }
 
-/// An element of a set or map: its key bytes (`NFTSet.keyBytes`) and, in a verdict map, its verdict.
+/// An element of a set or map: its key bytes (`NFTSet.keyBytes`) and, in a map, its value.
 public struct NFTSetElement: Sendable, Equatable {
-    public var key: [UInt8]
-    public var verdict: NFTExpression.Verdict?
+    public enum Value: Sendable, Equatable {
+        case verdict(NFTExpression.Verdict)
+        /// `NFTSet.valueBytes`.
+        case data([UInt8])
+    }
 
-    public init(key: [UInt8], verdict: NFTExpression.Verdict? = nil) {
+    public var key: [UInt8]
+    public var value: Value?
+
+    public init(key: [UInt8], value: Value? = nil) {
         self.key = key
-        self.verdict = verdict
+        self.value = value
+    }
+
+    /// An element of a verdict map.
+    public init(key: [UInt8], verdict: NFTExpression.Verdict) {
+        self.init(key: key, value: .verdict(verdict))
     }
 }

@@ -7,12 +7,12 @@ extension NetlinkRequest {
         var request = nftables(9, family: family, flags: NetlinkMessage.flagCreate)
         request.append(1, string: table)  // NFTA_SET_TABLE
         request.append(2, string: set.name)  // NFTA_SET_NAME
-        request.append(3, be32: set.value == nil ? 0 : 0x08)  // NFTA_SET_FLAGS: NFT_SET_MAP
+        request.append(3, be32: set.value.isEmpty ? 0 : 0x08)  // NFTA_SET_FLAGS: NFT_SET_MAP
         request.append(4, be32: set.keyType)  // NFTA_SET_KEY_TYPE
         request.append(5, be32: UInt32(set.keyLength))  // NFTA_SET_KEY_LEN
-        if let value = set.value {
-            request.append(6, be32: value.number)  // NFTA_SET_DATA_TYPE
-            request.append(7, be32: UInt32(value.length))  // NFTA_SET_DATA_LEN
+        if !set.value.isEmpty {
+            request.append(6, be32: set.valueType)  // NFTA_SET_DATA_TYPE
+            request.append(7, be32: UInt32(set.valueLength))  // NFTA_SET_DATA_LEN
         }
         request.append(10, be32: set.id)  // NFTA_SET_ID
         return request
@@ -55,8 +55,13 @@ extension NetlinkRequest {
             for element in elements {
                 list.nest(1 | NFTExpression.nested) { item in
                     item.nest(1 | NFTExpression.nested) { $0.append(1, element.key) }
-                    if let verdict = element.verdict {
+                    switch element.value {
+                    case .verdict(let verdict)?:
                         item.nest(2 | NFTExpression.nested) { verdict.encode(into: &$0) }  // NFTA_SET_ELEM_DATA
+                    case .data(let bytes)?:
+                        item.nest(2 | NFTExpression.nested) { $0.append(1, bytes) }  // { NFTA_DATA_VALUE }
+                    case nil:
+                        break
                     }
                 }
             }

@@ -26,13 +26,13 @@ public struct DemoPodServer: Service, Sendable {
             + "Connection: close\r\n\r\n\(body)"
         try await withThrowingDiscardingTaskGroup { group in
             for port in ports {
-                let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                    .bind(host: "::", port: port) { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                        }
-                    }
+                // Both families where the Pod has IPv6, IPv4 alone where it has none.
+                let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+                do {
+                    server = try await Self.listen(host: "::", port: port)
+                } catch {
+                    server = try await Self.listen(host: "0.0.0.0", port: port)
+                }
                 logger.info("demo server listening on port \(port)")
                 group.addTask {
                     do {
@@ -45,6 +45,18 @@ public struct DemoPodServer: Service, Sendable {
             try await gracefulShutdown()
             group.cancelAll()
         }
+    }
+
+    private static func listen(host: String, port: Int) async throws
+        -> NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+    {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
     }
 
     private static func serve(
