@@ -98,6 +98,7 @@ let package = Package(
             "Overlay", in: "PodNetwork", pure: true,
             ["CNI", "KubeAPI", "NetCore", "Netlink", "NFTables", product("OrderedCollections", "swift-collections")]),
         module("Lab", in: "Lab", pure: true, ["NetCore", "KubeAPI", collections]),
+        module("Proxy", in: "ServiceProxy", pure: true, ["KubeAPI", "NetCore", "Netlink", "NFTables", collections]),
 
         // MARK: 3. I/O — sockets, files, processes, the kernel; each long-running piece a `Service`. They may import
         // anything below them.
@@ -232,6 +233,9 @@ let package = Package(
             name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI", "KubeAPI", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProxyTests", dependencies: ["Proxy", "KubeAPI", "NetCore", "Netlink", "NFTables", collections],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "OverlayTests", dependencies: ["Overlay", "CNI", "KubeAPI", "NetCore", "Netlink"],
             swiftSettings: swiftSettings),

@@ -58,10 +58,10 @@ public struct NFTSet: Sendable, Equatable {
     }
 
     /// The concatenated type number: each field's number shifted in, 6 bits a field.
-    var keyType: UInt32 { Self.type(key) }
-    var keyLength: Int { Self.length(key) }
-    var valueType: UInt32 { Self.type(value) }
-    var valueLength: Int { Self.length(value) }
+    public var keyType: UInt32 { Self.type(key) }
+    public var keyLength: Int { Self.length(key) }
+    public var valueType: UInt32 { Self.type(value) }
+    public var valueLength: Int { Self.length(value) }
 
     private static func type(_ fields: [DataType]) -> UInt32 {
         fields.count == 1 ? fields[0].number : fields.reduce(0) { $0 << 6 | $1.number }

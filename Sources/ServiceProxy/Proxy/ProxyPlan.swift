@@ -1,0 +1,98 @@
+import KubeAPI
+import NetCore
+
+/// What the proxy's maps hold for one address family (pure): every Service address, protocol and port with where
+/// its connections go — `pick(n)`, a random one of its n usable endpoints (`Backend.usable`), `pickExternal(n)` the
+/// same for traffic from outside the cluster (load balancer and external addresses, node ports: masqueraded, as
+/// kube-proxy does for `externalTrafficPolicy: Cluster`), or `reject` when it has none — and each endpoint by its
+/// index. Node ports are keyed by protocol and port alone (any local address of the node).
+///
+/// Built whole from Services and EndpointSlices; `ProxyPlan+Changes` turns two plans into the element changes
+/// between them, so one endpoint's change touches one service's elements only.
+public struct ProxyPlan: Sendable, Equatable {
+    public struct ServiceKey: Sendable, Hashable, Comparable {
+        public var address: IPAddress
+        public var transport: ServicePort.TransportProtocol
+        public var port: UInt16
+
+        public static func < (a: ServiceKey, b: ServiceKey) -> Bool {
+            (a.address, a.transport.number, a.port) < (b.address, b.transport.number, b.port)
+        }
+    }
+
+    public struct NodePortKey: Sendable, Hashable, Comparable {
+        public var transport: ServicePort.TransportProtocol
+        public var port: UInt16
+
+        public static func < (a: NodePortKey, b: NodePortKey) -> Bool {
+            (a.transport.number, a.port) < (b.transport.number, b.port)
+        }
+    }
+
+    /// A key with the index of one of its endpoints (the random number's value).
+    public struct Indexed<Key: Sendable & Hashable & Comparable>: Sendable, Hashable, Comparable {
+        public var key: Key
+        public var index: Int
+
+        public static func < (a: Indexed, b: Indexed) -> Bool { (a.key, a.index) < (b.key, b.index) }
+    }
+
+    public enum Target: Sendable, Hashable {
+        case pick(Int)
+        case pickExternal(Int)
+        case reject
+    }
+
+    public var family: IPFamily
+    public var services: [ServiceKey: Target] = [:]
+    public var endpoints: [Indexed<ServiceKey>: Backend] = [:]
+    public var nodePorts: [NodePortKey: Target] = [:]
+    public var nodePortEndpoints: [Indexed<NodePortKey>: Backend] = [:]
+    public var problems: [ProxyProblem] = []
+
+    /// An empty plan (nothing routed).
+    public init(family: IPFamily) {
+        self.family = family
+    }
+
+    public init(services serviceObjects: [JSON], slices: [JSON], family: IPFamily) {
+        self.family = family
+        let (backends, endpointProblems) = Backend.parse(slices, family: family)
+        problems = endpointProblems
+        for service in serviceObjects {
+            let (ports, portProblems) = ServicePort.parse(service, family: family)
+            problems += portProblems
+            for port in ports {
+                let usable = Backend.usable(backends[port.service]?[port.name] ?? [])
+                func route(_ address: IPAddress, external: Bool) {
+                    let key = ServiceKey(address: address, transport: port.transport, port: port.port)
+                    guard !usable.isEmpty else {
+                        services[key] = .reject
+                        return
+                    }
+                    services[key] = external ? .pickExternal(usable.count) : .pick(usable.count)
+                    for (index, backend) in usable.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
+                }
+                for address in port.clusterAddresses { route(address, external: false) }
+                for address in port.externalAddresses { route(address, external: true) }
+                if let nodePort = port.nodePort {
+                    let key = NodePortKey(transport: port.transport, port: nodePort)
+                    nodePorts[key] = usable.isEmpty ? .reject : .pickExternal(usable.count)
+                    for (index, backend) in usable.enumerated() {
+                        nodePortEndpoints[Indexed(key: key, index: index)] = backend
+                    }
+                }
+            }
+        }
+    }
+
+    /// The endpoint counts the plan's targets use (a pick chain each).
+    public var pickCounts: Set<Int> {
+        var counts: Set<Int> = []
+        for target in Array(services.values) + Array(nodePorts.values) {
+            if case .pick(let n) = target { counts.insert(n) }
+            if case .pickExternal(let n) = target { counts.insert(n) }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,92 @@
+import KubeAPI
+import NetCore
+
+/// One port of one Service as the proxy routes it, for one address family: the Service's cluster addresses,
+/// external addresses (load balancer ingress and `externalIPs`) and node port, read from the Service object.
+///
+/// Pure value. `parse` never throws: a malformed port is a `ProxyProblem` and the Service's other ports still work.
+public struct ServicePort: Sendable, Hashable {
+    public enum TransportProtocol: String, Sendable, Hashable, CaseIterable {
+        case tcp = "TCP"
+        case udp = "UDP"
+        case sctp = "SCTP"
+
+        /// The IP protocol number (`meta l4proto`).
+        public var number: UInt8 {
+            switch self {
+            case .tcp: 6
+            case .udp: 17
+            case .sctp: 132
+            }
+        }
+    }
+
+    /// `namespace/name`.
+    public var service: String
+    /// The port's name (`""` for a Service's only, unnamed port): how endpoints name theirs.
+    public var name: String
+    public var transport: TransportProtocol
+    public var port: UInt16
+    public var nodePort: UInt16?
+    public var clusterAddresses: [IPAddress]
+    public var externalAddresses: [IPAddress]
+    /// `externalTrafficPolicy: Local`.
+    public var externalLocal: Bool
+
+    /// The Service's ports for `family`; problems for ports it cannot route.
+    public static func parse(_ service: JSON, family: IPFamily) -> (ports: [ServicePort], problems: [ProxyProblem]) {
+        let namespace = service["metadata"]?["namespace"]?.stringValue ?? ""
+        let key = "\(namespace)/\(service["metadata"]?["name"]?.stringValue ?? "")"
+        let spec = service["spec"]
+        guard spec?["type"]?.stringValue != "ExternalName" else { return ([], []) }
+        var problems: [ProxyProblem] = []
+        func addresses(_ texts: [String], _ field: String) -> [IPAddress] {
+            texts.compactMap { text in
+                guard let address = IPAddress(text) else {
+                    problems.append(ProxyProblem(.badAddress, object: key, "\(field) \(text) is not an IP address"))
+                    return nil
+                }
+                return address.family == family ? address : nil
+            }
+        }
+        var clusterTexts = (spec?["clusterIPs"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if clusterTexts.isEmpty, let single = spec?["clusterIP"]?.stringValue { clusterTexts = [single] }
+        let cluster = addresses(clusterTexts.filter { $0 != "None" && !$0.isEmpty }, "clusterIP")
+        let external =
+            addresses((spec?["externalIPs"]?.arrayValue ?? []).compactMap(\.stringValue), "externalIP")
+            + addresses(
+                (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue },
+                "load balancer ingress")
+        let local = spec?["externalTrafficPolicy"]?.stringValue == "Local"
+        var ports: [ServicePort] = []
+        for entry in spec?["ports"]?.arrayValue ?? [] {
+            let name = entry["name"]?.stringValue ?? ""
+            guard let transport = TransportProtocol(rawValue: entry["protocol"]?.stringValue ?? "TCP") else {
+                problems.append(
+                    ProxyProblem(
+                        .malformedPort, object: key,
+                        "port \(name): protocol \(entry["protocol"]?.stringValue ?? "") is not TCP, UDP or SCTP"))
+                continue
+            }
+            guard let number = entry["port"]?.intValue, (1...65_535).contains(number) else {
+                problems.append(
+                    ProxyProblem(.malformedPort, object: key, "port \(name): \(entry["port"] ?? .null) is not 1-65535"))
+                continue
+            }
+            var nodePort: UInt16?
+            if let value = entry["nodePort"]?.intValue {
+                guard (1...65_535).contains(value) else {
+                    problems.append(
+                        ProxyProblem(.malformedPort, object: key, "port \(name): nodePort \(value) is not 1-65535"))
+                    continue
+                }
+                nodePort = UInt16(value)
+            }
+            ports.append(
+                ServicePort(
+                    service: key, name: name, transport: transport, port: UInt16(number), nodePort: nodePort,
+                    clusterAddresses: cluster, externalAddresses: external, externalLocal: local))
+        }
+        return (ports, problems)
+    }
+}
