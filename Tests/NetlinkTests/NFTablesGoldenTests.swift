@@ -166,4 +166,31 @@ import Testing
             ])
         try Self.expect(.addRule(pick, table: "pylon-pick", family: .ipv4), equals: "nft-rule-dnat-numgen-map")
     }
+
+    @Test func thePostroutingAndFilterRulesOfTheProxyAreWhatNftMakes() throws {
+        let offCluster = NFTRule(
+            chain: "nat-postrouting",
+            expressions: [
+                .conntrackStatus(register: 1), .mask(register: 1, mask: [0x20, 0, 0, 0]),
+                .compare(.notEqual, register: 1, value: [0, 0, 0, 0]),
+            ] + NFTExpression.inNetwork(.source, IPNetwork("10.42.0.0/16")!, negated: true) + [.masquerade])
+        try Self.expect(
+            .addRule(offCluster, table: "pylon-proxy", family: .ipv4), equals: "nft-rule-masquerade-dnat-off-cluster")
+        let hairpin = NFTRule(
+            chain: "nat-postrouting",
+            expressions: [
+                .payload(base: .network, offset: 12, length: 4, register: 1),
+                .payload(base: .network, offset: 16, length: 4, register: 9),
+                .lookup(set: "hairpin", sourceRegister: 1, destinationRegister: nil, setID: 3), .masquerade,
+            ])
+        try Self.expect(.addRule(hairpin, table: "pylon-proxy", family: .ipv4), equals: "nft-rule-masquerade-hairpin")
+        let reject = NFTRule(
+            chain: "filter-input",
+            expressions: [
+                .payload(base: .network, offset: 16, length: 4, register: 1), .transportProtocol(register: 9),
+                .payload(base: .transport, offset: 2, length: 2, register: 10),
+                .lookup(set: "no-endpoints", sourceRegister: 1, destinationRegister: nil, setID: 4), .reject(.ipv4),
+            ])
+        try Self.expect(.addRule(reject, table: "pylon-proxy", family: .ipv4), equals: "nft-rule-reject-no-endpoints")
+    }
 }

@@ -1,3 +1,4 @@
+import NetCore
 import Netlink
 
 /// One nftables expression of a rule, as the kernel takes it (`NFTA_LIST_ELEM` { name, data }), built in the same
@@ -49,6 +50,10 @@ public enum NFTExpression: Sendable, Equatable {
     /// `nft` marks the port as given (`NF_NAT_RANGE_PROTO_SPECIFIED`) for a literal port, not for one a map yields;
     /// the kernel sets the flag itself when a port register is given, so both mean the same.
     case destinationNAT(family: UInt8, addressRegister: UInt32, portRegister: UInt32, markPortSpecified: Bool = true)
+    /// `ct status` (the connection's `IPS_*` bits, 4 bytes in host order) into `register`.
+    case conntrackStatus(register: UInt32)
+    /// `reject`: an ICMP (or ICMPv6) port unreachable — a TCP connect fails at once.
+    case reject(IPFamily)
     /// `numgen random mod modulus` into `register`: 0 … modulus−1, a fresh one per packet (per connection in nat
     /// chains, which see only a connection's first packet).
     case randomNumber(modulus: UInt32, register: UInt32)
@@ -77,6 +82,8 @@ public enum NFTExpression: Sendable, Equatable {
     var name: String {
         switch self {
         case .transportProtocol, .mark: "meta"
+        case .conntrackStatus: "ct"
+        case .reject: "reject"
         case .payload: "payload"
         case .compare: "cmp"
         case .mask, .and: "bitwise"
@@ -143,6 +150,12 @@ public enum NFTExpression: Sendable, Equatable {
             if let destination { data.append(3, be32: destination) }  // NFTA_LOOKUP_DREG
             data.append(1, string: set)  // NFTA_LOOKUP_SET
             if let id { data.append(4, be32: id) }  // NFTA_LOOKUP_SET_ID
+        case .conntrackStatus(let register):
+            data.append(2, be32: 2)  // NFTA_CT_KEY: NFT_CT_STATUS
+            data.append(1, be32: register)  // NFTA_CT_DREG
+        case .reject(let family):
+            data.append(1, be32: 0)  // NFTA_REJECT_TYPE: NFT_REJECT_ICMP_UNREACH
+            data.append(2, [family == .ipv4 ? 3 : 4])  // NFTA_REJECT_ICMP_CODE: port unreachable
         case .randomNumber(let modulus, let register):
             data.append(1, be32: register)  // NFTA_NG_DREG
             data.append(2, be32: modulus)  // NFTA_NG_MODULUS
