@@ -152,6 +152,9 @@ let package = Package(
                 "KubeAPI", "NetCore", "BGP", "BFD", "Announcement", crypto, logging, metrics, lifecycle,
             ] + nio),
         module(
+            "ProxyAgent", in: "ServiceProxy", pure: false,
+            ["Proxy", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI", "KubeClient", logging, metrics, lifecycle]),
+        module(
             "LabRuntime", in: "Lab", pure: false,
             ["Lab", "Processes", "KubeClient", "KubeAPI", "NetCore", "CLinuxNet", logging, lifecycle] + nio),
 
@@ -161,6 +164,7 @@ let package = Package(
             dependencies: [
                 "KubeServer", "KubeClient", "Controller", "Speaker", "Layer2", "NetCore", "Telemetry", "Lab",
                 "LabRuntime", "KubeAPI", "Explain", "CNIPlugin", "CNI", "Files", "Kernel", "Overlay", "OverlayAgent",
+                "ProxyAgent",
                 product("ArgumentParser", "swift-argument-parser"), product("UnixSignals", "swift-service-lifecycle"),
                 logging, lifecycle,
             ],
@@ -233,6 +237,13 @@ let package = Package(
             name: "ExplainTests", dependencies: ["Explain", "KubeAPI"], exclude: ["Golden"],
             swiftSettings: swiftSettings),
         .testTarget(name: "CNITests", dependencies: ["CNI", "KubeAPI", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProxyAgentTests",
+            dependencies: [
+                "ProxyAgent", "Kernel", "NetCore", "KubeAPI", "KubeClient", "PylonTestSupport", "PylonTestKit",
+                "Processes", logging,
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxyTests", dependencies: ["Proxy", "KubeAPI", "NetCore", "Netlink", "NFTables", collections],
             swiftSettings: swiftSettings),

@@ -12,7 +12,8 @@ struct Pylon: AsyncParsableCommand {
         abstract: "Networking for bare-metal Kubernetes: load balancer, and an embedded API server for labs and tests.",
         version: version,
         subcommands: [
-            Server.self, ControllerCommand.self, SpeakerCommand.self, OverlayCommand.self, LabCommand.self,
+            Server.self, ControllerCommand.self, SpeakerCommand.self, OverlayCommand.self, ProxyCommand.self,
+            LabCommand.self,
             ExplainCommand.self,
         ]
     )

@@ -24,12 +24,14 @@ public struct ProxyMaps: Sendable {
         self.family = family
         let address: NFTSet.DataType = family == .ipv4 ? .ipv4Address : .ipv6Address
         serviceIPs = NFTSet(name: "service-ips", key: [address, .inetProtocol, .inetService], value: [.verdict], id: 1)
+        // The random index is typed `mark` (4 bytes, host order, as numgen writes it): `nft list` cannot print an
+        // untyped integer in a concatenation without the user data nft itself would have attached.
         endpoints = NFTSet(
-            name: "endpoints", key: [address, .inetProtocol, .inetService, .integer], value: [address, .inetService],
+            name: "endpoints", key: [address, .inetProtocol, .inetService, .mark], value: [address, .inetService],
             id: 2)
         nodePorts = NFTSet(name: "node-ports", key: [.inetProtocol, .inetService], value: [.verdict], id: 3)
         nodePortEndpoints = NFTSet(
-            name: "node-port-endpoints", key: [.inetProtocol, .inetService, .integer], value: [address, .inetService],
+            name: "node-port-endpoints", key: [.inetProtocol, .inetService, .mark], value: [address, .inetService],
             id: 4)
         noEndpoints = NFTSet(name: "no-endpoints", key: [address, .inetProtocol, .inetService], id: 5)
         noEndpointNodePorts = NFTSet(name: "no-endpoint-node-ports", key: [.inetProtocol, .inetService], id: 6)
@@ -40,14 +42,17 @@ public struct ProxyMaps: Sendable {
         [serviceIPs, endpoints, nodePorts, nodePortEndpoints, noEndpoints, noEndpointNodePorts]
     }
 
-    /// The chain a target sends connections to (none for `reject`: those are in the `no-endpoints` sets).
-    public static func chain(for target: ProxyPlan.Target) -> String? {
+    /// The chain a target sends connections to (none for `reject`: those are in the `no-endpoints` sets). External
+    /// traffic picks as cluster traffic does; postrouting masquerades it by its source.
+    public static func chain(for target: ProxyPlan.Target, nodePort: Bool = false) -> String? {
         switch target {
-        case .pick(let n): "pick-\(n)"
-        case .pickExternal(let n): "pick-external-\(n)"
+        case .pick(let n), .pickExternal(let n): nodePort ? nodePortPickChain(n) : pickChain(n)
         case .reject: nil
         }
     }
+
+    public static func pickChain(_ count: Int) -> String { "pick-\(count)" }
+    public static func nodePortPickChain(_ count: Int) -> String { "node-port-pick-\(count)" }
 
     // MARK: Keys and values
 

@@ -36,7 +36,7 @@ extension ProxyPlan {
             NFTSetElement(key: maps.key(key), value: .data(maps.value(backend)))
         }
         diff(old.nodePorts, nodePorts, set: maps.nodePorts, key: maps.key) { key, target in
-            ProxyMaps.chain(for: target).map { NFTSetElement(key: maps.key(key), verdict: .goto($0)) }
+            ProxyMaps.chain(for: target, nodePort: true).map { NFTSetElement(key: maps.key(key), verdict: .goto($0)) }
         }
         diff(old.nodePorts, nodePorts, set: maps.noEndpointNodePorts, key: maps.key) { key, target in
             target == .reject ? NFTSetElement(key: maps.key(key)) : nil

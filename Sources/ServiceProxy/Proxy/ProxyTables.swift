@@ -1,0 +1,164 @@
+import NFTables
+import NetCore
+import Netlink
+
+/// The proxy's table in one family, whole (pure): its maps and sets (`ProxyMaps`, plus `hairpin`), the chains and
+/// their rules — nat prerouting and output send every packet through `services`, which looks its destination up
+/// in `service-ips` (and, on the node's own addresses but loopback, in `node-ports`) and goes to the pick chain of
+/// the endpoint count; a pick chain translates to the endpoint the `endpoints` map holds for the destination and
+/// a random number below the count; nat postrouting masquerades translated connections from outside the cluster
+/// CIDRs and a pod reaching itself through its Service; filter chains before the conntrack-based ones reject what
+/// `no-endpoints` holds.
+public enum ProxyTables {
+    /// Registers, 4-byte units (`NFT_REG32_00` is 8): the address takes one (IPv4) or four (IPv6).
+    struct Registers {
+        let address: UInt32 = 1
+        let afterAddress: UInt32
+        init(_ family: IPFamily) { afterAddress = family == .ipv4 ? 9 : 12 }
+    }
+
+    /// Requests that replace the table (atomically, in one batch) with an empty one holding every chain and rule,
+    /// pick chains for `pickCounts`; the maps' elements come after (`ProxyPlan.elementChanges` from an empty plan).
+    public static func fresh(maps: ProxyMaps, clusterCIDRs: [IPNetwork], pickCounts: Set<Int>) -> [NetlinkRequest] {
+        let family = NFTFamily(maps.family)
+        let table = ProxyMaps.table
+        var requests: [NetlinkRequest] = [
+            .addTable(table, family: family), .deleteTable(table, family: family), .addTable(table, family: family),
+        ]
+        requests += (maps.all + [hairpin(maps)]).map { .addSet($0, table: table, family: family) }
+        for chain in chains {
+            requests.append(.addChain(chain, table: table, family: family))
+        }
+        for rule in rules(maps: maps, clusterCIDRs: clusterCIDRs) {
+            requests.append(.addRule(rule, table: table, family: family))
+        }
+        requests += pickChains(maps: maps, counts: pickCounts.sorted())
+        return requests
+    }
+
+    /// The pick chains for `counts` (for service addresses and for node ports), with their one rule each.
+    public static func pickChains(maps: ProxyMaps, counts: [Int]) -> [NetlinkRequest] {
+        let family = NFTFamily(maps.family)
+        let registers = Registers(maps.family)
+        var requests: [NetlinkRequest] = []
+        for count in counts {
+            let service = NFTRule(
+                chain: ProxyMaps.pickChain(count),
+                expressions: [
+                    .address(.destination, maps.family), .transportProtocol(register: registers.afterAddress),
+                    .payload(base: .transport, offset: 2, length: 2, register: registers.afterAddress + 1),
+                    .randomNumber(modulus: UInt32(count), register: registers.afterAddress + 2),
+                    .lookup(
+                        set: maps.endpoints.name, sourceRegister: registers.address, destinationRegister: 1,
+                        setID: maps.endpoints.id),
+                    .destinationNAT(
+                        family: family.rawValue, addressRegister: 1, portRegister: registers.afterAddress,
+                        markPortSpecified: false),
+                ])
+            let nodePort = NFTRule(
+                chain: ProxyMaps.nodePortPickChain(count),
+                expressions: [
+                    .transportProtocol(register: 1), .payload(base: .transport, offset: 2, length: 2, register: 9),
+                    .randomNumber(modulus: UInt32(count), register: 10),
+                    .lookup(
+                        set: maps.nodePortEndpoints.name, sourceRegister: 1, destinationRegister: 1,
+                        setID: maps.nodePortEndpoints.id),
+                    .destinationNAT(
+                        family: family.rawValue, addressRegister: 1, portRegister: registers.afterAddress,
+                        markPortSpecified: false),
+                ])
+            for rule in [service, nodePort] {
+                requests.append(.addChain(NFTChain(name: rule.chain), table: ProxyMaps.table, family: family))
+                requests.append(.addRule(rule, table: ProxyMaps.table, family: family))
+            }
+        }
+        return requests
+    }
+
+    /// `hairpin`: endpoint . same endpoint, for the connections a pod makes to itself through its Service.
+    static func hairpin(_ maps: ProxyMaps) -> NFTSet {
+        let address: NFTSet.DataType = maps.family == .ipv4 ? .ipv4Address : .ipv6Address
+        return NFTSet(name: "hairpin", key: [address, address], id: 7)
+    }
+
+    static let chains: [NFTChain] = [
+        NFTChain(name: "services"),
+        NFTChain(name: "nat-prerouting", base: .init(type: "nat", hook: .prerouting, priority: -100)),
+        NFTChain(name: "nat-output", base: .init(type: "nat", hook: .output, priority: -100)),
+        NFTChain(name: "nat-postrouting", base: .init(type: "nat", hook: .postrouting, priority: 100)),
+        NFTChain(name: "filter-input", base: .init(type: "filter", hook: .input, priority: -110)),
+        NFTChain(name: "filter-forward", base: .init(type: "filter", hook: .forward, priority: -110)),
+        NFTChain(name: "filter-output", base: .init(type: "filter", hook: .output, priority: -110)),
+    ]
+
+    static func rules(maps: ProxyMaps, clusterCIDRs: [IPNetwork]) -> [NFTRule] {
+        let family = maps.family
+        let registers = Registers(family)
+        let destination: [NFTExpression] = [
+            .address(.destination, family), .transportProtocol(register: registers.afterAddress),
+            .payload(base: .transport, offset: 2, length: 2, register: registers.afterAddress + 1),
+        ]
+        let portOnly: [NFTExpression] = [
+            .transportProtocol(register: 1), .payload(base: .transport, offset: 2, length: 2, register: 9),
+        ]
+        let loopback = IPNetwork(family == .ipv4 ? "127.0.0.0/8" : "::1/128")!
+        let local: [NFTExpression] = [
+            .destinationAddressType(register: 1), .compare(.equal, register: 1, value: [2, 0, 0, 0]),
+        ]
+        var rules: [NFTRule] = [
+            NFTRule(
+                chain: "services",
+                expressions: destination + [
+                    .lookup(
+                        set: maps.serviceIPs.name, sourceRegister: 1, destinationRegister: 0, setID: maps.serviceIPs.id)
+                ]),
+            NFTRule(
+                chain: "services",
+                expressions: local + NFTExpression.inNetwork(.destination, loopback, negated: true) + portOnly + [
+                    .lookup(
+                        set: maps.nodePorts.name, sourceRegister: 1, destinationRegister: 0, setID: maps.nodePorts.id)
+                ]),
+            NFTRule(chain: "nat-prerouting", expressions: [.verdict(.jump("services"))]),
+            NFTRule(chain: "nat-output", expressions: [.verdict(.jump("services"))]),
+        ]
+        // Translated connections from outside the cluster go out with the node's address, so replies come back here.
+        let translated: [NFTExpression] = [
+            .conntrackStatus(register: 1), .mask(register: 1, mask: [0x20, 0, 0, 0]),
+            .compare(.notEqual, register: 1, value: [0, 0, 0, 0]),
+        ]
+        let outside = clusterCIDRs.filter { $0.family == family }.flatMap {
+            NFTExpression.inNetwork(.source, $0, negated: true)
+        }
+        rules.append(NFTRule(chain: "nat-postrouting", expressions: translated + outside + [.masquerade]))
+        rules.append(
+            NFTRule(
+                chain: "nat-postrouting",
+                expressions: [
+                    .address(.source, family),
+                    .payload(
+                        base: .network, offset: family == .ipv4 ? 16 : 24, length: family == .ipv4 ? 4 : 16,
+                        register: registers.afterAddress),
+                    .lookup(set: "hairpin", sourceRegister: 1, destinationRegister: nil, setID: hairpin(maps).id),
+                    .masquerade,
+                ]))
+        for chain in ["filter-input", "filter-forward", "filter-output"] {
+            rules.append(
+                NFTRule(
+                    chain: chain,
+                    expressions: destination + [
+                        .lookup(
+                            set: maps.noEndpoints.name, sourceRegister: 1, destinationRegister: nil,
+                            setID: maps.noEndpoints.id), .reject(family),
+                    ]))
+            rules.append(
+                NFTRule(
+                    chain: chain,
+                    expressions: local + portOnly + [
+                        .lookup(
+                            set: maps.noEndpointNodePorts.name, sourceRegister: 1, destinationRegister: nil,
+                            setID: maps.noEndpointNodePorts.id), .reject(family),
+                    ]))
+        }
+        return rules
+    }
+}

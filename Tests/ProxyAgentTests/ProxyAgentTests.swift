@@ -1,0 +1,140 @@
+import Foundation
+import Kernel
+import KubeAPI
+import KubeClient
+import Logging
+import NetCore
+import Processes
+import ProxyAgent
+import PylonTestKit
+import PylonTestSupport
+import Testing
+
+/// `pylon proxy`'s agent in a node's network namespace against a real `pylon server`: two demo servers stand for
+/// the endpoints (on the node's own addresses 10.42.0.2 and 10.42.0.3), curl in the node is the client. Root only;
+/// with CI=true a skip fails the run.
+@Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"), .timeLimit(.minutes(3)))
+struct ProxyAgentTests {
+    static func curl(_ namespace: String, _ url: String) async throws -> ProcessOutput {
+        try await ChildProcess.run("/usr/sbin/ip", ["netns", "exec", namespace, "curl", "-s", "-m", "2", url])
+    }
+
+    /// A slice of Service `web` named `name`, with its endpoints (address, port, ready).
+    static func slice(_ name: String, _ endpoints: [(String, Int, Bool)]) -> JSON {
+        [
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": [
+                "name": .string(name), "namespace": "default", "labels": ["kubernetes.io/service-name": "web"],
+            ],
+            "endpoints": .array(
+                endpoints.map {
+                    ["addresses": [.string($0.0)], "conditions": ["ready": .bool($0.2)], "nodeName": "node1"]
+                }),
+            "ports": .array(
+                endpoints.first.map { [["name": "http", "port": .int(Int64($0.1)), "protocol": "TCP"]] } ?? []),
+        ]
+    }
+
+    @Test func aClusterIPSpreadsOverItsEndpointsFollowsThemAndRejectsWithoutAny() async throws {
+        try await ScratchNamespaces.run(family: "pylp") { scratch in
+            try await TestAPIServer.with { _, client in
+                let node = scratch.names[0]
+                _ = try scratch.ip(0, "link", "set", "lo", "up")
+                for address in ["10.42.0.2/32", "10.42.0.3/32"] {
+                    _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
+                }
+                let servers = try [("one", 8081), ("two", 8082)].map { body, port in
+                    try BackgroundProcess(
+                        "/usr/sbin/ip",
+                        [
+                            "netns", "exec", node, PylonBinary.path, "lab", "pod", "--node-name", body, "--port",
+                            String(port),
+                        ])
+                }
+                defer { for server in servers { server.kill() } }
+                let service = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                        "spec": ["ports": [["name": "http", "port": 80, "targetPort": 8081]]],
+                    ])
+                let clusterIP = try #require(service["spec"]?["clusterIP"]?.stringValue)
+                // The node reaches the cluster address locally (a route would do; the test has no other host).
+                _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
+                // Two endpoints, each in a slice of its own (they listen on different ports).
+                _ = try await client.create(
+                    .endpointSlices, namespace: "default", Self.slice("web-1", [("10.42.0.2", 8081, true)]))
+                _ = try await client.create(
+                    .endpointSlices, namespace: "default", Self.slice("web-2", [("10.42.0.3", 8082, true)]))
+
+                var logger = Logger(label: "test.proxy")
+                logger.logLevel = .warning
+                let agent = ProxyAgent(
+                    client: client,
+                    options: .init(
+                        nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
+                        resyncInterval: .seconds(1), namespace: scratch.namespaces[0]),
+                    logger: logger)
+                let task = Task { try await agent.run() }
+                defer { task.cancel() }
+
+                var answers: Set<String> = []
+                try await eventually("the cluster address answers from both endpoints") {
+                    let curl = try await Self.curl(node, "http://\(clusterIP)/")
+                    if curl.succeeded { answers.insert(curl.standardOutput) }
+                    return answers == ["one\n", "two\n"]
+                }
+                let listed = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", node, "nft", "list", "table", "ip", "pylon-proxy"])
+                #expect(
+                    listed.standardOutput.contains("\(clusterIP) . tcp . 80 : goto pick-2"),
+                    "\(listed.standardOutput)\(listed.standardError)")
+
+                // One endpoint goes: the other takes every connection.
+                try await client.delete(.endpointSlices, namespace: "default", name: "web-2")
+                try await eventually("only the remaining endpoint answers") {
+                    for _ in 0..<6 {
+                        guard try await Self.curl(node, "http://\(clusterIP)/").standardOutput == "one\n" else {
+                            return false
+                        }
+                    }
+                    return true
+                }
+
+                // No endpoint: refused at once (an ICMP port unreachable), not a timeout.
+                try await client.update(
+                    .endpointSlices,
+                    try await client.get(.endpointSlices, namespace: "default", name: "web-1").merging(
+                        Self.slice("web-1", [])))
+                try await eventually("connections are refused") {
+                    let refused = try await Self.curl(node, "http://\(clusterIP)/")
+                    return refused.status == 7
+                }
+
+                // Rules flushed by hand come back with the next whole rebuild.
+                try await client.update(
+                    .endpointSlices,
+                    try await client.get(.endpointSlices, namespace: "default", name: "web-1").merging(
+                        Self.slice("web-1", [("10.42.0.2", 8081, true)])))
+                try await eventually("answers again") {
+                    try await Self.curl(node, "http://\(clusterIP)/").standardOutput == "one\n"
+                }
+                _ = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", node, "nft", "delete", "table", "ip", "pylon-proxy"])
+                try await eventually("the table is rebuilt", timeout: .seconds(10)) {
+                    try await Self.curl(node, "http://\(clusterIP)/").standardOutput == "one\n"
+                }
+            }
+        }
+    }
+}
+
+extension JSON {
+    /// The object with `other`'s endpoints and ports (an update keeping metadata and resourceVersion).
+    fileprivate func merging(_ other: JSON) -> JSON {
+        var merged = self
+        merged["endpoints"] = other["endpoints"]
+        merged["ports"] = other["ports"]
+        return merged
+    }
+}
