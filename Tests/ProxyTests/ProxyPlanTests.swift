@@ -144,4 +144,41 @@ import Testing
         let v6 = ProxyMaps(family: .ipv6)
         #expect(v6.serviceIPs.keyLength == 24 && v6.endpoints.valueLength == 20)
     }
+
+    @Test func localPolicyKeepsExternalTrafficOnThisNodesEndpoints() throws {
+        var service = Self.service(
+            "web", ports: [["name": "http", "port": 80, "nodePort": 30080]], type: "LoadBalancer",
+            ingress: ["192.0.2.100"])
+        service[path: ["spec", "externalTrafficPolicy"]] = "Local"
+        var slice = Self.slice("web", [("10.42.0.2", Self.ready), ("10.42.1.2", Self.ready)])
+        var endpoints = slice["endpoints"]?.arrayValue ?? []
+        endpoints[1]["nodeName"] = "node-2"
+        slice["endpoints"] = .array(endpoints)
+        let tcp = ServicePort.TransportProtocol.tcp
+        let ingress = ProxyPlan.ServiceKey(address: IPAddress("192.0.2.100")!, transport: tcp, port: 80)
+        let cluster = ProxyPlan.ServiceKey(address: IPAddress("10.43.0.10")!, transport: tcp, port: 80)
+
+        let onNode1 = ProxyPlan(services: [service], slices: [slice], family: .ipv4, node: "node-1")
+        #expect(onNode1.services[cluster] == .pick(2), "cluster traffic goes anywhere")
+        #expect(onNode1.services[ingress] == .pickExternal(1))
+        #expect(onNode1.endpoints[.init(key: ingress, index: 0)]?.address == IPAddress("10.42.0.2"))
+        #expect(onNode1.nodePorts[.init(transport: tcp, port: 30080)] == .pickExternal(1))
+        #expect(onNode1.localEndpoints == [IPAddress("10.42.0.2")!])
+
+        let onNode3 = ProxyPlan(services: [service], slices: [slice], family: .ipv4, node: "node-3")
+        #expect(onNode3.services[ingress] == .drop, "no local endpoint: dropped, as kube-proxy does")
+        #expect(onNode3.nodePorts[.init(transport: tcp, port: 30080)] == .drop)
+        #expect(onNode3.services[cluster] == .pick(2))
+
+        // Hairpin elements follow the node's endpoints.
+        let maps = ProxyMaps(family: .ipv4)
+        // From node-3's view to node-1's: the drop verdicts are replaced (deleted, then added as picks).
+        let changes = onNode1.elementChanges(from: onNode3, maps: maps).map { $0.bytes(sequence: 1)[4] }
+        #expect(changes.first == 14 && changes.contains(12), "\(changes)")
+        let hairpinAdded = onNode1.elementChanges(from: ProxyPlan(family: .ipv4), maps: maps).contains { request in
+            let bytes = request.bytes(sequence: 1)
+            return bytes[4] == 12 && String(decoding: bytes, as: UTF8.self).contains("hairpin")
+        }
+        #expect(hairpinAdded)
+    }
 }

@@ -19,6 +19,8 @@ public struct ProxyMaps: Sendable {
     public let nodePortEndpoints: NFTSet
     public let noEndpoints: NFTSet
     public let noEndpointNodePorts: NFTSet
+    /// Endpoint . the same endpoint: a pod reaching itself through its Service.
+    public let hairpin: NFTSet
 
     public init(family: IPFamily) {
         self.family = family
@@ -35,18 +37,20 @@ public struct ProxyMaps: Sendable {
             id: 4)
         noEndpoints = NFTSet(name: "no-endpoints", key: [address, .inetProtocol, .inetService], id: 5)
         noEndpointNodePorts = NFTSet(name: "no-endpoint-node-ports", key: [.inetProtocol, .inetService], id: 6)
+        hairpin = NFTSet(name: "hairpin", key: [address, address], id: 7)
     }
 
     /// Every map and set, in the order they are created.
     public var all: [NFTSet] {
-        [serviceIPs, endpoints, nodePorts, nodePortEndpoints, noEndpoints, noEndpointNodePorts]
+        [serviceIPs, endpoints, nodePorts, nodePortEndpoints, noEndpoints, noEndpointNodePorts, hairpin]
     }
 
-    /// The chain a target sends connections to (none for `reject`: those are in the `no-endpoints` sets). External
-    /// traffic picks as cluster traffic does; postrouting masquerades it by its source.
-    public static func chain(for target: ProxyPlan.Target, nodePort: Bool = false) -> String? {
+    /// The verdict of a target's element (none for `reject`: those are in the `no-endpoints` sets). External
+    /// traffic picks as cluster traffic does; postrouting masquerades it by its source and destination.
+    public static func verdict(for target: ProxyPlan.Target, nodePort: Bool = false) -> NFTExpression.Verdict? {
         switch target {
-        case .pick(let n), .pickExternal(let n): nodePort ? nodePortPickChain(n) : pickChain(n)
+        case .pick(let n), .pickExternal(let n): .goto(nodePort ? nodePortPickChain(n) : pickChain(n))
+        case .drop: .drop
         case .reject: nil
         }
     }
@@ -75,6 +79,8 @@ public struct ProxyMaps: Sendable {
             [key.key.transport.number], Self.bigEndian(key.key.port), Self.hostOrder(key.index),
         ])
     }
+
+    func hairpinKey(_ address: IPAddress) -> [UInt8] { hairpin.keyBytes([address.bytes, address.bytes]) }
 
     func value(_ backend: Backend) -> [UInt8] {
         endpoints.valueBytes([backend.address.bytes, Self.bigEndian(backend.port)])

@@ -27,7 +27,7 @@ extension ProxyPlan {
 
         // Verdict maps hold the routed targets; the no-endpoint sets the rejected ones.
         diff(old.services, services, set: maps.serviceIPs, key: maps.key) { key, target in
-            ProxyMaps.chain(for: target).map { NFTSetElement(key: maps.key(key), verdict: .goto($0)) }
+            ProxyMaps.verdict(for: target).map { NFTSetElement(key: maps.key(key), verdict: $0) }
         }
         diff(old.services, services, set: maps.noEndpoints, key: maps.key) { key, target in
             target == .reject ? NFTSetElement(key: maps.key(key)) : nil
@@ -36,13 +36,18 @@ extension ProxyPlan {
             NFTSetElement(key: maps.key(key), value: .data(maps.value(backend)))
         }
         diff(old.nodePorts, nodePorts, set: maps.nodePorts, key: maps.key) { key, target in
-            ProxyMaps.chain(for: target, nodePort: true).map { NFTSetElement(key: maps.key(key), verdict: .goto($0)) }
+            ProxyMaps.verdict(for: target, nodePort: true).map { NFTSetElement(key: maps.key(key), verdict: $0) }
         }
         diff(old.nodePorts, nodePorts, set: maps.noEndpointNodePorts, key: maps.key) { key, target in
             target == .reject ? NFTSetElement(key: maps.key(key)) : nil
         }
         diff(old.nodePortEndpoints, nodePortEndpoints, set: maps.nodePortEndpoints, key: maps.key) { key, backend in
             NFTSetElement(key: maps.key(key), value: .data(maps.value(backend)))
+        }
+        let hairpinBefore = Dictionary(uniqueKeysWithValues: old.localEndpoints.map { ($0, true) })
+        let hairpinAfter = Dictionary(uniqueKeysWithValues: localEndpoints.map { ($0, true) })
+        diff(hairpinBefore, hairpinAfter, set: maps.hairpin, key: maps.hairpinKey) { address, _ in
+            NFTSetElement(key: maps.hairpinKey(address))
         }
         return deletions + additions
     }

@@ -41,6 +41,9 @@ public struct ProxyPlan: Sendable, Equatable {
         case pick(Int)
         case pickExternal(Int)
         case reject
+        /// External traffic of an `externalTrafficPolicy: Local` Service on a node without a local endpoint:
+        /// dropped, as kube-proxy drops it (the client's retry goes to a node that has one).
+        case drop
     }
 
     public var family: IPFamily
@@ -48,6 +51,8 @@ public struct ProxyPlan: Sendable, Equatable {
     public var endpoints: [Indexed<ServiceKey>: Backend] = [:]
     public var nodePorts: [NodePortKey: Target] = [:]
     public var nodePortEndpoints: [Indexed<NodePortKey>: Backend] = [:]
+    /// Endpoints on this node: a pod reaching itself through its Service is masqueraded (`hairpin`).
+    public var localEndpoints: Set<IPAddress> = []
     public var problems: [ProxyProblem] = []
 
     /// An empty plan (nothing routed).
@@ -55,7 +60,8 @@ public struct ProxyPlan: Sendable, Equatable {
         self.family = family
     }
 
-    public init(services serviceObjects: [JSON], slices: [JSON], family: IPFamily) {
+    /// - Parameter node: this node's name: `externalTrafficPolicy: Local` keeps external traffic on its endpoints.
+    public init(services serviceObjects: [JSON], slices: [JSON], family: IPFamily, node: String? = nil) {
         self.family = family
         let (backends, endpointProblems) = Backend.parse(slices, family: family)
         problems = endpointProblems
@@ -64,21 +70,30 @@ public struct ProxyPlan: Sendable, Equatable {
             problems += portProblems
             for port in ports {
                 let usable = Backend.usable(backends[port.service]?[port.name] ?? [])
-                func route(_ address: IPAddress, external: Bool) {
+                let local = usable.filter { node != nil && $0.node == node }
+                localEndpoints.formUnion(local.map(\.address))
+                // External traffic of a Local Service goes to this node's endpoints only, or nowhere.
+                let external = port.externalLocal ? local : usable
+                let externalFallback: Target = port.externalLocal && !usable.isEmpty ? .drop : .reject
+                func route(_ address: IPAddress, to chosen: [Backend], target: (Int) -> Target, otherwise: Target) {
                     let key = ServiceKey(address: address, transport: port.transport, port: port.port)
-                    guard !usable.isEmpty else {
-                        services[key] = .reject
+                    guard !chosen.isEmpty else {
+                        services[key] = otherwise
                         return
                     }
-                    services[key] = external ? .pickExternal(usable.count) : .pick(usable.count)
-                    for (index, backend) in usable.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
+                    services[key] = target(chosen.count)
+                    for (index, backend) in chosen.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
                 }
-                for address in port.clusterAddresses { route(address, external: false) }
-                for address in port.externalAddresses { route(address, external: true) }
+                for address in port.clusterAddresses {
+                    route(address, to: usable, target: { .pick($0) }, otherwise: .reject)
+                }
+                for address in port.externalAddresses {
+                    route(address, to: external, target: { .pickExternal($0) }, otherwise: externalFallback)
+                }
                 if let nodePort = port.nodePort {
                     let key = NodePortKey(transport: port.transport, port: nodePort)
-                    nodePorts[key] = usable.isEmpty ? .reject : .pickExternal(usable.count)
-                    for (index, backend) in usable.enumerated() {
+                    nodePorts[key] = external.isEmpty ? externalFallback : .pickExternal(external.count)
+                    for (index, backend) in external.enumerated() {
                         nodePortEndpoints[Indexed(key: key, index: index)] = backend
                     }
                 }

@@ -7,7 +7,7 @@ import Netlink
 /// in `service-ips` (and, on the node's own addresses but loopback, in `node-ports`) and goes to the pick chain of
 /// the endpoint count; a pick chain translates to the endpoint the `endpoints` map holds for the destination and
 /// a random number below the count; nat postrouting masquerades translated connections from outside the cluster
-/// CIDRs and a pod reaching itself through its Service; filter chains before the conntrack-based ones reject what
+/// CIDRs to endpoints on other nodes, and a pod reaching itself through its Service; filter chains before the conntrack-based ones reject what
 /// `no-endpoints` holds.
 public enum ProxyTables {
     /// Registers, 4-byte units (`NFT_REG32_00` is 8): the address takes one (IPv4) or four (IPv6).
@@ -19,17 +19,19 @@ public enum ProxyTables {
 
     /// Requests that replace the table (atomically, in one batch) with an empty one holding every chain and rule,
     /// pick chains for `pickCounts`; the maps' elements come after (`ProxyPlan.elementChanges` from an empty plan).
-    public static func fresh(maps: ProxyMaps, clusterCIDRs: [IPNetwork], pickCounts: Set<Int>) -> [NetlinkRequest] {
+    public static func fresh(
+        maps: ProxyMaps, clusterCIDRs: [IPNetwork], nodePodCIDRs: [IPNetwork], pickCounts: Set<Int>
+    ) -> [NetlinkRequest] {
         let family = NFTFamily(maps.family)
         let table = ProxyMaps.table
         var requests: [NetlinkRequest] = [
             .addTable(table, family: family), .deleteTable(table, family: family), .addTable(table, family: family),
         ]
-        requests += (maps.all + [hairpin(maps)]).map { .addSet($0, table: table, family: family) }
+        requests += maps.all.map { .addSet($0, table: table, family: family) }
         for chain in chains {
             requests.append(.addChain(chain, table: table, family: family))
         }
-        for rule in rules(maps: maps, clusterCIDRs: clusterCIDRs) {
+        for rule in rules(maps: maps, clusterCIDRs: clusterCIDRs, nodePodCIDRs: nodePodCIDRs) {
             requests.append(.addRule(rule, table: table, family: family))
         }
         requests += pickChains(maps: maps, counts: pickCounts.sorted())
@@ -75,12 +77,6 @@ public enum ProxyTables {
         return requests
     }
 
-    /// `hairpin`: endpoint . same endpoint, for the connections a pod makes to itself through its Service.
-    static func hairpin(_ maps: ProxyMaps) -> NFTSet {
-        let address: NFTSet.DataType = maps.family == .ipv4 ? .ipv4Address : .ipv6Address
-        return NFTSet(name: "hairpin", key: [address, address], id: 7)
-    }
-
     static let chains: [NFTChain] = [
         NFTChain(name: "services"),
         NFTChain(name: "nat-prerouting", base: .init(type: "nat", hook: .prerouting, priority: -100)),
@@ -91,7 +87,7 @@ public enum ProxyTables {
         NFTChain(name: "filter-output", base: .init(type: "filter", hook: .output, priority: -110)),
     ]
 
-    static func rules(maps: ProxyMaps, clusterCIDRs: [IPNetwork]) -> [NFTRule] {
+    static func rules(maps: ProxyMaps, clusterCIDRs: [IPNetwork], nodePodCIDRs: [IPNetwork]) -> [NFTRule] {
         let family = maps.family
         let registers = Registers(family)
         let destination: [NFTExpression] = [
@@ -121,7 +117,9 @@ public enum ProxyTables {
             NFTRule(chain: "nat-prerouting", expressions: [.verdict(.jump("services"))]),
             NFTRule(chain: "nat-output", expressions: [.verdict(.jump("services"))]),
         ]
-        // Translated connections from outside the cluster go out with the node's address, so replies come back here.
+        // Translated connections from outside the cluster to an endpoint on another node go out with this node's
+        // address, so replies come back here; to a pod of this node they keep their source (`externalTrafficPolicy:
+        // Local` preserves the client's address, and so does Cluster when the endpoint chosen is local).
         let translated: [NFTExpression] = [
             .conntrackStatus(register: 1), .mask(register: 1, mask: [0x20, 0, 0, 0]),
             .compare(.notEqual, register: 1, value: [0, 0, 0, 0]),
@@ -129,7 +127,10 @@ public enum ProxyTables {
         let outside = clusterCIDRs.filter { $0.family == family }.flatMap {
             NFTExpression.inNetwork(.source, $0, negated: true)
         }
-        rules.append(NFTRule(chain: "nat-postrouting", expressions: translated + outside + [.masquerade]))
+        let elsewhere = nodePodCIDRs.filter { $0.family == family }.flatMap {
+            NFTExpression.inNetwork(.destination, $0, negated: true)
+        }
+        rules.append(NFTRule(chain: "nat-postrouting", expressions: translated + outside + elsewhere + [.masquerade]))
         rules.append(
             NFTRule(
                 chain: "nat-postrouting",
@@ -138,7 +139,8 @@ public enum ProxyTables {
                     .payload(
                         base: .network, offset: family == .ipv4 ? 16 : 24, length: family == .ipv4 ? 4 : 16,
                         register: registers.afterAddress),
-                    .lookup(set: "hairpin", sourceRegister: 1, destinationRegister: nil, setID: hairpin(maps).id),
+                    .lookup(
+                        set: maps.hairpin.name, sourceRegister: 1, destinationRegister: nil, setID: maps.hairpin.id),
                     .masquerade,
                 ]))
         for chain in ["filter-input", "filter-forward", "filter-output"] {

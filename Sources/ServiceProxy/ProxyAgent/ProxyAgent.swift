@@ -87,17 +87,19 @@ public final class ProxyAgent: Service, Sendable {
                 let serviceObjects = services.list()
                 let sliceObjects = slices.list()
                 var failed = false
+                let podCIDRs = full ? await nodePodCIDRs() : []
                 var problems: Set<ProxyProblem> = []
                 var addresses = 0
                 var endpoints = 0
                 for family in options.families {
-                    let plan = ProxyPlan(services: serviceObjects, slices: sliceObjects, family: family)
+                    let plan = ProxyPlan(
+                        services: serviceObjects, slices: sliceObjects, family: family, node: options.nodeName)
                     problems.formUnion(plan.problems)
                     addresses += plan.services.count
                     endpoints += plan.endpoints.count
                     do {
                         programmed[family] = try apply(
-                            plan, over: full ? nil : programmed[family], socket: socket)
+                            plan, over: full ? nil : programmed[family], podCIDRs: podCIDRs, socket: socket)
                     } catch {
                         failed = true
                         programmed[family] = nil
@@ -125,8 +127,20 @@ public final class ProxyAgent: Service, Sendable {
         }
     }
 
+    /// This node's pod CIDRs (its Node's `spec.podCIDRs`); none when the Node cannot be read (then every translated
+    /// connection from outside the cluster is masqueraded).
+    private func nodePodCIDRs() async -> [IPNetwork] {
+        guard let node = try? await client.get(.nodes, name: options.nodeName) else {
+            logger.warning("cannot read Node \(options.nodeName): external traffic to its own pods is masqueraded")
+            return []
+        }
+        return (node["spec"]?["podCIDRs"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(IPNetwork.init) }
+    }
+
     /// Programs `plan`: only the changes from `previous`, or the whole table when there is none.
-    private func apply(_ plan: ProxyPlan, over previous: Programmed?, socket: NetlinkSocket) throws -> Programmed {
+    private func apply(_ plan: ProxyPlan, over previous: Programmed?, podCIDRs: [IPNetwork], socket: NetlinkSocket)
+        throws -> Programmed
+    {
         let maps = ProxyMaps(family: plan.family)
         var requests: [NetlinkRequest]
         var counts = plan.pickCounts
@@ -136,7 +150,8 @@ public final class ProxyAgent: Service, Sendable {
             requests += plan.elementChanges(from: previous.plan, maps: maps)
             counts.formUnion(previous.pickCounts)
         } else {
-            requests = ProxyTables.fresh(maps: maps, clusterCIDRs: options.clusterCIDRs, pickCounts: counts)
+            requests = ProxyTables.fresh(
+                maps: maps, clusterCIDRs: options.clusterCIDRs, nodePodCIDRs: podCIDRs, pickCounts: counts)
             requests += plan.elementChanges(from: ProxyPlan(family: plan.family), maps: maps)
             metrics.fullSyncs.increment()
         }
