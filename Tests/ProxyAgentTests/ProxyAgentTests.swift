@@ -127,6 +127,82 @@ struct ProxyAgentTests {
             }
         }
     }
+    /// From a client host on the node's LAN: a NodePort on the node's address and a load balancer address it holds
+    /// reach the node's endpoint with the client's own address (externalTrafficPolicy Local), and a node without a
+    /// local endpoint drops them.
+    @Test func nodePortsAndLoadBalancerAddressesKeepTheClientsAddressUnderLocalPolicy() async throws {
+        try await ScratchNamespaces.run(family: "pylp", count: 2) { scratch in
+            try await TestAPIServer.with { _, client in
+                let (node, outside) = (scratch.names[0], scratch.names[1])
+                _ = try scratch.ip(0, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", outside)
+                _ = try scratch.ip(0, "address", "add", "192.0.2.10/24", "dev", "eth0")
+                _ = try scratch.ip(0, "address", "add", "192.0.2.100/32", "dev", "eth0")
+                _ = try scratch.ip(1, "address", "add", "192.0.2.20/24", "dev", "eth0")
+                for n in 0...1 {
+                    _ = try scratch.ip(n, "link", "set", "eth0", "up")
+                    _ = try scratch.ip(n, "link", "set", "lo", "up")
+                }
+                _ = try scratch.ip(0, "address", "add", "10.42.0.2/32", "dev", "lo")
+                let server = try BackgroundProcess(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", node, PylonBinary.path, "lab", "pod", "--node-name", "node1", "--port", "8081"])
+                defer { server.kill() }
+                // The Node gets 10.42.0.0/24 from the server: its own pods.
+                _ = try await client.create(
+                    .nodes, ["apiVersion": "v1", "kind": "Node", "metadata": ["name": "node1"]])
+                var service = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                        "spec": [
+                            "type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                            "ports": [["name": "http", "port": 80, "targetPort": 8081]],
+                        ],
+                    ])
+                let nodePort = try #require(service["spec"]?["ports"]?.arrayValue?.first?["nodePort"]?.intValue)
+                service["status"] = ["loadBalancer": ["ingress": [["ip": "192.0.2.100"]]]]
+                _ = try await client.updateStatus(.services, service)
+                var slice = Self.slice("web-1", [("10.42.0.2", 8081, true)])
+                slice[path: ["endpoints"]] = [
+                    ["addresses": ["10.42.0.2"], "conditions": ["ready": true], "nodeName": "node1"]
+                ]
+                _ = try await client.create(.endpointSlices, namespace: "default", slice)
+
+                var logger = Logger(label: "test.proxy")
+                logger.logLevel = .warning
+                let agent = ProxyAgent(
+                    client: client,
+                    options: .init(
+                        nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
+                        resyncInterval: .seconds(1), namespace: scratch.namespaces[0]),
+                    logger: logger)
+                let task = Task { try await agent.run() }
+                defer { task.cancel() }
+                for url in ["http://192.0.2.10:\(nodePort)/", "http://192.0.2.100/"] {
+                    try await eventually("\(url) answers with the client's address") {
+                        let answer = try await ChildProcess.run(
+                            "/usr/sbin/ip", ["netns", "exec", outside, "curl", "-s", "-i", "-m", "2", url])
+                        return answer.standardOutput.contains("X-Client-Address: ::ffff:192.0.2.20")
+                            && answer.standardOutput.hasSuffix("node1\n")
+                    }
+                }
+
+                // The endpoint moves to another node: this one drops external traffic (the client times out).
+                var moved = try await client.get(.endpointSlices, namespace: "default", name: "web-1")
+                moved["endpoints"] = [["addresses": ["10.42.1.2"], "conditions": ["ready": true], "nodeName": "node2"]]
+                _ = try await client.update(.endpointSlices, moved)
+                try await eventually("the node drops the load balancer address's traffic") {
+                    let listed = try await ChildProcess.run(
+                        "/usr/sbin/ip",
+                        ["netns", "exec", node, "nft", "list", "map", "ip", "pylon-proxy", "service-ips"])
+                    return listed.standardOutput.contains("192.0.2.100 . tcp . 80 : drop")
+                }
+                let dropped = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", outside, "curl", "-s", "-m", "1", "http://192.0.2.100/"])
+                #expect(dropped.status == 28, "a timeout, not an answer or a refusal: \(dropped)")
+            }
+        }
+    }
 }
 
 extension JSON {

@@ -4,7 +4,8 @@ import NIOPosix
 import ServiceLifecycle
 
 /// What every container of a lab Pod runs (images are not pulled): an HTTP server on each of its TCP ports, on
-/// all addresses of the Pod, answering every request with the name of the node the Pod runs on.
+/// all addresses of the Pod, answering every request with the name of the node the Pod runs on, and the address
+/// the connection came from in an `X-Client-Address` header (where a proxy kept or replaced the client's source).
 ///
 /// Isolation: a `Service`; `run()` returns on graceful shutdown (SIGTERM from the node agent when the Pod is
 /// deleted) and throws when a port cannot be bound.
@@ -21,9 +22,6 @@ public struct DemoPodServer: Service, Sendable {
 
     public func run() async throws {
         let body = "\(node)\n"
-        let response =
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
-            + "Connection: close\r\n\r\n\(body)"
         try await withThrowingDiscardingTaskGroup { group in
             for port in ports {
                 // Both families where the Pod has IPv6, IPv4 alone where it has none.
@@ -36,7 +34,7 @@ public struct DemoPodServer: Service, Sendable {
                 logger.info("demo server listening on port \(port)")
                 group.addTask {
                     do {
-                        try await Self.serve(server, response: response)
+                        try await Self.serve(server, body: body)
                     } catch {
                         if !Task.isCancelled { logger.error("demo server on port \(port) stopped: \(error)") }
                     }
@@ -60,11 +58,15 @@ public struct DemoPodServer: Service, Sendable {
     }
 
     private static func serve(
-        _ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, response: String
+        _ server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, body: String
     ) async throws {
         try await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await connection in inbound {
+                    let client = connection.channel.remoteAddress?.ipAddress ?? "unknown"
+                    let response =
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+                        + "X-Client-Address: \(client)\r\nConnection: close\r\n\r\n\(body)"
                     group.addTask {
                         try? await connection.executeThenClose { input, output in
                             // Answer once the request head is complete (at most 16 KiB is read).
