@@ -53,9 +53,9 @@ struct LabCommandTests {
                 let status = try JSONDecoder().decode(
                     LabCluster.Status.self, from: Data(statusOutput.standardOutput.utf8))
                 pids = status.daemons.map(\.pid)
-                // The server, the controller, the lab's scheduler, and a speaker, an overlay and an agent on each of
-                // the three nodes.
-                #expect(status.daemons.count == 12 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
+                // The server, the controller, the lab's scheduler, and a speaker, an overlay, a proxy and an agent on
+                // each of the three nodes.
+                #expect(status.daemons.count == 15 && status.daemons.allSatisfy { $0.running }, "\(status.daemons)")
                 #expect(up.standardOutput.contains("pylon overlay: every node reaches the others' pod subnets"))
                 let demo = try #require(status.services.first { $0.name == "demo" })
                 #expect(demo.addresses == ["192.0.2.100", "2001:db8::100"])

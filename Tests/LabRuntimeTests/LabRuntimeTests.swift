@@ -6,8 +6,8 @@ import Testing
 
 @testable import LabRuntime
 
-/// The pure parts of `pylon lab`: node plumbing, the objects it applies, the proxy's endpoint choice and the reading
-/// of the client's probe stream.
+/// The pure parts of `pylon lab`: node plumbing, the objects it applies and the reading of the client's probe
+/// stream.
 @Suite struct LabRuntimeTests {
     @Test func nodesGetStrictARPAndLeaveRoutesToTheOverlay() {
         let nodes = ["node-1", "node-2", "node-3"]
@@ -75,42 +75,6 @@ import Testing
         #expect(
             PodSandbox(node: "node-1", podUID: "8f3a01b2-77cd-4e5f-9a0b-1c2d3e4f5a6b").namespace
                 == "pylab-node-1-pod-8f3a01b277cd4e5f")
-    }
-
-    @Test func theProxyPicksReadyEndpointsOfTheNamedPortAndOnlyLocalOnesForLocalTraffic() {
-        let slice: JSON = [
-            "ports": [["name": "http", "port": 8080], ["name": "metrics", "port": 9090]],
-            "endpoints": [
-                ["addresses": ["10.42.0.10"], "nodeName": "node-1", "conditions": ["ready": true]],
-                ["addresses": ["10.42.1.10"], "nodeName": "node-2"],
-                ["addresses": ["10.42.2.10"], "nodeName": "node-3", "conditions": ["ready": false]],
-            ],
-        ]
-        let all = LabAgent.endpoints([slice], portName: "http", onlyOn: nil)
-        #expect(all.map { "\($0.host):\($0.port)" } == ["10.42.0.10:8080", "10.42.1.10:8080"])
-        #expect(LabAgent.endpoints([slice], portName: "metrics", onlyOn: "node-2").map(\.port) == [9090])
-        #expect(LabAgent.endpoints([slice], portName: "http", onlyOn: "node-3").isEmpty, "not ready")
-        #expect(LabAgent.endpoints([slice], portName: "grpc", onlyOn: nil).isEmpty, "no such port")
-        // A terminating endpoint still serving is used only when nothing is ready (kube-proxy's fallback).
-        let terminating: JSON = [
-            "ports": [["name": "http", "port": 8080]],
-            "endpoints": [
-                [
-                    "addresses": ["10.42.2.11"], "nodeName": "node-3",
-                    "conditions": ["ready": false, "serving": true, "terminating": true],
-                ],
-                [
-                    "addresses": ["10.42.2.12"], "nodeName": "node-3",
-                    "conditions": ["ready": false, "serving": false, "terminating": true],
-                ],
-            ],
-        ]
-        #expect(
-            LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: "node-3").map(\.host) == ["10.42.2.11"])
-        #expect(
-            !LabAgent.endpoints([slice, terminating], portName: "http", onlyOn: nil).contains {
-                $0.host == "10.42.2.11"
-            })
     }
 
     @Test func aFailoverIsReadFromTheProbeLines() {

@@ -3,10 +3,10 @@ import FoundationEssentials
 import KubeClient
 import LabRuntime
 
-/// `pylon lab agent` (internal): a lab node's kubelet and kube-proxy stand-ins; `pylon lab up` starts it.
+/// `pylon lab agent` (internal): a lab node's kubelet stand-in; `pylon lab up` starts it.
 struct LabAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent", abstract: "A lab node's kubelet and kube-proxy stand-ins (started by lab up).",
+        commandName: "agent", abstract: "A lab node's kubelet stand-in (started by lab up).",
         shouldDisplay: false)
 
     @OptionGroup var client: ClientOptions
@@ -33,7 +33,6 @@ struct LabAgentCommand: AsyncParsableCommand {
             node: node, binary: binary, cniConfigDirectory: cniConfDir,
             cniPluginDirectory: cniBinDir ?? String(binary[..<(binary.lastIndex(of: "/") ?? binary.startIndex)]),
             logDirectory: podLogDir)
-        let agent = LabAgent(client: kube, kubelet: options, logger: logger)
-        try await Daemon.run([agent], client: kube, logger: logger)
+        try await Daemon.run([LabKubelet(client: kube, options: options, logger: logger)], client: kube, logger: logger)
     }
 }

@@ -4,6 +4,8 @@ extension LabTopology {
     /// K3s' default pod network; node i (in the order given, which is the order the lab creates the Nodes in, so the
     /// server's first pod CIDRs) gets 10.42.i.0/24.
     public static let podNetwork = IPNetwork("10.42.0.0/16")!
+    /// The lab's IPv6 pod network (documentation addresses; each node a /64 of it).
+    public static let podNetworkIPv6 = IPNetwork("2001:db8:42::/56")!
 
     /// The pod subnet `pylon server` gives `node`, the i-th of `nodes`.
     public static func podSubnet(of node: String, nodes: [String]) -> IPNetwork {

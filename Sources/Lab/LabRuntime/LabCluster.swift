@@ -9,7 +9,7 @@ import Processes
 
 /// `pylon lab`: the whole load balancer on a virtual bare-metal LAN in network namespaces — nodes and a client on
 /// one Ethernet segment, a management link to the machine, `pylon server` on that link, the controller and the lab's
-/// scheduler, a speaker, `pylon overlay` and an agent (kubelet and kube-proxy stand-ins) per node, the seed's
+/// scheduler, a speaker, `pylon overlay`, `pylon proxy` and an agent (a kubelet stand-in) per node, the seed's
 /// configuration and a demo Service backed by a Pod on every node.
 ///
 /// Isolation: methods block on child processes between awaits; call them from a command's main task. Errors say
@@ -221,7 +221,7 @@ public struct LabCluster: Sendable {
             [
                 options.binary, "server", "--data-dir", options.directory + "/server", "--bind-address", address,
                 "--advertise-address", address, "--port", String(options.apiPort), "--service-cidr",
-                "10.43.0.0/16,2001:db8:43::/112",
+                "10.43.0.0/16,2001:db8:43::/112", "--cluster-cidr", Self.clusterCIDR(ipv6: options.ipv6),
             ])
         say("starting pylon server on https://\(address):\(options.apiPort)")
         try await Self.waitUntil("pylon server writes its kubeconfig", timeout: .seconds(30)) {
@@ -283,7 +283,8 @@ public struct LabCluster: Sendable {
         let binary = state.binary
         let kubeconfig = state.kubeconfig
         let netConf = state.directory + "/net-conf.json"
-        try #"{"Network":"\#(LabTopology.podNetwork)","Backend":{"Type":"vxlan"}}"#.write(
+        let v6 = state.ipv6 ? #","IPv6Network":"\#(LabTopology.podNetworkIPv6)","EnableIPv6":true"# : ""
+        try #"{"Network":"\#(LabTopology.podNetwork)"\#(v6),"Backend":{"Type":"vxlan"}}"#.write(
             toFile: netConf, atomically: true, encoding: .utf8)
         try spawn(
             &state, role: "controller", host: "host",
@@ -309,6 +310,12 @@ public struct LabCluster: Sendable {
                     "\(files)/cni", "--metrics-port", "7474",
                 ])
             try spawn(
+                &state, role: "proxy", host: node,
+                inNode + [
+                    "proxy", "--kubeconfig", kubeconfig, "--node-name", node, "--cluster-cidr",
+                    Self.clusterCIDR(ipv6: state.ipv6), "--metrics-port", "10249",
+                ])
+            try spawn(
                 &state, role: "agent", host: node,
                 [
                     Self.nsenter, "--net=/var/run/netns/\(topology.namespace(of: node))", "--", binary, "lab", "agent",
@@ -317,8 +324,8 @@ public struct LabCluster: Sendable {
                 ])
         }
         say(
-            "started pylon controller, the lab's scheduler, and pylon speaker, pylon overlay and a kubelet and "
-                + "kube-proxy stand-in on each node")
+            "started pylon controller, the lab's scheduler, and pylon speaker, pylon overlay, pylon proxy and a "
+                + "kubelet stand-in on each node")
     }
 
     /// Waits until every node's overlay routes the other nodes' pod subnets through `flannel.1`.
@@ -444,6 +451,11 @@ public struct LabCluster: Sendable {
             try? await client.shutdown()
             throw error
         }
+    }
+
+    /// The pod networks: K3s' 10.42.0.0/16, and with IPv6 2001:db8:42::/56 (a /64 per node).
+    static func clusterCIDR(ipv6: Bool) -> String {
+        ipv6 ? "\(LabTopology.podNetwork),\(LabTopology.podNetworkIPv6)" : LabTopology.podNetwork.description
     }
 
     /// Whether the Pod's Ready condition is True.
