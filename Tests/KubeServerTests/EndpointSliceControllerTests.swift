@@ -152,6 +152,9 @@ import Testing
                     Self.status(ip: "10.42.0.\(n + 2)", ready: true))
                 #expect(patched.status == 0, "\(patched)")
             }
+            // The server keeps the endpoints of the `kubernetes` Service itself.
+            let own = try await server.kubectl("get", "endpoints", "kubernetes")
+            #expect(own.standardOutput.contains("127.0.0.1:\(server.port)"), "\(own)")
             let created = try await server.kubectl("create", "service", "clusterip", "web", "--tcp=80:8080")
             #expect(created.status == 0, "\(created)")
             try await eventually("kubectl get endpoints shows both Pods") {

@@ -428,6 +428,15 @@ struct LabCommandTests {
         }
         _ = try await ChildProcess.run("kubectl", ["delete", "service", "spread"], environment: environment)
 
+        // Pods reach the API through the `kubernetes` Service (pylon proxy, the server's own endpoints).
+        let firstPod = try #require(demo.first)
+        let firstSandbox =
+            "pylab-\(firstPod["spec"]?["nodeName"]?.stringValue ?? "")-pod-"
+            + String((firstPod["metadata"]?["uid"]?.stringValue ?? "").filter(\.isHexDigit).prefix(16))
+        let version = try await ChildProcess.run(
+            "/usr/sbin/ip", ["netns", "exec", firstSandbox, "curl", "-sk", "-m", "5", "https://10.43.0.1/version"])
+        #expect(version.standardOutput.contains("gitVersion"), "\(version)")
+
         let run = try await ChildProcess.run(
             "kubectl", ["run", "web", "--image=nginx", "--port=8080"], environment: environment)
         #expect(run.status == 0, "\(run)")

@@ -122,6 +122,9 @@ public struct APIServer: Service {
                 logger.info(
                     "pylon server ready",
                     metadata: ["address": "\(c.bindAddress):\(port)", "kubeconfig": "\(kubeconfigPath)"])
+                if let address = IPAddress(advertised) {
+                    await handler.publishOwnEndpoints(address: address, port: port)
+                }
                 await onReady(port)
             },
             logger: logger)
