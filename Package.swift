@@ -47,6 +47,7 @@ let package = Package(
         .library(name: "Membership", targets: ["Membership"]),
         .library(name: "CNI", targets: ["CNI"]),
         .library(name: "Overlay", targets: ["Overlay"]),
+        .library(name: "Proxy", targets: ["Proxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -10,6 +10,7 @@ let targets = [
     "fuzz-membership": ["Membership"], "fuzz-http": ["KubeAPI", "KubeClient"], "fuzz-protobuf": ["KubeAPI"],
     "fuzz-schema": ["KubeAPI"], "fuzz-regex": ["KubeAPI"], "fuzz-kubeconfig": ["KubeClient"],
     "fuzz-cni": ["CNI", "KubeAPI"], "fuzz-overlay": ["Overlay", "KubeAPI", "NetCore"],
+    "fuzz-proxy": ["Proxy", "KubeAPI", "NetCore"],
 ]
 
 let package = Package(
