@@ -203,6 +203,82 @@ struct ProxyAgentTests {
             }
         }
     }
+
+    /// An established TCP connection through a cluster address survives the proxy's restart (its first pass
+    /// replaces the whole table): the kernel's connection tracking keeps the translation.
+    @Test func aRestartUnderTrafficKeepsEstablishedConnections() async throws {
+        try await ScratchNamespaces.run(family: "pylp") { scratch in
+            try await TestAPIServer.with { _, client in
+                let node = scratch.names[0]
+                let work = try TemporaryDirectory(prefix: "pylon-proxy-restart")
+                _ = try scratch.ip(0, "link", "set", "lo", "up")
+                _ = try scratch.ip(0, "address", "add", "10.42.0.2/32", "dev", "lo")
+                let echo = try BackgroundProcess(
+                    "/usr/sbin/ip",
+                    [
+                        "netns", "exec", node, "python3", "-c",
+                        """
+                        import socket, threading
+                        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        s.bind(("10.42.0.2", 9000)); s.listen()
+                        def serve(c):
+                            while (data := c.recv(100)): c.sendall(data)
+                        while True:
+                            c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+                        """,
+                    ])
+                defer { echo.kill() }
+                let service = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                        "spec": ["ports": [["name": "http", "port": 90, "targetPort": 9000]]],
+                    ])
+                let clusterIP = try #require(service["spec"]?["clusterIP"]?.stringValue)
+                _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
+                _ = try await client.create(
+                    .endpointSlices, namespace: "default", Self.slice("web-1", [("10.42.0.2", 9000, true)]))
+                var logger = Logger(label: "test.proxy")
+                logger.logLevel = .warning
+                let options = ProxyAgent.Options(
+                    nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
+                    resyncInterval: .seconds(30), namespace: scratch.namespaces[0])
+                let first = ProxyAgent(client: client, options: options, logger: logger)
+                let firstTask = Task { try await first.run() }
+                try await eventually("the proxy programmed its table") { first.isReady }
+
+                // A client keeps one connection open: one message before the restart, one after.
+                let trigger = work.path + "/go"
+                let talker = try BackgroundProcess(
+                    "/usr/sbin/ip",
+                    [
+                        "netns", "exec", node, "python3", "-c",
+                        """
+                        import os, socket, time
+                        c = socket.create_connection(("\(clusterIP)", 90), timeout=5)
+                        c.sendall(b"before"); print(c.recv(100).decode(), flush=True)
+                        for _ in range(300):
+                            if os.path.exists("\(trigger)"): break
+                            time.sleep(0.1)
+                        c.sendall(b"after"); print(c.recv(100).decode(), flush=True)
+                        """,
+                    ])
+                defer { talker.kill() }
+                try await eventually("the first message is echoed") { talker.text.contains("before") }
+                firstTask.cancel()
+                _ = try? await firstTask.value
+                let second = ProxyAgent(client: client, options: options, logger: logger)
+                let secondTask = Task { try await second.run() }
+                defer { secondTask.cancel() }
+                try await eventually("the restarted proxy rebuilt its table") { second.isReady }
+                FileManager.default.createFile(atPath: trigger, contents: Data())
+                try await eventually("the same connection still carries the second message") {
+                    talker.text.contains("after")
+                }
+                #expect(talker.termination == nil || talker.termination == .exited(0), "\(talker.text)")
+            }
+        }
+    }
 }
 
 extension JSON {

@@ -181,4 +181,19 @@ import Testing
         }
         #expect(hairpinAdded)
     }
+
+    @Test func internalLocalPolicyKeepsClusterTrafficOnThisNode() {
+        var service = Self.service("web")
+        service[path: ["spec", "internalTrafficPolicy"]] = "Local"
+        var slice = Self.slice("web", [("10.42.0.2", Self.ready), ("10.42.1.2", Self.ready)])
+        var endpoints = slice["endpoints"]?.arrayValue ?? []
+        endpoints[1]["nodeName"] = "node-2"
+        slice["endpoints"] = .array(endpoints)
+        let cluster = ProxyPlan.ServiceKey(address: IPAddress("10.43.0.10")!, transport: .tcp, port: 80)
+        let onNode2 = ProxyPlan(services: [service], slices: [slice], family: .ipv4, node: "node-2")
+        #expect(onNode2.services[cluster] == .pick(1))
+        #expect(onNode2.endpoints[.init(key: cluster, index: 0)]?.address == IPAddress("10.42.1.2"))
+        let onNode3 = ProxyPlan(services: [service], slices: [slice], family: .ipv4, node: "node-3")
+        #expect(onNode3.services[cluster] == .drop)
+    }
 }

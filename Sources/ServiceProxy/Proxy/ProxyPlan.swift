@@ -5,7 +5,9 @@ import NetCore
 /// its connections go — `pick(n)`, a random one of its n usable endpoints (`Backend.usable`), `pickExternal(n)` the
 /// same for traffic from outside the cluster (load balancer and external addresses, node ports: masqueraded, as
 /// kube-proxy does for `externalTrafficPolicy: Cluster`), or `reject` when it has none — and each endpoint by its
-/// index. Node ports are keyed by protocol and port alone (any local address of the node).
+/// index. Node ports are keyed by protocol and port alone (any local address of the node). Local traffic
+/// policies (`externalTrafficPolicy` for external addresses and node ports, `internalTrafficPolicy` for cluster
+/// addresses) keep traffic on this node's endpoints and drop it where there are none, as kube-proxy does.
 ///
 /// Built whole from Services and EndpointSlices; `ProxyPlan+Changes` turns two plans into the element changes
 /// between them, so one endpoint's change touches one service's elements only.
@@ -84,8 +86,11 @@ public struct ProxyPlan: Sendable, Equatable {
                     services[key] = target(chosen.count)
                     for (index, backend) in chosen.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
                 }
+                // Cluster traffic of an internal-Local Service stays on this node too (dropped where it has none).
+                let clusterBound = port.internalLocal ? local : usable
+                let internalFallback: Target = port.internalLocal && !usable.isEmpty ? .drop : .reject
                 for address in port.clusterAddresses {
-                    route(address, to: usable, target: { .pick($0) }, otherwise: .reject)
+                    route(address, to: clusterBound, target: { .pick($0) }, otherwise: internalFallback)
                 }
                 for address in port.externalAddresses {
                     route(address, to: external, target: { .pickExternal($0) }, otherwise: externalFallback)

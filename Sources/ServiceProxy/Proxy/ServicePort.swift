@@ -32,6 +32,8 @@ public struct ServicePort: Sendable, Hashable {
     public var externalAddresses: [IPAddress]
     /// `externalTrafficPolicy: Local`.
     public var externalLocal: Bool
+    /// `internalTrafficPolicy: Local`: cluster addresses reach this node's endpoints only.
+    public var internalLocal: Bool = false
 
     /// The Service's ports for `family`; problems for ports it cannot route.
     public static func parse(_ service: JSON, family: IPFamily) -> (ports: [ServicePort], problems: [ProxyProblem]) {
@@ -58,6 +60,7 @@ public struct ServicePort: Sendable, Hashable {
                 (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue },
                 "load balancer ingress")
         let local = spec?["externalTrafficPolicy"]?.stringValue == "Local"
+        let internalLocal = spec?["internalTrafficPolicy"]?.stringValue == "Local"
         var ports: [ServicePort] = []
         for entry in spec?["ports"]?.arrayValue ?? [] {
             let name = entry["name"]?.stringValue ?? ""
@@ -85,7 +88,8 @@ public struct ServicePort: Sendable, Hashable {
             ports.append(
                 ServicePort(
                     service: key, name: name, transport: transport, port: UInt16(number), nodePort: nodePort,
-                    clusterAddresses: cluster, externalAddresses: external, externalLocal: local))
+                    clusterAddresses: cluster, externalAddresses: external, externalLocal: local,
+                    internalLocal: internalLocal))
         }
         return (ports, problems)
     }
