@@ -24,7 +24,7 @@ def render(overlay):
 
 
 def test_the_overlays_are_the_documented_ones():
-    assert OVERLAYS == ["bgp-example", "default", "metallb-system", "with-pod-network"]
+    assert OVERLAYS == ["bgp-example", "default", "full", "metallb-system", "with-pod-network"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -157,4 +157,25 @@ def test_the_pod_network_overlay_adds_the_overlay_daemonset(kubeconfig):
     assert {"daemonset.apps/pylon-overlay", "configmap/pylon-overlay", "serviceaccount/pylon-overlay"} <= set(
         listed.stdout.split()
     ), listed.stdout + listed.stderr
+
+
+def test_the_full_overlay_adds_the_proxy_daemonset(kubeconfig):
+    env = dict(os.environ, KUBECONFIG=kubeconfig)
+    rendered = render("full")
+    proxy = next(o for o in rendered if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "pylon-proxy")
+    container = proxy["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][0] == "proxy"
+    assert container["securityContext"]["capabilities"]["add"] == ["NET_ADMIN"]
+    assert proxy["spec"]["template"]["spec"]["hostNetwork"] is True
+    role = next(o for o in rendered if o["kind"] == "ClusterRole" and o["metadata"]["name"] == "pylon-proxy")
+    assert {r["resources"][0]: r["verbs"] for r in role["rules"]} == {
+        "services": ["list", "watch"],
+        "endpointslices": ["list", "watch"],
+        "nodes": ["get"],
+    }
+    assert any(o["kind"] == "DaemonSet" and o["metadata"]["name"] == "pylon-overlay" for o in rendered)
+    applied = subprocess.run(
+        ["kubectl", "apply", "-k", str(ROOT / "deploy/overlays/full")], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert applied.returncode == 0, applied.stderr
 

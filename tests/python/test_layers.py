@@ -161,5 +161,5 @@ def test_the_pure_layer_is_the_one_the_readme_describes(package):
     pure = sorted(t["name"] for t in package["targets"] if is_pure(t))
     assert pure == sorted([
         "NetCore", "Netlink", "KubeAPI", "LoadBalancerConfig", "Allocator", "Election", "Membership", "Layer2", "BGP",
-        "BFD", "Announcement", "Explain", "Lab", "CNI", "NFTables", "Overlay",
+        "BFD", "Announcement", "Explain", "Lab", "CNI", "NFTables", "Overlay", "Proxy",
     ])
