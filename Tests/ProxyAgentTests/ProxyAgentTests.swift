@@ -19,6 +19,22 @@ struct ProxyAgentTests {
         try await ChildProcess.run("/usr/sbin/ip", ["netns", "exec", namespace, "curl", "-s", "-m", "2", url])
     }
 
+    /// A proxy agent for node `node1` (IPv4, cluster CIDR 10.42.0.0/16) in `namespace`, running until its task is
+    /// cancelled.
+    static func start(_ client: KubeClient, in namespace: NetworkNamespace, resync: Duration) -> (
+        agent: ProxyAgent, task: Task<Void, any Error>
+    ) {
+        var logger = Logger(label: "test.proxy")
+        logger.logLevel = .warning
+        let agent = ProxyAgent(
+            client: client,
+            options: .init(
+                nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
+                resyncInterval: resync, namespace: namespace),
+            logger: logger)
+        return (agent, Task { try await agent.run() })
+    }
+
     /// A slice of Service `web` named `name`, with its endpoints (address, port, ready).
     static func slice(_ name: String, _ endpoints: [(String, Int, Bool)]) -> JSON {
         [
@@ -67,15 +83,7 @@ struct ProxyAgentTests {
                 _ = try await client.create(
                     .endpointSlices, namespace: "default", Self.slice("web-2", [("10.42.0.3", 8082, true)]))
 
-                var logger = Logger(label: "test.proxy")
-                logger.logLevel = .warning
-                let agent = ProxyAgent(
-                    client: client,
-                    options: .init(
-                        nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
-                        resyncInterval: .seconds(1), namespace: scratch.namespaces[0]),
-                    logger: logger)
-                let task = Task { try await agent.run() }
+                let (_, task) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(1))
                 defer { task.cancel() }
 
                 var answers: Set<String> = []
@@ -168,15 +176,7 @@ struct ProxyAgentTests {
                 ]
                 _ = try await client.create(.endpointSlices, namespace: "default", slice)
 
-                var logger = Logger(label: "test.proxy")
-                logger.logLevel = .warning
-                let agent = ProxyAgent(
-                    client: client,
-                    options: .init(
-                        nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
-                        resyncInterval: .seconds(1), namespace: scratch.namespaces[0]),
-                    logger: logger)
-                let task = Task { try await agent.run() }
+                let (_, task) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(1))
                 defer { task.cancel() }
                 for url in ["http://192.0.2.10:\(nodePort)/", "http://192.0.2.100/"] {
                     try await eventually("\(url) answers with the client's address") {
@@ -238,13 +238,7 @@ struct ProxyAgentTests {
                 _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
                 _ = try await client.create(
                     .endpointSlices, namespace: "default", Self.slice("web-1", [("10.42.0.2", 9000, true)]))
-                var logger = Logger(label: "test.proxy")
-                logger.logLevel = .warning
-                let options = ProxyAgent.Options(
-                    nodeName: "node1", clusterCIDRs: [IPNetwork("10.42.0.0/16")!], families: [.ipv4],
-                    resyncInterval: .seconds(30), namespace: scratch.namespaces[0])
-                let first = ProxyAgent(client: client, options: options, logger: logger)
-                let firstTask = Task { try await first.run() }
+                let (first, firstTask) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(30))
                 try await eventually("the proxy programmed its table") { first.isReady }
 
                 // A client keeps one connection open: one message before the restart, one after.
@@ -267,8 +261,7 @@ struct ProxyAgentTests {
                 try await eventually("the first message is echoed") { talker.text.contains("before") }
                 firstTask.cancel()
                 _ = try? await firstTask.value
-                let second = ProxyAgent(client: client, options: options, logger: logger)
-                let secondTask = Task { try await second.run() }
+                let (second, secondTask) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(30))
                 defer { secondTask.cancel() }
                 try await eventually("the restarted proxy rebuilt its table") { second.isReady }
                 FileManager.default.createFile(atPath: trigger, contents: Data())
