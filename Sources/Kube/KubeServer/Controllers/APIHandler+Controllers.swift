@@ -21,9 +21,15 @@ extension APIHandler {
     func stored(_ group: String, _ plural: String, namespace: String? = nil, labels: LabelSelector = .everything)
         -> [JSON]
     {
-        guard let resource = registry.lookup(group: group, version: group.isEmpty ? "v1" : "v1", plural: plural)
+        guard let resource = registry.lookup(group: group, version: "v1", plural: plural)
         else { return [] }
         return storage.list(WatchFilter(prefix: resource.storagePrefix, namespace: namespace, labels: labels)).items
             .map { $0.1.json }
+    }
+
+    /// One stored object of a resource, as JSON; nil when there is none.
+    func storedObject(_ group: String, _ plural: String, namespace: String, name: String) -> JSON? {
+        guard let resource = registry.lookup(group: group, version: "v1", plural: plural) else { return nil }
+        return storage.get(ObjectKey(prefix: resource.storagePrefix, namespace: namespace, name: name))?.json
     }
 }

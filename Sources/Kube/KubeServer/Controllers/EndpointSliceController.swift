@@ -18,6 +18,8 @@ final class EndpointSliceController: Service, Sendable {
         /// The Pods (UIDs) each Service's last plan selected, so a Pod that leaves a selection is noticed.
         var selected: [String: Set<String>] = [:]
         var dirty: Set<String> = []
+        /// The names of the slices this controller manages, by Service (`namespace/name`), from the slices' watch.
+        var slices: [String: Set<String>] = [:]
     }
 
     private let handler: APIHandler
@@ -64,6 +66,23 @@ final class EndpointSliceController: Service, Sendable {
             let (buffer, id, _) = try storage.watch(WatchFilter(prefix: prefix, labels: labels), from: nil)
             watches.append((buffer, id))
         }
+        // The slices it manages, indexed now (their watch's events may come after the first Services are
+        // reconciled, which must not create a second set).
+        let managed = handler.stored(
+            "discovery.k8s.io", "endpointslices",
+            labels: LabelSelector(requirements: [
+                .init(key: EndpointSlicePlanner.managedByLabel, op: .in, values: [EndpointSlicePlanner.managedBy])
+            ]))
+        state.withLock { state in
+            state.slices = [:]
+            for slice in managed {
+                guard let service = slice["metadata"]?["labels"]?[EndpointSlicePlanner.serviceNameLabel]?.stringValue,
+                    let name = slice["metadata"]?["name"]?.stringValue
+                else { continue }
+                state.slices["\(slice["metadata"]?["namespace"]?.stringValue ?? "")/\(service)", default: []].insert(
+                    name)
+            }
+        }
         let signal = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, (buffer, _)) in watches.enumerated() {
@@ -89,7 +108,9 @@ final class EndpointSliceController: Service, Sendable {
                         defer { state.dirty = [] }
                         return state.dirty
                     }
-                    for key in dirty.sorted() { await self.reconcile(key) }
+                    // The Pods of a namespace are read once per batch, however many of its Services changed.
+                    var pods: [String: [JSON]] = [:]
+                    for key in dirty.sorted() { await self.reconcile(key, pods: &pods) }
                 }
             }
             try await group.next()
@@ -130,28 +151,40 @@ final class EndpointSliceController: Service, Sendable {
                 }
             }
         default:
-            if let service = event.object.labels[EndpointSlicePlanner.serviceNameLabel] {
-                _ = state.withLock { $0.dirty.insert("\(namespace)/\(service)") }
+            guard let service = event.object.labels[EndpointSlicePlanner.serviceNameLabel] else { return }
+            let key = "\(namespace)/\(service)"
+            state.withLock { state in
+                if event.kind == .deleted {
+                    state.slices[key]?.remove(event.key.name)
+                    if state.slices[key]?.isEmpty == true { state.slices[key] = nil }
+                } else {
+                    state.slices[key, default: []].insert(event.key.name)
+                }
+                state.dirty.insert(key)
             }
         }
     }
 
     /// Brings one Service's slices and Endpoints to the plan.
-    private func reconcile(_ key: String) async {
+    private func reconcile(_ key: String, pods cache: inout [String: [JSON]]) async {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return }
         let (namespace, name) = (parts[0], parts[1])
-        let service = handler.stored("", "services", namespace: namespace).first {
-            $0["metadata"]?["name"]?.stringValue == name
-        }
+        let service = handler.storedObject("", "services", namespace: namespace, name: name)
         let slicesPath = "/apis/discovery.k8s.io/v1/namespaces/\(namespace)/endpointslices"
-        let existing = handler.stored(
-            "discovery.k8s.io", "endpointslices", namespace: namespace,
-            labels: LabelSelector(requirements: [
-                .init(key: EndpointSlicePlanner.serviceNameLabel, op: .in, values: [name]),
-                .init(key: EndpointSlicePlanner.managedByLabel, op: .in, values: [EndpointSlicePlanner.managedBy]),
-            ]))
-        let pods = service == nil ? [] : handler.stored("", "pods", namespace: namespace)
+        let existing = (state.withLock { $0.slices[key] } ?? []).sorted().compactMap {
+            handler.storedObject("discovery.k8s.io", "endpointslices", namespace: namespace, name: $0)
+        }
+        // A Service this controller does not manage, and never did: nothing to read or write.
+        if let service, !EndpointSlicePlanner.manages(service), existing.isEmpty {
+            state.withLock { $0.selected[key] = nil }
+            return
+        }
+        var pods: [JSON] = []
+        if let service, EndpointSlicePlanner.manages(service) {
+            if cache[namespace] == nil { cache[namespace] = handler.stored("", "pods", namespace: namespace) }
+            pods = cache[namespace] ?? []
+        }
         let actions = EndpointSlicePlanner.plan(service: service ?? [:], pods: pods, existing: existing)
         for action in actions {
             let (method, path, body): (String, String, JSON?) =
@@ -176,9 +209,7 @@ final class EndpointSliceController: Service, Sendable {
     private func reconcileEndpoints(_ key: String, namespace: String, name: String, service: JSON?, pods: [JSON]) async
     {
         let path = "/api/v1/namespaces/\(namespace)/endpoints"
-        let current = handler.stored("", "endpoints", namespace: namespace).first {
-            $0["metadata"]?["name"]?.stringValue == name
-        }
+        let current = handler.storedObject("", "endpoints", namespace: namespace, name: name)
         guard let service else {
             // The Service is gone: so is its Endpoints object (kube-apiserver's garbage collector would take it).
             if current != nil { _ = await handler.perform("DELETE", "\(path)/\(name)") }
