@@ -87,7 +87,9 @@ public final class ProxyAgent: Service, Sendable {
                 let serviceObjects = services.list()
                 let sliceObjects = slices.list()
                 var failed = false
-                let podCIDRs = full ? await nodePodCIDRs() : []
+                // A table built whole (on request, or for a family not programmed yet) needs the node's pod CIDRs.
+                let fresh = full || options.families.contains { programmed[$0] == nil }
+                let podCIDRs = fresh ? await nodePodCIDRs() : []
                 var problems: Set<ProxyProblem> = []
                 var addresses = 0
                 var endpoints = 0
@@ -99,7 +101,7 @@ public final class ProxyAgent: Service, Sendable {
                     endpoints += plan.endpoints.count
                     do {
                         programmed[family] = try apply(
-                            plan, over: full ? nil : programmed[family], podCIDRs: podCIDRs, socket: socket)
+                            plan, over: fresh ? nil : programmed[family], podCIDRs: podCIDRs, socket: socket)
                     } catch {
                         failed = true
                         programmed[family] = nil
@@ -117,6 +119,8 @@ public final class ProxyAgent: Service, Sendable {
                 metrics.serviceAddresses.record(addresses)
                 metrics.endpoints.record(endpoints)
                 if failed {
+                    // Again in a second, whole (a kernel that keeps refusing is not asked in a tight loop).
+                    try? await Task.sleep(for: .seconds(1))
                     trigger.yield(true)
                 } else {
                     metrics.lastSync.record(Date().timeIntervalSince1970)
