@@ -246,7 +246,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "ProxyTests", dependencies: ["Proxy", "KubeAPI", "NetCore", "Netlink", "NFTables", collections],
+            name: "ProxyTests", dependencies: ["Proxy", "KubeAPI", "NetCore", "Netlink", "NFTables", "PylonTestKit", collections],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OverlayTests", dependencies: ["Overlay", "CNI", "KubeAPI", "NetCore", "Netlink"],

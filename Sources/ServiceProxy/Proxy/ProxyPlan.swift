@@ -9,8 +9,9 @@ import NetCore
 /// policies (`externalTrafficPolicy` for external addresses and node ports, `internalTrafficPolicy` for cluster
 /// addresses) keep traffic on this node's endpoints and drop it where there are none, as kube-proxy does.
 ///
-/// Built whole from Services and EndpointSlices; `ProxyPlan+Changes` turns two plans into the element changes
-/// between them, so one endpoint's change touches one service's elements only.
+/// A plan is built per Service (`init(service:slices:family:node:)`) and kept per Service by `ProxyState`;
+/// `ProxyPlan+Changes` turns two plans into the element changes between them, so one endpoint's change touches one
+/// Service's elements only.
 public struct ProxyPlan: Sendable, Equatable {
     public struct ServiceKey: Sendable, Hashable, Comparable {
         public var address: IPAddress
@@ -46,6 +47,14 @@ public struct ProxyPlan: Sendable, Equatable {
         /// External traffic of an `externalTrafficPolicy: Local` Service on a node without a local endpoint:
         /// dropped, as kube-proxy drops it (the client's retry goes to a node that has one).
         case drop
+
+        /// How many endpoints it picks from.
+        public var count: Int {
+            switch self {
+            case .pick(let n), .pickExternal(let n): n
+            case .reject, .drop: 0
+            }
+        }
     }
 
     public var family: IPFamily
@@ -62,57 +71,77 @@ public struct ProxyPlan: Sendable, Equatable {
         self.family = family
     }
 
+    /// The plan of every Service in `serviceObjects` with their endpoints from `slices` (`ProxyState`, built whole).
+    ///
     /// - Parameter node: this node's name: `externalTrafficPolicy: Local` keeps external traffic on its endpoints.
     public init(services serviceObjects: [JSON], slices: [JSON], family: IPFamily, node: String? = nil) {
+        self = ProxyState(services: serviceObjects, slices: slices, family: family, node: node).plan
+    }
+
+    /// The part of one Service: its addresses and node ports with their endpoints from `slices` (the Service's own).
+    public init(service: JSON, slices: [JSON], family: IPFamily, node: String?) {
         self.family = family
         let (backends, endpointProblems) = Backend.parse(slices, family: family)
-        problems = endpointProblems
-        for service in serviceObjects {
-            let (ports, portProblems) = ServicePort.parse(service, family: family)
-            problems += portProblems
-            for port in ports {
-                let usable = Backend.usable(backends[port.service]?[port.name] ?? [])
-                let local = usable.filter { node != nil && $0.node == node }
-                localEndpoints.formUnion(local.map(\.address))
-                // External traffic of a Local Service goes to this node's endpoints only, or nowhere.
-                let external = port.externalLocal ? local : usable
-                let externalFallback: Target = port.externalLocal && !usable.isEmpty ? .drop : .reject
-                func route(_ address: IPAddress, to chosen: [Backend], target: (Int) -> Target, otherwise: Target) {
-                    let key = ServiceKey(address: address, transport: port.transport, port: port.port)
-                    guard !chosen.isEmpty else {
-                        services[key] = otherwise
-                        return
-                    }
-                    services[key] = target(chosen.count)
-                    for (index, backend) in chosen.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
+        let (ports, portProblems) = ServicePort.parse(service, family: family)
+        problems = portProblems + endpointProblems
+        for port in ports {
+            let usable = Backend.usable(backends[port.service]?[port.name] ?? [])
+            let local = usable.filter { node != nil && $0.node == node }
+            localEndpoints.formUnion(local.map(\.address))
+            // External traffic of a Local Service goes to this node's endpoints only, or nowhere.
+            let external = port.externalLocal ? local : usable
+            let externalFallback: Target = port.externalLocal && !usable.isEmpty ? .drop : .reject
+            func route(_ address: IPAddress, to chosen: [Backend], target: (Int) -> Target, otherwise: Target) {
+                let key = ServiceKey(address: address, transport: port.transport, port: port.port)
+                guard !chosen.isEmpty else {
+                    services[key] = otherwise
+                    return
                 }
-                // Cluster traffic of an internal-Local Service stays on this node too (dropped where it has none).
-                let clusterBound = port.internalLocal ? local : usable
-                let internalFallback: Target = port.internalLocal && !usable.isEmpty ? .drop : .reject
-                for address in port.clusterAddresses {
-                    route(address, to: clusterBound, target: { .pick($0) }, otherwise: internalFallback)
-                }
-                for address in port.externalAddresses {
-                    route(address, to: external, target: { .pickExternal($0) }, otherwise: externalFallback)
-                }
-                if let nodePort = port.nodePort {
-                    let key = NodePortKey(transport: port.transport, port: nodePort)
-                    nodePorts[key] = external.isEmpty ? externalFallback : .pickExternal(external.count)
-                    for (index, backend) in external.enumerated() {
-                        nodePortEndpoints[Indexed(key: key, index: index)] = backend
-                    }
+                services[key] = target(chosen.count)
+                for (index, backend) in chosen.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
+            }
+            // Cluster traffic of an internal-Local Service stays on this node too (dropped where it has none).
+            let clusterBound = port.internalLocal ? local : usable
+            let internalFallback: Target = port.internalLocal && !usable.isEmpty ? .drop : .reject
+            for address in port.clusterAddresses {
+                route(address, to: clusterBound, target: { .pick($0) }, otherwise: internalFallback)
+            }
+            for address in port.externalAddresses {
+                route(address, to: external, target: { .pickExternal($0) }, otherwise: externalFallback)
+            }
+            if let nodePort = port.nodePort {
+                let key = NodePortKey(transport: port.transport, port: nodePort)
+                nodePorts[key] = external.isEmpty ? externalFallback : .pickExternal(external.count)
+                for (index, backend) in external.enumerated() {
+                    nodePortEndpoints[Indexed(key: key, index: index)] = backend
                 }
             }
         }
     }
 
+    /// Removes a service address and its endpoints (another Service holds it).
+    mutating func remove(_ key: ServiceKey) {
+        guard let target = services.removeValue(forKey: key) else { return }
+        for index in 0..<target.count { endpoints[Indexed(key: key, index: index)] = nil }
+    }
+
+    /// Removes a node port and its endpoints (another Service holds it).
+    mutating func remove(_ key: NodePortKey) {
+        guard let target = nodePorts.removeValue(forKey: key) else { return }
+        for index in 0..<target.count { nodePortEndpoints[Indexed(key: key, index: index)] = nil }
+    }
+
+    /// Adds `part`'s entries (their keys are not in this plan: `ProxyState` gives every key one owner).
+    mutating func merge(_ part: ProxyPlan) {
+        services.merge(part.services) { _, new in new }
+        endpoints.merge(part.endpoints) { _, new in new }
+        nodePorts.merge(part.nodePorts) { _, new in new }
+        nodePortEndpoints.merge(part.nodePortEndpoints) { _, new in new }
+        problems += part.problems
+    }
+
     /// The endpoint counts the plan's targets use (a pick chain each).
     public var pickCounts: Set<Int> {
-        var counts: Set<Int> = []
-        for target in Array(services.values) + Array(nodePorts.values) {
-            if case .pick(let n) = target { counts.insert(n) }
-            if case .pickExternal(let n) = target { counts.insert(n) }
-        }
-        return counts
+        Set(services.values.map(\.count) + nodePorts.values.map(\.count)).subtracting([0])
     }
 }

@@ -8,6 +8,8 @@ public struct ProxyProblem: Sendable, Hashable, CustomStringConvertible {
         case badAddress = "bad_address"
         /// An EndpointSlice endpoint whose address or port is garbage.
         case badEndpoint = "bad_endpoint"
+        /// A service address and port, or a node port, that another Service holds already.
+        case duplicateAddress = "duplicate_address"
     }
 
     public var reason: Reason

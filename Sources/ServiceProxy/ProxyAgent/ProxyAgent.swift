@@ -45,8 +45,23 @@ public final class ProxyAgent: Service, Sendable {
 
     /// What one family's kernel table holds, as last programmed.
     private struct Programmed {
-        var plan: ProxyPlan
+        var state: ProxyState
         var pickCounts: Set<Int>
+    }
+
+    /// The agent's loop state: the programmed tables, what was reported, the totals for the gauges.
+    private struct Progress {
+        var programmed: [IPFamily: Programmed] = [:]
+        /// Problems logged and counted, by Service.
+        var reported: [String: Set<ProxyProblem>] = [:]
+        var addresses: [IPFamily: Int] = [:]
+        var endpoints: [IPFamily: Int] = [:]
+    }
+
+    /// What the next pass does: rebuild whole tables, and the Services changed since the last pass.
+    private struct Pending {
+        var whole = false
+        var services: Set<String> = []
     }
 
     let client: KubeClient
@@ -54,6 +69,7 @@ public final class ProxyAgent: Service, Sendable {
     let logger: Logger
     let metrics = ProxyMetrics()
     private let ready = Mutex(false)
+    private let pending = Mutex(Pending())
 
     public init(client: KubeClient, options: Options, logger: Logger) {
         self.client = client
@@ -66,62 +82,63 @@ public final class ProxyAgent: Service, Sendable {
 
     public func run() async throws {
         let socket = try NetlinkSocket(namespace: options.namespace, kind: .netfilter)
-        let services = Informer(client: client, resource: .services, logger: logger)
-        let slices = Informer(client: client, resource: .endpointSlices, logger: logger)
-        let (work, trigger) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(1))
+        let services = Informer(
+            client: client, resource: .services, transform: { $0.projected(onto: ProxyState.serviceShape) },
+            logger: logger)
+        let slices = Informer(
+            client: client, resource: .endpointSlices,
+            indexers: ["service": { ProxyState.serviceKey(ofSlice: $0).map { [$0] } ?? [] }],
+            transform: { $0.projected(onto: ProxyState.sliceShape) }, logger: logger)
+        // What the next pass does is in `pending`; the stream only wakes the loop.
+        let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let interval = options.resyncInterval
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try? await services.run() }
             tasks.addTask { try? await slices.run() }
             tasks.addTask {
-                while (try? await Task.sleep(for: interval)) != nil { trigger.yield(true) }
+                while (try? await Task.sleep(for: interval)) != nil {
+                    self.pending.withLock { $0.whole = true }
+                    trigger.yield()
+                }
             }
-            for informer in [services, slices] { await informer.addHandler { _ in trigger.yield(false) } }
+            await services.addHandler { change in
+                self.pending.withLock { $0.services.formUnion(Self.objects(of: change).map(ProxyState.key)) }
+                trigger.yield()
+            }
+            await slices.addHandler { change in
+                self.pending.withLock {
+                    $0.services.formUnion(Self.objects(of: change).compactMap(ProxyState.serviceKey(ofSlice:)))
+                }
+                trigger.yield()
+            }
             await services.waitForSync()
             await slices.waitForSync()
-            trigger.yield(true)
-            var programmed: [IPFamily: Programmed] = [:]
-            var reported: Set<ProxyProblem> = []
-            for await full in work.cancelOnGracefulShutdown() {
+            self.pending.withLock { $0.whole = true }
+            trigger.yield()
+            var progress = Progress()
+            for await _ in work.cancelOnGracefulShutdown() {
                 let start = ContinuousClock.now
-                let serviceObjects = services.list()
-                let sliceObjects = slices.list()
-                var failed = false
-                // A table built whole (on request, or for a family not programmed yet) needs the node's pod CIDRs.
-                let fresh = full || options.families.contains { programmed[$0] == nil }
-                let podCIDRs = fresh ? await nodePodCIDRs() : []
-                var problems: Set<ProxyProblem> = []
-                var addresses = 0
-                var endpoints = 0
-                for family in options.families {
-                    let plan = ProxyPlan(
-                        services: serviceObjects, slices: sliceObjects, family: family, node: options.nodeName)
-                    problems.formUnion(plan.problems)
-                    addresses += plan.services.count
-                    endpoints += plan.endpoints.count
-                    do {
-                        programmed[family] = try apply(
-                            plan, over: fresh ? nil : programmed[family], podCIDRs: podCIDRs, socket: socket)
-                    } catch {
-                        failed = true
-                        programmed[family] = nil
-                        metrics.syncErrors.increment()
-                        logger.error("cannot program the \(family.rawValue) table: \(error)")
-                    }
+                let taken = self.pending.withLock { taken in
+                    defer { taken = Pending() }
+                    return taken
                 }
-                for problem in problems.subtracting(reported) {
-                    metrics.skipped[problem.reason]?.increment()
-                    logger.warning("skipped: \(problem)")
+                let whole = taken.whole || options.families.contains { progress.programmed[$0] == nil }
+                let changed = taken.services
+                let failed: Bool
+                if whole {
+                    failed = await programWhole(services: services, slices: slices, socket: socket, &progress)
+                } else {
+                    failed = programChanges(of: changed, services: services, slices: slices, socket: socket, &progress)
                 }
-                reported = problems
                 let took = start.duration(to: .now).components
                 metrics.syncDuration.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
-                metrics.serviceAddresses.record(addresses)
-                metrics.endpoints.record(endpoints)
+                metrics.serviceAddresses.record(progress.addresses.values.reduce(0, +))
+                metrics.endpoints.record(progress.endpoints.values.reduce(0, +))
                 if failed {
                     // Again in a second, whole (a kernel that keeps refusing is not asked in a tight loop).
                     try? await Task.sleep(for: .seconds(1))
-                    trigger.yield(true)
+                    self.pending.withLock { $0.whole = true }
+                    trigger.yield()
                 } else {
                     metrics.lastSync.record(Date().timeIntervalSince1970)
                     ready.withLock { $0 = true }
@@ -129,6 +146,106 @@ public final class ProxyAgent: Service, Sendable {
             }
             tasks.cancelAll()
         }
+    }
+
+    static func objects(of change: Informer.Change) -> [JSON] {
+        switch change {
+        case .added(let object), .deleted(let object): [object]
+        case .updated(let old, let new): [old, new]
+        }
+    }
+
+    /// Replaces every family's table whole, from the informers' caches. Returns whether a batch failed.
+    private func programWhole(services: Informer, slices: Informer, socket: NetlinkSocket, _ progress: inout Progress)
+        async -> Bool
+    {
+        let podCIDRs = await nodePodCIDRs()
+        let serviceObjects = services.list()
+        let sliceObjects = slices.list()
+        var failed = false
+        var problems: [String: Set<ProxyProblem>] = [:]
+        for family in options.families {
+            let state = ProxyState(
+                services: serviceObjects, slices: sliceObjects, family: family, node: options.nodeName)
+            for (key, part) in state.parts where !part.problems.isEmpty {
+                problems[key, default: []].formUnion(part.problems)
+            }
+            let plan = state.plan
+            progress.addresses[family] = plan.services.count
+            progress.endpoints[family] = plan.endpoints.count
+            let maps = ProxyMaps(family: family)
+            var requests = ProxyTables.fresh(
+                maps: maps, clusterCIDRs: options.clusterCIDRs, nodePodCIDRs: podCIDRs, pickCounts: plan.pickCounts)
+            requests += plan.elementChanges(from: ProxyPlan(family: family), maps: maps)
+            metrics.fullSyncs.increment()
+            progress.programmed[family] = nil
+            do {
+                try socket.apply(requests, begin: .batchBegin, end: .batchEnd)
+                progress.programmed[family] = Programmed(state: state, pickCounts: plan.pickCounts)
+            } catch {
+                failed = true
+                fail(family, error)
+            }
+        }
+        for key in Set(problems.keys).union(progress.reported.keys) {
+            report(key, problems[key] ?? [], &progress)
+        }
+        return failed
+    }
+
+    /// Programs the changes of the Services `keys` (their objects read again from the caches), one batch per
+    /// family. Returns whether a batch failed.
+    private func programChanges(
+        of keys: Set<String>, services: Informer, slices: Informer, socket: NetlinkSocket, _ progress: inout Progress
+    ) -> Bool {
+        guard !keys.isEmpty else { return false }
+        var failed = false
+        var problems: [String: Set<ProxyProblem>] = [:]
+        for family in options.families {
+            guard var programmed = progress.programmed[family] else { continue }
+            let maps = ProxyMaps(family: family)
+            var requests: [NetlinkRequest] = []
+            var additions: [NetlinkRequest] = []
+            for key in keys.sorted() {
+                let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+                let service = parts.count == 2 ? services.get(namespace: parts[0], name: parts[1]) : nil
+                let (before, after) = programmed.state.update(
+                    key, service: service, slices: slices.byIndex("service", key))
+                problems[key, default: []].formUnion(after.problems)
+                let missing = after.pickCounts.subtracting(programmed.pickCounts).sorted()
+                requests += ProxyTables.pickChains(maps: maps, counts: missing)
+                programmed.pickCounts.formUnion(missing)
+                additions += after.elementChanges(from: before, maps: maps)
+                progress.addresses[family, default: 0] += after.services.count - before.services.count
+                progress.endpoints[family, default: 0] += after.endpoints.count - before.endpoints.count
+            }
+            requests += additions
+            do {
+                if !requests.isEmpty { try socket.apply(requests, begin: .batchBegin, end: .batchEnd) }
+                progress.programmed[family] = programmed
+            } catch {
+                failed = true
+                progress.programmed[family] = nil
+                fail(family, error)
+            }
+        }
+        for key in keys { report(key, problems[key] ?? [], &progress) }
+        return failed
+    }
+
+    private func fail(_ family: IPFamily, _ error: any Error) {
+        metrics.syncErrors.increment()
+        logger.error("cannot program the \(family.rawValue) table: \(error)")
+    }
+
+    /// Logs and counts a Service's problems that were not reported yet.
+    private func report(_ key: String, _ problems: Set<ProxyProblem>, _ progress: inout Progress) {
+        for problem in problems.subtracting(progress.reported[key] ?? []).sorted(by: { $0.description < $1.description }
+        ) {
+            metrics.skipped[problem.reason]?.increment()
+            logger.warning("skipped: \(problem)")
+        }
+        progress.reported[key] = problems.isEmpty ? nil : problems
     }
 
     /// This node's pod CIDRs (its Node's `spec.podCIDRs`); none when the Node cannot be read (then every translated
@@ -139,27 +256,5 @@ public final class ProxyAgent: Service, Sendable {
             return []
         }
         return (node["spec"]?["podCIDRs"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(IPNetwork.init) }
-    }
-
-    /// Programs `plan`: only the changes from `previous`, or the whole table when there is none.
-    private func apply(_ plan: ProxyPlan, over previous: Programmed?, podCIDRs: [IPNetwork], socket: NetlinkSocket)
-        throws -> Programmed
-    {
-        let maps = ProxyMaps(family: plan.family)
-        var requests: [NetlinkRequest]
-        var counts = plan.pickCounts
-        if let previous {
-            let missing = counts.subtracting(previous.pickCounts).sorted()
-            requests = ProxyTables.pickChains(maps: maps, counts: missing)
-            requests += plan.elementChanges(from: previous.plan, maps: maps)
-            counts.formUnion(previous.pickCounts)
-        } else {
-            requests = ProxyTables.fresh(
-                maps: maps, clusterCIDRs: options.clusterCIDRs, nodePodCIDRs: podCIDRs, pickCounts: counts)
-            requests += plan.elementChanges(from: ProxyPlan(family: plan.family), maps: maps)
-            metrics.fullSyncs.increment()
-        }
-        if !requests.isEmpty { try socket.apply(requests, begin: .batchBegin, end: .batchEnd) }
-        return Programmed(plan: plan, pickCounts: counts)
     }
 }

@@ -1,0 +1,133 @@
+import KubeAPI
+import NetCore
+
+/// The proxy's plan for one address family, kept per Service (pure): replacing one Service's part (`update`) costs
+/// that Service's objects and elements, not the cluster's.
+///
+/// Every service address and node port has one owner: the first Service that claims it keeps it, a later one
+/// claiming the same key is told so by a `duplicateAddress` problem (until the owner lets go and the next whole
+/// build, at resync, hands it over). Hairpin elements are counted, since several Services share an endpoint.
+public struct ProxyState: Sendable {
+    public let family: IPFamily
+    /// This node's name (its endpoints are local).
+    public let node: String?
+    /// Each Service's part, by `namespace/name`.
+    public private(set) var parts: [String: ProxyPlan] = [:]
+    private var serviceOwners: [ProxyPlan.ServiceKey: String] = [:]
+    private var nodePortOwners: [ProxyPlan.NodePortKey: String] = [:]
+    private var hairpinUsers: [IPAddress: Int] = [:]
+
+    /// An empty state.
+    public init(family: IPFamily, node: String?) {
+        self.family = family
+        self.node = node
+    }
+
+    /// The state of every Service in `services` with its endpoints from `slices`, claiming keys in list order.
+    public init(services: [JSON], slices: [JSON], family: IPFamily, node: String?) {
+        self.init(family: family, node: node)
+        var slicesByService: [String: [JSON]] = [:]
+        for slice in slices {
+            if let key = Self.serviceKey(ofSlice: slice) { slicesByService[key, default: []].append(slice) }
+        }
+        for service in services {
+            let key = Self.key(service)
+            _ = update(key, service: service, slices: slicesByService[key] ?? [])
+        }
+    }
+
+    /// What the proxy reads of a Service (its informer caches only this: 10,000 Services stay small).
+    public static let serviceShape: JSON = [
+        "metadata": ["name": true, "namespace": true, "resourceVersion": true],
+        "spec": [
+            "type": true, "clusterIP": true, "clusterIPs": true, "externalIPs": true, "ports": true,
+            "externalTrafficPolicy": true, "internalTrafficPolicy": true, "sessionAffinity": true,
+            "sessionAffinityConfig": true, "loadBalancerSourceRanges": true, "healthCheckNodePort": true,
+        ],
+        "status": ["loadBalancer": true],
+    ]
+
+    /// What the proxy reads of an EndpointSlice.
+    public static let sliceShape: JSON = [
+        "metadata": ["name": true, "namespace": true, "resourceVersion": true, "labels": true],
+        "addressType": true, "ports": true, "endpoints": ["addresses": true, "conditions": true, "nodeName": true],
+    ]
+
+    /// `namespace/name` of an object.
+    public static func key(_ object: JSON) -> String {
+        "\(object["metadata"]?["namespace"]?.stringValue ?? "")/\(object["metadata"]?["name"]?.stringValue ?? "")"
+    }
+
+    /// `namespace/service` of the Service an EndpointSlice belongs to (its `kubernetes.io/service-name` label).
+    public static func serviceKey(ofSlice slice: JSON) -> String? {
+        guard let name = slice["metadata"]?["labels"]?["kubernetes.io/service-name"]?.stringValue else { return nil }
+        return "\(slice["metadata"]?["namespace"]?.stringValue ?? "")/\(name)"
+    }
+
+    /// Replaces the part of Service `key` (`service` nil: it is gone) and returns two plans whose element
+    /// difference (`elementChanges`) is the kernel's change: the Service's old and new entries, with the hairpin
+    /// addresses that lost their last user (`before`) and gained their first (`after`).
+    public mutating func update(_ key: String, service: JSON?, slices: [JSON]) -> (before: ProxyPlan, after: ProxyPlan)
+    {
+        let old = parts[key] ?? ProxyPlan(family: family)
+        var new =
+            service.map { ProxyPlan(service: $0, slices: slices, family: family, node: node) }
+            ?? ProxyPlan(family: family)
+        for serviceKey in old.services.keys where serviceOwners[serviceKey] == key {
+            serviceOwners[serviceKey] = nil
+        }
+        for nodePort in old.nodePorts.keys where nodePortOwners[nodePort] == key { nodePortOwners[nodePort] = nil }
+        for serviceKey in new.services.keys.sorted() {
+            if let owner = serviceOwners[serviceKey] {
+                new.remove(serviceKey)
+                new.problems.append(
+                    ProxyProblem(
+                        .duplicateAddress, object: key,
+                        "\(serviceKey.address) \(serviceKey.transport.rawValue) \(serviceKey.port) belongs to \(owner)")
+                )
+            } else {
+                serviceOwners[serviceKey] = key
+            }
+        }
+        for nodePort in new.nodePorts.keys.sorted() {
+            if let owner = nodePortOwners[nodePort] {
+                new.remove(nodePort)
+                new.problems.append(
+                    ProxyProblem(
+                        .duplicateAddress, object: key,
+                        "node port \(nodePort.transport.rawValue) \(nodePort.port) belongs to \(owner)"))
+            } else {
+                nodePortOwners[nodePort] = key
+            }
+        }
+        var lost: Set<IPAddress> = []
+        var gained: Set<IPAddress> = []
+        for address in old.localEndpoints.subtracting(new.localEndpoints) {
+            let users = (hairpinUsers[address] ?? 1) - 1
+            hairpinUsers[address] = users > 0 ? users : nil
+            if users <= 0 { lost.insert(address) }
+        }
+        for address in new.localEndpoints.subtracting(old.localEndpoints) {
+            hairpinUsers[address, default: 0] += 1
+            if hairpinUsers[address] == 1 { gained.insert(address) }
+        }
+        let empty = new.services.isEmpty && new.nodePorts.isEmpty && new.problems.isEmpty
+        parts[key] = empty && new.localEndpoints.isEmpty ? nil : new
+        var before = old
+        before.localEndpoints = lost
+        var after = new
+        after.localEndpoints = gained
+        return (before, after)
+    }
+
+    /// Every part together.
+    public var plan: ProxyPlan {
+        var plan = ProxyPlan(family: family)
+        for key in parts.keys.sorted() { plan.merge(parts[key]!) }
+        plan.localEndpoints = Set(hairpinUsers.keys)
+        return plan
+    }
+
+    /// Everything skipped, every Service's.
+    public var problems: [ProxyProblem] { parts.values.flatMap(\.problems) }
+}
