@@ -179,7 +179,8 @@ let package = Package(
             name: "pylon-bench",
             dependencies: [
                 "KubeClient", "KubeAPI", "PylonTestSupport", "Processes", "CLinuxNet", "Layer2", "Lab", "LabRuntime",
-                "NetCore", "BGP", "Speaker", "Kernel", "Netlink", "Overlay", "OverlayAgent", logging, lifecycle,
+                "NetCore", "BGP", "Speaker", "Kernel", "Netlink", "Overlay", "OverlayAgent", "Proxy", "NFTables", logging,
+                lifecycle,
                 product("NIOCore", "swift-nio"),
             ],
             path: "Sources/Executables/pylon-bench",

@@ -53,6 +53,18 @@ struct NFTSetTests {
             #expect(listed.contains("10.43.0.20 . tcp . 80 : goto svc-web"), "\(listed)")
             #expect(listed.contains("ip daddr . meta l4proto . th dport vmap @service-ips"), "\(listed)")
 
+            // One element is asked for by its key; a key the map does not hold is refused with ENOENT.
+            let found = try socket.dumpMessages(
+                .getElement(web, from: "service-ips", table: Self.table, family: .ipv4))
+            #expect(found.count == 1 && found[0].payload.count > web.count)
+            let absent = Self.serviceIPs.keyBytes([[10, 43, 0, 99], [6], [0, 80]])
+            #expect {
+                try socket.dumpMessages(.getElement(absent, from: "service-ips", table: Self.table, family: .ipv4))
+            } throws: { error in
+                guard case .refused(let refusal) = error as? NetlinkSocketError else { return false }
+                return refusal.code == KernelError.noEntry
+            }
+
             // One element goes, in a batch of its own; the other stays.
             try socket.apply(
                 [.deleteElements([dns], from: "service-ips", table: Self.table, family: .ipv4)], begin: .batchBegin,

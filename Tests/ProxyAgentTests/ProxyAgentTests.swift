@@ -95,7 +95,9 @@ struct ProxyAgentTests {
                 let listed = try await ChildProcess.run(
                     "/usr/sbin/ip", ["netns", "exec", node, "nft", "list", "table", "ip", "pylon-proxy"])
                 #expect(
-                    listed.standardOutput.contains("\(clusterIP) . tcp . 80 : goto pick-2"),
+                    listed.standardOutput.contains("elements = { \(clusterIP) . tcp . 80 }")
+                        && listed.standardOutput.contains(
+                            "ip daddr . meta l4proto . th dport @service-ips-2 goto pick-2"),
                     "\(listed.standardOutput)\(listed.standardError)")
 
                 // One endpoint goes: the other takes every connection.
@@ -194,12 +196,85 @@ struct ProxyAgentTests {
                 try await eventually("the node drops the load balancer address's traffic") {
                     let listed = try await ChildProcess.run(
                         "/usr/sbin/ip",
-                        ["netns", "exec", node, "nft", "list", "map", "ip", "pylon-proxy", "service-ips"])
-                    return listed.standardOutput.contains("192.0.2.100 . tcp . 80 : drop")
+                        ["netns", "exec", node, "nft", "list", "set", "ip", "pylon-proxy", "service-ips-drop"])
+                    return listed.standardOutput.contains("192.0.2.100 . tcp . 80")
                 }
                 let dropped = try await ChildProcess.run(
                     "/usr/sbin/ip", ["netns", "exec", outside, "curl", "-s", "-m", "1", "http://192.0.2.100/"])
                 #expect(dropped.status == 28, "a timeout, not an answer or a refusal: \(dropped)")
+            }
+        }
+    }
+
+    /// The real `pylon proxy` process: a dual-stack Service reaches its endpoint over IPv4 and IPv6, while a
+    /// Service whose external IP is not an address and a slice endpoint with a garbage address are skipped, each
+    /// with a log line and a count in `pylon_proxy_skipped_total` (kube-apiserver would refuse both; `pylon server`
+    /// does not check them yet), and everything else keeps working.
+    @Test func badInputIsSkippedWithALogLineAndAMetricWhileBothFamiliesWork() async throws {
+        try await ScratchNamespaces.run(family: "pylp") { scratch in
+            try await TestAPIServer.with { server, client in
+                let node = scratch.names[0]
+                for address in ["10.42.0.2/32", "2001:db8:42::2/128"] {
+                    _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
+                }
+                let pod = try BackgroundProcess(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", node, PylonBinary.path, "lab", "pod", "--node-name", "one", "--port", "8081"])
+                defer { pod.kill() }
+                let service = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                        "spec": [
+                            "ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv4", "IPv6"],
+                            "ports": [["name": "http", "port": 80, "targetPort": 8081]],
+                        ],
+                    ])
+                let clusterIPs = (service["spec"]?["clusterIPs"]?.arrayValue ?? []).compactMap(\.stringValue)
+                try #require(clusterIPs.count == 2, "\(service)")
+                for address in clusterIPs {
+                    _ = try scratch.ip(
+                        0, "address", "add", address + (address.contains(":") ? "/128" : "/32"), "dev", "lo")
+                }
+                _ = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "bad"],
+                        "spec": ["externalIPs": ["not-an-ip"], "ports": [["name": "http", "port": 80]]],
+                    ])
+                var v4 = Self.slice("web-v4", [("10.42.0.2", 8081, true)])
+                v4["endpoints"] = .array(
+                    (v4["endpoints"]?.arrayValue ?? []) + [["addresses": ["garbage"], "conditions": ["ready": true]]])
+                _ = try await client.create(.endpointSlices, namespace: "default", v4)
+                var v6 = Self.slice("web-v6", [("2001:db8:42::2", 8081, true)])
+                v6["addressType"] = "IPv6"
+                _ = try await client.create(.endpointSlices, namespace: "default", v6)
+
+                let metricsPort = try await PylonBinary.freePort()
+                let proxy = try BackgroundProcess(
+                    PylonBinary.path,
+                    [
+                        "proxy", "--node-name", "node1", "--kubeconfig", server.kubeconfig, "--netns",
+                        "/var/run/netns/\(node)", "--cluster-cidr", "10.42.0.0/16,2001:db8:42::/56", "--metrics-port",
+                        String(metricsPort),
+                    ])
+                defer { proxy.terminate() }
+                for address in clusterIPs {
+                    let url = address.contains(":") ? "http://[\(address)]/" : "http://\(address)/"
+                    try await eventually("\(url) answers from the endpoint") {
+                        try await Self.curl(node, url).standardOutput == "one\n"
+                    }
+                }
+                try await eventually("both problems are logged") {
+                    proxy.text.contains("skipped: default/bad: externalIP not-an-ip is not an IP address")
+                        && proxy.text.contains("skipped: default/web-v4: endpoint address")
+                }
+                let metrics = try await ChildProcess.run(
+                    "curl", ["-s", "-m", "2", "http://127.0.0.1:\(metricsPort)/metrics"])
+                #expect(
+                    metrics.standardOutput.contains(#"pylon_proxy_skipped_total{reason="bad_address"} 1"#)
+                        && metrics.standardOutput.contains(#"pylon_proxy_skipped_total{reason="bad_endpoint"} 1"#),
+                    "\(metrics.standardOutput)")
             }
         }
     }

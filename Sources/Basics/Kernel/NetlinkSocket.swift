@@ -150,6 +150,22 @@ public final class NetlinkSocket: Sendable {
         do throws(NetlinkError) { return try NetlinkEvent.parse(buffer[..<count]) } catch { throw .malformed(error) }
     }
 
+    /// Datagrams up to this size fit any socket's default send buffer (`wmem_default`, 208 KiB, less overhead).
+    static let defaultSendBuffer = 160 * 1024
+
+    /// Answers that fit a default receive buffer (`rmem_default`, 208 KiB) at their buffer cost, with room to spare.
+    static let answersInDefaultBuffer = 64
+
+    /// Sets a socket buffer to at least `size` bytes: `forced` (past the system's limit, with CAP_NET_ADMIN), or
+    /// else `option` (up to the limit).
+    private func grow(_ forced: Int32, else option: Int32, to size: Int) {
+        var value = Int32(clamping: size)
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(descriptor, SOL_SOCKET, forced, &value, length) != 0 {
+            _ = setsockopt(descriptor, SOL_SOCKET, option, &value, length)
+        }
+    }
+
     /// Large enough for any datagram the kernel sends on a request socket (dump parts are at most 32 KiB).
     static let bufferSize = 64 * 1024
 
@@ -176,6 +192,16 @@ public final class NetlinkSocket: Sendable {
             next &+= UInt32(requests.count)
             var bytes: [UInt8] = []
             for (offset, request) in requests.enumerated() { bytes += request.bytes(sequence: first &+ UInt32(offset)) }
+            // A large nftables batch is one datagram: the socket's send buffer must hold it (the kernel refuses a
+            // datagram larger than the buffer with EMSGSIZE), and the receive buffer every answer the kernel queues
+            // while it handles the batch (each costs about a kilobyte of buffer; one that does not fit is dropped
+            // and the socket reports ENOBUFS). Forced past `wmem_max`/`rmem_max` with CAP_NET_ADMIN.
+            if bytes.count > Self.defaultSendBuffer {
+                grow(SO_SNDBUFFORCE, else: SO_SNDBUF, to: bytes.count + 4096)
+            }
+            if requests.count > Self.answersInDefaultBuffer {
+                grow(SO_RCVBUFFORCE, else: SO_RCVBUF, to: requests.count * 2048)
+            }
             let sent = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
             guard sent == bytes.count else {
                 throw errno == EAGAIN

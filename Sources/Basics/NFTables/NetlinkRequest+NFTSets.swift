@@ -49,6 +49,18 @@ extension NetlinkRequest {
         return request
     }
 
+    /// `NFT_MSG_GETSETELEM` for one key: the kernel answers with the element, or refuses with ENOENT when the set
+    /// holds no such key (`NetlinkSocket.dumpMessages`).
+    public static func getElement(_ key: [UInt8], from set: String, table: String, family: NFTFamily)
+        -> NetlinkRequest
+    {
+        var request = nftables(13, family: family, flags: 0)
+        request.append(1, string: table)
+        request.append(2, string: set)
+        request.appendElements([NFTSetElement(key: key)])
+        return request
+    }
+
     /// `NFTA_SET_ELEM_LIST_ELEMENTS`: each element's key (`NFTA_SET_ELEM_KEY { NFTA_DATA_VALUE }`) and verdict.
     private mutating func appendElements(_ elements: [NFTSetElement]) {
         nest(3 | NFTExpression.nested) { list in

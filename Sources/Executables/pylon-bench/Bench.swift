@@ -34,7 +34,7 @@ struct Bench {
         }
         guard let binary = args.first else {
             print(
-                "usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only] [--overlay-only [--remotes N]]"
+                "usage: pylon-bench PYLON_BINARY [--services N] [--pods N] [--etcd] [--cni-only] [--overlay-only [--remotes N]] [--proxy-only]"
             )
             exit(2)
         }
@@ -76,6 +76,10 @@ struct Bench {
         if let i = args.firstIndex(of: "--remotes"), i + 1 < args.count, let n = Int(args[i + 1]) { remotes = n }
         if args.contains("--overlay-only") {
             for (a, b, c) in try await overlayBenchmarks(binary, remotes: remotes, port: port + 2) { row(a, b, c) }
+            return
+        }
+        if args.contains("--proxy-only") {
+            for (a, b, c) in try await proxyBenchmarks(binary, count: count, port: port + 4) { row(a, b, c) }
             return
         }
 
@@ -122,6 +126,7 @@ struct Bench {
         for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
         for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
         for (a, b, c) in try await overlayBenchmarks(binary, remotes: remotes, port: port + 2) { row(a, b, c) }
+        for (a, b, c) in try await proxyBenchmarks(binary, count: count, port: port + 4) { row(a, b, c) }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }

@@ -60,6 +60,8 @@ struct ProxyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = log.logger("pylon.proxy")
+        // Few busy threads: two heap arenas keep memory compact (MemoryTrimmer.limitArenas).
+        MemoryTrimmer.limitArenas(2)
         let registry = MetricsServer.bootstrap()
         let kube = try KubeClient(configuration: try client.configuration(), logger: logger)
         let agent = ProxyAgent(

@@ -183,6 +183,9 @@ public final class Informer: Service, Sendable {
         try state.withLock { Array($0.objects.values) }.map { try transform($0.object) }
     }
 
+    /// The `namespace/name` of every cached object (`/name` for cluster-scoped ones), without decoding any.
+    public func keys() -> [String] { state.withLock { Array($0.objects.keys) } }
+
     /// Cached objects whose index `index` contains `value`.
     public func byIndex(_ index: String, _ value: String) -> [JSON] {
         state.withLock { s in (s.indexes[index]?[value] ?? []).compactMap { s.objects[$0]?.object } }
@@ -250,12 +253,17 @@ public final class Informer: Service, Sendable {
     }
 
     private func relist() async throws {
-        // Each object reduced as its page arrives, so a large collection is never held whole.
+        // Each object reduced as its page arrives, so a large collection is never held whole; a compact informer's
+        // texts go into an arena of the list's own at once (thousands of small blocks freed after the list would
+        // leave the heap's pages pinned by what was allocated among them).
         var fresh: [String: Entry] = [:]
+        var listed = TextArena()
         let version = try await client.listPages(
             resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector
         ) { items in
-            for item in items { fresh[item.namespacedName] = Entry(transform?(item) ?? item, compact: compact) }
+            for item in items {
+                fresh[item.namespacedName] = Entry(transform?(item) ?? item, compact: compact).packed(into: &listed)
+            }
         }
         var changes: [EntryChange] = []
         let waiters: [CheckedContinuation<Void, Never>] = state.withLock { s in

@@ -25,6 +25,10 @@ public struct Backend: Sendable, Hashable, Comparable {
         self.terminating = terminating
     }
 
+    /// Stands for an endpoint programmed earlier whose value is not kept (`ProxyState`): equal to no parsed endpoint
+    /// (port 0 is never one), so its element is always replaced.
+    public static let unknown = Backend(address: .v4(0), port: 0)
+
     public static func < (a: Backend, b: Backend) -> Bool { (a.address, a.port) < (b.address, b.port) }
 
     /// The endpoints of every Service in `slices` for `family`, by `namespace/service` and port name; problems for

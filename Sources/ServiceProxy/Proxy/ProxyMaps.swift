@@ -3,35 +3,36 @@ import NetCore
 
 /// The named maps and sets of the proxy's table in one family, and how plan entries become their elements.
 ///
-/// - `service-ips`: address . protocol . port → `goto pick-N` (or `pick-external-N`);
+/// - `service-ips-N`: the address . protocol . port of every Service with N usable endpoints (one `services` rule
+///   per count in use sends them to `pick-N`); `service-ips-drop`: those dropped (Local policy, no local endpoint);
+///   `no-endpoints`: those rejected. A Service whose count changes moves between plain sets: no verdict element
+///   changes, so the kernel never walks the table's jumps for loops on an endpoint change (it does whenever a jump
+///   or goto element is added, which with one verdict map keyed by Service costs every Service's element);
 /// - `endpoints`: address . protocol . port . index → endpoint address . port (the pick chains' `dnat … numgen
 ///   random mod N map @endpoints`);
-/// - `node-ports`: protocol . port → `goto pick-external-N`, and `node-port-endpoints`: protocol . port . index →
-///   endpoint;
-/// - `no-endpoints` and `no-endpoint-node-ports`: what the filter chains reject.
+/// - `node-ports-N`, `node-ports-drop`, `no-endpoint-node-ports`: protocol . port, as above, to `node-port-pick-N`,
+///   whose `node-port-endpoints` map is keyed protocol . port . index;
+/// - `hairpin`: endpoint . endpoint of this node's endpoints.
 public struct ProxyMaps: Sendable {
     public static let table = "pylon-proxy"
 
     public let family: IPFamily
-    public let serviceIPs: NFTSet
     public let endpoints: NFTSet
-    public let nodePorts: NFTSet
     public let nodePortEndpoints: NFTSet
     public let noEndpoints: NFTSet
     public let noEndpointNodePorts: NFTSet
     /// Endpoint . the same endpoint: a pod reaching itself through its Service.
     public let hairpin: NFTSet
+    private let address: NFTSet.DataType
 
     public init(family: IPFamily) {
         self.family = family
-        let address: NFTSet.DataType = family == .ipv4 ? .ipv4Address : .ipv6Address
-        serviceIPs = NFTSet(name: "service-ips", key: [address, .inetProtocol, .inetService], value: [.verdict], id: 1)
+        address = family == .ipv4 ? .ipv4Address : .ipv6Address
         // The random index is typed `mark` (4 bytes, host order, as numgen writes it): `nft list` cannot print an
         // untyped integer in a concatenation without the user data nft itself would have attached.
         endpoints = NFTSet(
             name: "endpoints", key: [address, .inetProtocol, .inetService, .mark], value: [address, .inetService],
             id: 2)
-        nodePorts = NFTSet(name: "node-ports", key: [.inetProtocol, .inetService], value: [.verdict], id: 3)
         nodePortEndpoints = NFTSet(
             name: "node-port-endpoints", key: [.inetProtocol, .inetService, .mark], value: [address, .inetService],
             id: 4)
@@ -40,18 +41,31 @@ public struct ProxyMaps: Sendable {
         hairpin = NFTSet(name: "hairpin", key: [address, address], id: 7)
     }
 
-    /// Every map and set, in the order they are created.
+    /// The sets every table has, in the order they are created (the pick sets of each count come with its chains).
     public var all: [NFTSet] {
-        [serviceIPs, endpoints, nodePorts, nodePortEndpoints, noEndpoints, noEndpointNodePorts, hairpin]
+        [
+            endpoints, nodePortEndpoints, noEndpoints, noEndpointNodePorts, hairpin, serviceSet(for: .drop),
+            nodePortSet(for: .drop),
+        ]
     }
 
-    /// The verdict of a target's element (none for `reject`: those are in the `no-endpoints` sets). External
-    /// traffic picks as cluster traffic does; postrouting masquerades it by its source and destination.
-    public static func verdict(for target: ProxyPlan.Target, nodePort: Bool = false) -> NFTExpression.Verdict? {
+    /// The set holding the service keys of a target: `service-ips-N`, `service-ips-drop` or `no-endpoints`.
+    public func serviceSet(for target: ProxyPlan.Target) -> NFTSet {
         switch target {
-        case .pick(let n), .pickExternal(let n): .goto(nodePort ? nodePortPickChain(n) : pickChain(n))
-        case .drop: .drop
-        case .reject: nil
+        case .pick(let n), .pickExternal(let n):
+            NFTSet(name: "service-ips-\(n)", key: [address, .inetProtocol, .inetService], id: 16 + 2 * UInt32(n))
+        case .drop: NFTSet(name: "service-ips-drop", key: [address, .inetProtocol, .inetService], id: 8)
+        case .reject: noEndpoints
+        }
+    }
+
+    /// The set holding the node ports of a target: `node-ports-N`, `node-ports-drop` or `no-endpoint-node-ports`.
+    public func nodePortSet(for target: ProxyPlan.Target) -> NFTSet {
+        switch target {
+        case .pick(let n), .pickExternal(let n):
+            NFTSet(name: "node-ports-\(n)", key: [.inetProtocol, .inetService], id: 17 + 2 * UInt32(n))
+        case .drop: NFTSet(name: "node-ports-drop", key: [.inetProtocol, .inetService], id: 9)
+        case .reject: noEndpointNodePorts
         }
     }
 
@@ -61,7 +75,7 @@ public struct ProxyMaps: Sendable {
     // MARK: Keys and values
 
     func key(_ key: ProxyPlan.ServiceKey) -> [UInt8] {
-        serviceIPs.keyBytes([key.address.bytes, [key.transport.number], Self.bigEndian(key.port)])
+        noEndpoints.keyBytes([key.address.bytes, [key.transport.number], Self.bigEndian(key.port)])
     }
 
     func key(_ key: ProxyPlan.Indexed<ProxyPlan.ServiceKey>) -> [UInt8] {
@@ -71,7 +85,7 @@ public struct ProxyMaps: Sendable {
     }
 
     func key(_ key: ProxyPlan.NodePortKey) -> [UInt8] {
-        nodePorts.keyBytes([[key.transport.number], Self.bigEndian(key.port)])
+        noEndpointNodePorts.keyBytes([[key.transport.number], Self.bigEndian(key.port)])
     }
 
     func key(_ key: ProxyPlan.Indexed<ProxyPlan.NodePortKey>) -> [UInt8] {

@@ -13,33 +13,46 @@ extension ProxyPlan {
 
         func diff<Key: Hashable & Comparable, Value: Equatable>(
             _ before: [Key: Value], _ after: [Key: Value], set: NFTSet, key: (Key) -> [UInt8],
-            element: (Key, Value) -> NFTSetElement?
+            element: (Key, Value) -> NFTSetElement
         ) {
             let gone = before.keys.filter { after[$0] == nil || after[$0] != before[$0] }.sorted()
             let new = after.keys.filter { before[$0] == nil || before[$0] != after[$0] }.sorted()
-            let removed = gone.filter { old in element(old, before[old]!) != nil }.map(key)
-            if !removed.isEmpty {
-                deletions.append(.deleteElements(removed, from: set.name, table: table, family: family))
+            for part in Self.parts(gone.map(key)) {
+                deletions.append(.deleteElements(Array(part), from: set.name, table: table, family: family))
             }
-            let added = new.compactMap { element($0, after[$0]!) }
-            if !added.isEmpty { additions.append(.addElements(added, to: set, table: table, family: family)) }
+            for part in Self.parts(new.map { element($0, after[$0]!) }) {
+                additions.append(.addElements(Array(part), to: set, table: table, family: family))
+            }
         }
 
-        // Verdict maps hold the routed targets; the no-endpoint sets the rejected ones.
-        diff(old.services, services, set: maps.serviceIPs, key: maps.key) { key, target in
-            ProxyMaps.verdict(for: target).map { NFTSetElement(key: maps.key(key), verdict: $0) }
+        // Each service key and node port is in the set of its target; a key whose set changes moves.
+        func move<Key: Hashable & Comparable>(
+            _ before: [Key: Target], _ after: [Key: Target], set: (Target) -> NFTSet, key: (Key) -> [UInt8]
+        ) {
+            var gone: [String: (NFTSet, [Key])] = [:]
+            var new: [String: (NFTSet, [Key])] = [:]
+            for (item, target) in before where after[item].map({ set($0).name != set(target).name }) ?? true {
+                gone[set(target).name, default: (set(target), [])].1.append(item)
+            }
+            for (item, target) in after where before[item].map({ set($0).name != set(target).name }) ?? true {
+                new[set(target).name, default: (set(target), [])].1.append(item)
+            }
+            for name in gone.keys.sorted() {
+                for part in Self.parts(gone[name]!.1.sorted().map(key)) {
+                    deletions.append(.deleteElements(Array(part), from: name, table: table, family: family))
+                }
+            }
+            for name in new.keys.sorted() {
+                let (target, items) = new[name]!
+                for part in Self.parts(items.sorted().map { NFTSetElement(key: key($0)) }) {
+                    additions.append(.addElements(Array(part), to: target, table: table, family: family))
+                }
+            }
         }
-        diff(old.services, services, set: maps.noEndpoints, key: maps.key) { key, target in
-            target == .reject ? NFTSetElement(key: maps.key(key)) : nil
-        }
+        move(old.services, services, set: maps.serviceSet(for:), key: maps.key)
+        move(old.nodePorts, nodePorts, set: maps.nodePortSet(for:), key: maps.key)
         diff(old.endpoints, endpoints, set: maps.endpoints, key: maps.key) { key, backend in
             NFTSetElement(key: maps.key(key), value: .data(maps.value(backend)))
-        }
-        diff(old.nodePorts, nodePorts, set: maps.nodePorts, key: maps.key) { key, target in
-            ProxyMaps.verdict(for: target, nodePort: true).map { NFTSetElement(key: maps.key(key), verdict: $0) }
-        }
-        diff(old.nodePorts, nodePorts, set: maps.noEndpointNodePorts, key: maps.key) { key, target in
-            target == .reject ? NFTSetElement(key: maps.key(key)) : nil
         }
         diff(old.nodePortEndpoints, nodePortEndpoints, set: maps.nodePortEndpoints, key: maps.key) { key, backend in
             NFTSetElement(key: maps.key(key), value: .data(maps.value(backend)))
@@ -50,5 +63,10 @@ extension ProxyPlan {
             NFTSetElement(key: maps.hairpinKey(address))
         }
         return deletions + additions
+    }
+
+    /// Elements in messages of at most 256: a netlink attribute (the element list) holds at most 64 KiB.
+    static func parts<Element>(_ elements: [Element]) -> [ArraySlice<Element>] {
+        stride(from: 0, to: elements.count, by: 256).map { elements[$0..<min($0 + 256, elements.count)] }
     }
 }

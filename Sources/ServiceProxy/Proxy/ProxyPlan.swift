@@ -71,11 +71,11 @@ public struct ProxyPlan: Sendable, Equatable {
         self.family = family
     }
 
-    /// The plan of every Service in `serviceObjects` with their endpoints from `slices` (`ProxyState`, built whole).
+    /// The plan of every Service in `serviceObjects` with their endpoints from `slices` (`ProxyState.whole`).
     ///
     /// - Parameter node: this node's name: `externalTrafficPolicy: Local` keeps external traffic on its endpoints.
     public init(services serviceObjects: [JSON], slices: [JSON], family: IPFamily, node: String? = nil) {
-        self = ProxyState(services: serviceObjects, slices: slices, family: family, node: node).plan
+        self = ProxyState.whole(services: serviceObjects, slices: slices, family: family, node: node).plan
     }
 
     /// The part of one Service: its addresses and node ports with their endpoints from `slices` (the Service's own).

@@ -2,7 +2,8 @@ import KubeAPI
 import NetCore
 
 /// The proxy's plan for one address family, kept per Service (pure): replacing one Service's part (`update`) costs
-/// that Service's objects and elements, not the cluster's.
+/// that Service's objects and elements, not the cluster's. Parts are kept without their endpoints (10,000 Services
+/// stay small): a changed Service's endpoint elements are all replaced.
 ///
 /// Every service address and node port has one owner: the first Service that claims it keeps it, a later one
 /// claiming the same key is told so by a `duplicateAddress` problem (until the owner lets go and the next whole
@@ -11,7 +12,7 @@ public struct ProxyState: Sendable {
     public let family: IPFamily
     /// This node's name (its endpoints are local).
     public let node: String?
-    /// Each Service's part, by `namespace/name`.
+    /// Each Service's part, by `namespace/name`, without endpoints.
     public private(set) var parts: [String: ProxyPlan] = [:]
     private var serviceOwners: [ProxyPlan.ServiceKey: String] = [:]
     private var nodePortOwners: [ProxyPlan.NodePortKey: String] = [:]
@@ -23,17 +24,29 @@ public struct ProxyState: Sendable {
         self.node = node
     }
 
-    /// The state of every Service in `services` with its endpoints from `slices`, claiming keys in list order.
-    public init(services: [JSON], slices: [JSON], family: IPFamily, node: String?) {
-        self.init(family: family, node: node)
+    /// The state of every Service in `services` with its endpoints from `slices`, claiming keys in the order of
+    /// the Services' `namespace/name`, and the whole plan (what a fresh table holds).
+    public static func whole(services: [JSON], slices: [JSON], family: IPFamily, node: String?) -> (
+        state: ProxyState, plan: ProxyPlan
+    ) {
         var slicesByService: [String: [JSON]] = [:]
         for slice in slices {
-            if let key = Self.serviceKey(ofSlice: slice) { slicesByService[key, default: []].append(slice) }
+            if let key = serviceKey(ofSlice: slice) { slicesByService[key, default: []].append(slice) }
         }
-        for service in services {
-            let key = Self.key(service)
-            _ = update(key, service: service, slices: slicesByService[key] ?? [])
+        var state = ProxyState(family: family, node: node)
+        var plan = ProxyPlan(family: family)
+        for service in services.sorted(by: { key($0) < key($1) }) {
+            state.insert(key(service), service: service, slices: slicesByService[key(service)] ?? [], into: &plan)
         }
+        return (state, plan)
+    }
+
+    /// For a whole build: `update`s Service `key` (not in the state yet) and adds its part, endpoints included, to
+    /// `plan`.
+    public mutating func insert(_ key: String, service: JSON?, slices: [JSON], into plan: inout ProxyPlan) {
+        let (_, after) = update(key, service: service, slices: slices)
+        plan.merge(after)
+        plan.localEndpoints.formUnion(after.localEndpoints)
     }
 
     /// What the proxy reads of a Service (its informer caches only this: 10,000 Services stay small).
@@ -69,10 +82,14 @@ public struct ProxyState: Sendable {
     /// addresses that lost their last user (`before`) and gained their first (`after`).
     public mutating func update(_ key: String, service: JSON?, slices: [JSON]) -> (before: ProxyPlan, after: ProxyPlan)
     {
+        update(key, part: service.map { ProxyPlan(service: $0, slices: slices, family: family, node: node) })
+    }
+
+    /// `update` with the Service's part built already (`ProxyPlan(service:slices:family:node:)` of this family and
+    /// node), or nil when it is gone.
+    mutating func update(_ key: String, part: ProxyPlan?) -> (before: ProxyPlan, after: ProxyPlan) {
         let old = parts[key] ?? ProxyPlan(family: family)
-        var new =
-            service.map { ProxyPlan(service: $0, slices: slices, family: family, node: node) }
-            ?? ProxyPlan(family: family)
+        var new = part ?? ProxyPlan(family: family)
         for serviceKey in old.services.keys where serviceOwners[serviceKey] == key {
             serviceOwners[serviceKey] = nil
         }
@@ -111,22 +128,28 @@ public struct ProxyState: Sendable {
             hairpinUsers[address, default: 0] += 1
             if hairpinUsers[address] == 1 { gained.insert(address) }
         }
+        // Kept without its endpoints (the larger part of a plan): a later change deletes every endpoint element the
+        // part's targets imply and adds the new ones.
+        var kept = new
+        kept.endpoints = [:]
+        kept.nodePortEndpoints = [:]
         let empty = new.services.isEmpty && new.nodePorts.isEmpty && new.problems.isEmpty
-        parts[key] = empty && new.localEndpoints.isEmpty ? nil : new
+        parts[key] = empty && new.localEndpoints.isEmpty ? nil : kept
         var before = old
+        for (serviceKey, target) in old.services {
+            for index in 0..<target.count { before.endpoints[.init(key: serviceKey, index: index)] = .unknown }
+        }
+        for (nodePort, target) in old.nodePorts {
+            for index in 0..<target.count { before.nodePortEndpoints[.init(key: nodePort, index: index)] = .unknown }
+        }
         before.localEndpoints = lost
         var after = new
         after.localEndpoints = gained
         return (before, after)
     }
 
-    /// Every part together.
-    public var plan: ProxyPlan {
-        var plan = ProxyPlan(family: family)
-        for key in parts.keys.sorted() { plan.merge(parts[key]!) }
-        plan.localEndpoints = Set(hairpinUsers.keys)
-        return plan
-    }
+    /// The endpoint addresses of this node that some Service uses (the `hairpin` set's elements).
+    public var hairpinAddresses: Set<IPAddress> { Set(hairpinUsers.keys) }
 
     /// Everything skipped, every Service's.
     public var problems: [ProxyProblem] { parts.values.flatMap(\.problems) }

@@ -2,10 +2,10 @@ import NFTables
 import NetCore
 import Netlink
 
-/// The proxy's table in one family, whole (pure): its maps and sets (`ProxyMaps`, plus `hairpin`), the chains and
-/// their rules — nat prerouting and output send every packet through `services`, which looks its destination up
-/// in `service-ips` (and, on the node's own addresses but loopback, in `node-ports`) and goes to the pick chain of
-/// the endpoint count; a pick chain translates to the endpoint the `endpoints` map holds for the destination and
+/// The proxy's table in one family, whole (pure): its maps and sets (`ProxyMaps`), the chains and their rules —
+/// nat prerouting and output send every packet through `services`, which finds its destination in the
+/// `service-ips-N` set of its Service's endpoint count (or, on the node's own addresses but loopback, its port in
+/// `node-ports-N`) and goes to that count's pick chain; a pick chain translates to the endpoint the `endpoints` map holds for the destination and
 /// a random number below the count; nat postrouting masquerades translated connections from outside the cluster
 /// CIDRs to endpoints on other nodes, and a pod reaching itself through its Service; filter chains before the conntrack-based ones reject what
 /// `no-endpoints` holds.
@@ -38,12 +38,16 @@ public enum ProxyTables {
         return requests
     }
 
-    /// The pick chains for `counts` (for service addresses and for node ports), with their one rule each.
+    /// The pick chains for `counts` (for service addresses and for node ports), with their one rule each, their
+    /// sets (`service-ips-N`, `node-ports-N`) and the `services` rules that send those sets' keys to them.
     public static func pickChains(maps: ProxyMaps, counts: [Int]) -> [NetlinkRequest] {
         let family = NFTFamily(maps.family)
         let registers = Registers(maps.family)
         var requests: [NetlinkRequest] = []
         for count in counts {
+            let target = ProxyPlan.Target.pick(count)
+            requests.append(.addSet(maps.serviceSet(for: target), table: ProxyMaps.table, family: family))
+            requests.append(.addSet(maps.nodePortSet(for: target), table: ProxyMaps.table, family: family))
             let service = NFTRule(
                 chain: ProxyMaps.pickChain(count),
                 expressions: [
@@ -73,8 +77,42 @@ public enum ProxyTables {
                 requests.append(.addChain(NFTChain(name: rule.chain), table: ProxyMaps.table, family: family))
                 requests.append(.addRule(rule, table: ProxyMaps.table, family: family))
             }
+            for rule in dispatch(maps: maps, target: target, verdict: .goto(ProxyMaps.pickChain(count))) {
+                requests.append(.addRule(rule, table: ProxyMaps.table, family: family))
+            }
         }
         return requests
+    }
+
+    /// The two `services` rules of a target: service keys in its `service-ips-…` set, and node ports (on the node's
+    /// own addresses but loopback) in its `node-ports-…` set, get `verdict` (node ports the node-port variant).
+    static func dispatch(maps: ProxyMaps, target: ProxyPlan.Target, verdict: NFTExpression.Verdict) -> [NFTRule] {
+        let registers = Registers(maps.family)
+        let services = maps.serviceSet(for: target)
+        let nodePorts = maps.nodePortSet(for: target)
+        let loopback = IPNetwork(maps.family == .ipv4 ? "127.0.0.0/8" : "::1/128")!
+        var nodePortVerdict = verdict
+        if case .goto(let chain) = verdict { nodePortVerdict = .goto("node-port-" + chain) }
+        return [
+            NFTRule(
+                chain: "services",
+                expressions: [
+                    .address(.destination, maps.family), .transportProtocol(register: registers.afterAddress),
+                    .payload(base: .transport, offset: 2, length: 2, register: registers.afterAddress + 1),
+                    .lookup(set: services.name, sourceRegister: 1, destinationRegister: nil, setID: services.id),
+                    .verdict(verdict),
+                ]),
+            NFTRule(
+                chain: "services",
+                expressions: [
+                    .destinationAddressType(register: 1), .compare(.equal, register: 1, value: [2, 0, 0, 0]),
+                ]
+                    + NFTExpression.inNetwork(.destination, loopback, negated: true) + [
+                        .transportProtocol(register: 1), .payload(base: .transport, offset: 2, length: 2, register: 9),
+                        .lookup(set: nodePorts.name, sourceRegister: 1, destinationRegister: nil, setID: nodePorts.id),
+                        .verdict(nodePortVerdict),
+                    ]),
+        ]
     }
 
     static let chains: [NFTChain] = [
@@ -97,26 +135,14 @@ public enum ProxyTables {
         let portOnly: [NFTExpression] = [
             .transportProtocol(register: 1), .payload(base: .transport, offset: 2, length: 2, register: 9),
         ]
-        let loopback = IPNetwork(family == .ipv4 ? "127.0.0.0/8" : "::1/128")!
         let local: [NFTExpression] = [
             .destinationAddressType(register: 1), .compare(.equal, register: 1, value: [2, 0, 0, 0]),
         ]
-        var rules: [NFTRule] = [
-            NFTRule(
-                chain: "services",
-                expressions: destination + [
-                    .lookup(
-                        set: maps.serviceIPs.name, sourceRegister: 1, destinationRegister: 0, setID: maps.serviceIPs.id)
-                ]),
-            NFTRule(
-                chain: "services",
-                expressions: local + NFTExpression.inNetwork(.destination, loopback, negated: true) + portOnly + [
-                    .lookup(
-                        set: maps.nodePorts.name, sourceRegister: 1, destinationRegister: 0, setID: maps.nodePorts.id)
-                ]),
-            NFTRule(chain: "nat-prerouting", expressions: [.verdict(.jump("services"))]),
-            NFTRule(chain: "nat-output", expressions: [.verdict(.jump("services"))]),
-        ]
+        var rules: [NFTRule] =
+            dispatch(maps: maps, target: .drop, verdict: .drop) + [
+                NFTRule(chain: "nat-prerouting", expressions: [.verdict(.jump("services"))]),
+                NFTRule(chain: "nat-output", expressions: [.verdict(.jump("services"))]),
+            ]
         // Translated connections from outside the cluster to an endpoint on another node go out with this node's
         // address, so replies come back here; to a pod of this node they keep their source (`externalTrafficPolicy:
         // Local` preserves the client's address, and so does Cluster when the endpoint chosen is local).

@@ -84,11 +84,12 @@ public final class ProxyAgent: Service, Sendable {
         let socket = try NetlinkSocket(namespace: options.namespace, kind: .netfilter)
         let services = Informer(
             client: client, resource: .services, transform: { $0.projected(onto: ProxyState.serviceShape) },
+            compact: true,
             logger: logger)
         let slices = Informer(
             client: client, resource: .endpointSlices,
             indexers: ["service": { ProxyState.serviceKey(ofSlice: $0).map { [$0] } ?? [] }],
-            transform: { $0.projected(onto: ProxyState.sliceShape) }, logger: logger)
+            transform: { $0.projected(onto: ProxyState.sliceShape) }, compact: true, logger: logger)
         // What the next pass does is in `pending`; the stream only wakes the loop.
         let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let interval = options.resyncInterval
@@ -148,6 +149,12 @@ public final class ProxyAgent: Service, Sendable {
         }
     }
 
+    /// The cached Service `namespace/name`.
+    static func service(_ key: String, in services: Informer) -> JSON? {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? services.get(namespace: parts[0], name: parts[1]) : nil
+    }
+
     static func objects(of change: Informer.Change) -> [JSON] {
         switch change {
         case .added(let object), .deleted(let object): [object]
@@ -160,17 +167,26 @@ public final class ProxyAgent: Service, Sendable {
         async -> Bool
     {
         let podCIDRs = await nodePodCIDRs()
-        let serviceObjects = services.list()
-        let sliceObjects = slices.list()
+        // The tables are replaced: the old state goes first, so that two are never held at once.
+        progress.programmed = [:]
+        // One Service at a time, in the order of their keys (the compact informers decode an object when it is read,
+        // and nothing read outlives its Service's turn).
+        var states = options.families.map { ProxyState(family: $0, node: options.nodeName) }
+        var plans = options.families.map { ProxyPlan(family: $0) }
+        for key in services.keys().sorted() {
+            let service = Self.service(key, in: services)
+            let own = slices.byIndex("service", key)
+            for index in states.indices {
+                states[index].insert(key, service: service, slices: own, into: &plans[index])
+            }
+        }
         var failed = false
         var problems: [String: Set<ProxyProblem>] = [:]
-        for family in options.families {
-            let state = ProxyState(
-                services: serviceObjects, slices: sliceObjects, family: family, node: options.nodeName)
+        for (state, plan) in zip(states, plans) {
+            let family = state.family
             for (key, part) in state.parts where !part.problems.isEmpty {
                 problems[key, default: []].formUnion(part.problems)
             }
-            let plan = state.plan
             progress.addresses[family] = plan.services.count
             progress.endpoints[family] = plan.endpoints.count
             let maps = ProxyMaps(family: family)
@@ -178,7 +194,6 @@ public final class ProxyAgent: Service, Sendable {
                 maps: maps, clusterCIDRs: options.clusterCIDRs, nodePodCIDRs: podCIDRs, pickCounts: plan.pickCounts)
             requests += plan.elementChanges(from: ProxyPlan(family: family), maps: maps)
             metrics.fullSyncs.increment()
-            progress.programmed[family] = nil
             do {
                 try socket.apply(requests, begin: .batchBegin, end: .batchEnd)
                 progress.programmed[family] = Programmed(state: state, pickCounts: plan.pickCounts)
@@ -202,15 +217,14 @@ public final class ProxyAgent: Service, Sendable {
         var failed = false
         var problems: [String: Set<ProxyProblem>] = [:]
         for family in options.families {
-            guard var programmed = progress.programmed[family] else { continue }
+            // Taken out, so that the state is not shared while it changes (a copy of 10,000 Services' parts).
+            guard var programmed = progress.programmed.removeValue(forKey: family) else { continue }
             let maps = ProxyMaps(family: family)
             var requests: [NetlinkRequest] = []
             var additions: [NetlinkRequest] = []
             for key in keys.sorted() {
-                let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-                let service = parts.count == 2 ? services.get(namespace: parts[0], name: parts[1]) : nil
                 let (before, after) = programmed.state.update(
-                    key, service: service, slices: slices.byIndex("service", key))
+                    key, service: Self.service(key, in: services), slices: slices.byIndex("service", key))
                 problems[key, default: []].formUnion(after.problems)
                 let missing = after.pickCounts.subtracting(programmed.pickCounts).sorted()
                 requests += ProxyTables.pickChains(maps: maps, counts: missing)
@@ -225,7 +239,6 @@ public final class ProxyAgent: Service, Sendable {
                 progress.programmed[family] = programmed
             } catch {
                 failed = true
-                progress.programmed[family] = nil
                 fail(family, error)
             }
         }
