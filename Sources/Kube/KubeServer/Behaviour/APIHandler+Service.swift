@@ -134,6 +134,12 @@ extension APIHandler {
                 throw .internalError("failed to allocate a nodePort: range is full")
             }
         }
+        do {
+            try allocateHealthCheckNodePort(old: old, type: type, spec: &spec, invalid: invalid)
+        } catch {
+            for (p, pr) in newlyReserved { nodePorts.release(p, protocol: pr) }
+            throw error
+        }
         for p in oldPorts {
             guard let n = p["nodePort"]?.intValue else { continue }
             let proto = p["protocol"]?.stringValue ?? "TCP"
@@ -145,8 +151,54 @@ extension APIHandler {
         return o
     }
 
+    /// Whether a Service needs a health check node port: `type: LoadBalancer` with `externalTrafficPolicy: Local`.
+    static func needsHealthCheckNodePort(_ spec: JSON?) -> Bool {
+        spec?["type"]?.stringValue == "LoadBalancer" && spec?["externalTrafficPolicy"]?.stringValue == "Local"
+    }
+
+    /// `spec.healthCheckNodePort`, as kube-apiserver keeps it: a TCP port of the node-port range allocated (or the
+    /// requested one reserved) while the Service needs one, kept unchanged while it does ("field is immutable"),
+    /// released and cleared once it does not; refused on a Service that never needed one.
+    private func allocateHealthCheckNodePort(
+        old: JSON?, type: String, spec: inout JSON, invalid: (String, String, String) -> Status
+    ) throws(Status) {
+        let field = "spec.healthCheckNodePort"
+        let requested = spec["healthCheckNodePort"]?.intValue.map(Int.init).flatMap { $0 == 0 ? nil : $0 }
+        let held =
+            Self.needsHealthCheckNodePort(old?["spec"])
+            ? old?["spec"]?["healthCheckNodePort"]?.intValue.map(Int.init) : nil
+        guard Self.needsHealthCheckNodePort(spec) else {
+            if let requested, requested != held {
+                throw invalid(
+                    "FieldValueInvalid",
+                    "Invalid value: \(requested): may only be set when `type` is 'LoadBalancer' and "
+                        + "`externalTrafficPolicy` is 'Local'", field)
+            }
+            spec["healthCheckNodePort"] = nil
+            if let held { nodePorts.release(held, protocol: "TCP") }
+            return
+        }
+        if let held {
+            if let requested, requested != held {
+                throw invalid("FieldValueForbidden", "Forbidden: field is immutable", field)
+            }
+            spec["healthCheckNodePort"] = .int(Int64(held))
+        } else if let requested {
+            if let error = nodePorts.reserve(requested, protocol: "TCP") {
+                throw invalid("FieldValueInvalid", "Invalid value: \(requested): \(error)", field)
+            }
+        } else if let port = nodePorts.allocate(protocol: "TCP") {
+            spec["healthCheckNodePort"] = .int(Int64(port))
+        } else {
+            throw .internalError("failed to allocate a healthCheckNodePort: range is full")
+        }
+    }
+
     func releaseService(_ object: JSON) {
         releaseClusterIPs(of: object)
+        if Self.needsHealthCheckNodePort(object["spec"]), let port = object["spec"]?["healthCheckNodePort"]?.intValue {
+            nodePorts.release(Int(port), protocol: "TCP")
+        }
         for p in object["spec"]?["ports"]?.arrayValue ?? [] {
             if let n = p["nodePort"]?.intValue {
                 nodePorts.release(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP")
@@ -159,6 +211,9 @@ extension APIHandler {
         for (_, stored) in storage.list(WatchFilter(prefix: "/services")).items {
             let o = stored.json
             for ip in Self.clusterIPs(of: o) { clusterIPs.allocator(for: ip.family)?.markUsed(ip) }
+            if Self.needsHealthCheckNodePort(o["spec"]), let port = o["spec"]?["healthCheckNodePort"]?.intValue {
+                nodePorts.markUsed(Int(port), protocol: "TCP")
+            }
             for p in o["spec"]?["ports"]?.arrayValue ?? [] {
                 if let n = p["nodePort"]?.intValue {
                     nodePorts.markUsed(Int(n), protocol: p["protocol"]?.stringValue ?? "TCP")
