@@ -154,7 +154,10 @@ let package = Package(
             ] + nio),
         module(
             "ProxyAgent", in: "ServiceProxy", pure: false,
-            ["Proxy", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI", "KubeClient", logging, metrics, lifecycle]),
+            [
+                "Proxy", "Kernel", "Netlink", "NFTables", "NetCore", "KubeAPI", "KubeClient", "Processes", logging,
+                metrics, lifecycle, product("NIOHTTP1", "swift-nio"),
+            ] + nio),
         module(
             "LabRuntime", in: "Lab", pure: false,
             ["Lab", "Processes", "KubeClient", "KubeAPI", "NetCore", "CLinuxNet", logging, lifecycle] + nio),

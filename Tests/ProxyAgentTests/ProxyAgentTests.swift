@@ -170,6 +170,7 @@ struct ProxyAgentTests {
                         ],
                     ])
                 let nodePort = try #require(service["spec"]?["ports"]?.arrayValue?.first?["nodePort"]?.intValue)
+                let healthPort = try #require(service["spec"]?["healthCheckNodePort"]?.intValue)
                 service["status"] = ["loadBalancer": ["ingress": [["ip": "192.0.2.100"]]]]
                 _ = try await client.updateStatus(.services, service)
                 var slice = Self.slice("web-1", [("10.42.0.2", 8081, true)])
@@ -189,6 +190,23 @@ struct ProxyAgentTests {
                     }
                 }
 
+                // The health check node port says this node has the Service's endpoint, as kube-proxy does.
+                func health() async throws -> String {
+                    try await ChildProcess.run(
+                        "/usr/sbin/ip",
+                        [
+                            "netns", "exec", outside, "curl", "-s", "-i", "-m", "2",
+                            "http://192.0.2.10:\(healthPort)/healthz",
+                        ]
+                    ).standardOutput
+                }
+                try await eventually("the health check node port answers 200 with one local endpoint") {
+                    let answer = try await health()
+                    return answer.hasPrefix("HTTP/1.1 200") && answer.contains("X-Load-Balancing-Endpoint-Weight: 1")
+                        && answer.contains(#""namespace": "default","#) && answer.contains(#""name": "web""#)
+                        && answer.contains(#""localEndpoints": 1,"#)
+                }
+
                 // The endpoint moves to another node: this one drops external traffic (the client times out).
                 var moved = try await client.get(.endpointSlices, namespace: "default", name: "web-1")
                 moved["endpoints"] = [["addresses": ["10.42.1.2"], "conditions": ["ready": true], "nodeName": "node2"]]
@@ -202,6 +220,10 @@ struct ProxyAgentTests {
                 let dropped = try await ChildProcess.run(
                     "/usr/sbin/ip", ["netns", "exec", outside, "curl", "-s", "-m", "1", "http://192.0.2.100/"])
                 #expect(dropped.status == 28, "a timeout, not an answer or a refusal: \(dropped)")
+                try await eventually("the health check node port answers 503 with no local endpoint") {
+                    let answer = try await health()
+                    return answer.hasPrefix("HTTP/1.1 503") && answer.contains(#""localEndpoints": 0,"#)
+                }
             }
         }
     }

@@ -64,6 +64,9 @@ public struct ProxyPlan: Sendable, Equatable {
     public var nodePortEndpoints: [Indexed<NodePortKey>: Backend] = [:]
     /// Endpoints on this node: a pod reaching itself through its Service is masqueraded (`hairpin`).
     public var localEndpoints: Set<IPAddress> = []
+    /// A Service's part only: its `healthCheckNodePort` (a LoadBalancer Service with `externalTrafficPolicy:
+    /// Local`), where the proxy answers with the count of `localEndpoints`.
+    public var healthCheckNodePort: UInt16?
     public var problems: [ProxyProblem] = []
 
     /// An empty plan (nothing routed).
@@ -84,6 +87,12 @@ public struct ProxyPlan: Sendable, Equatable {
         let (backends, endpointProblems) = Backend.parse(slices, family: family)
         let (ports, portProblems) = ServicePort.parse(service, family: family)
         problems = portProblems + endpointProblems
+        let spec = service["spec"]
+        if spec?["type"]?.stringValue == "LoadBalancer", spec?["externalTrafficPolicy"]?.stringValue == "Local",
+            let port = spec?["healthCheckNodePort"]?.intValue, (1...65_535).contains(port)
+        {
+            healthCheckNodePort = UInt16(port)
+        }
         for port in ports {
             let usable = Backend.usable(backends[port.service]?[port.name] ?? [])
             let local = usable.filter { node != nil && $0.node == node }

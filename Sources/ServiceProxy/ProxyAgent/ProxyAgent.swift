@@ -56,6 +56,24 @@ public final class ProxyAgent: Service, Sendable {
         var reported: [String: Set<ProxyProblem>] = [:]
         var addresses: [IPFamily: Int] = [:]
         var endpoints: [IPFamily: Int] = [:]
+        /// What each Service's health check node port answers, by Service.
+        var healthChecks: [String: (port: Int, entry: HealthCheckServer.Entry)] = [:]
+
+        /// The health check of Service `key` from the programmed parts (their largest local endpoint count).
+        mutating func refreshHealthCheck(_ key: String) {
+            let parts = programmed.values.compactMap { $0.state.parts[key] }
+            guard let port = parts.lazy.compactMap(\.healthCheckNodePort).first else {
+                healthChecks[key] = nil
+                return
+            }
+            let names = key.split(separator: "/", maxSplits: 1).map(String.init)
+            healthChecks[key] = (
+                Int(port),
+                .init(
+                    namespace: names.first ?? "", name: names.last ?? "",
+                    localEndpoints: parts.map(\.localEndpoints.count).max() ?? 0)
+            )
+        }
     }
 
     /// What the next pass does: rebuild whole tables, and the Services changed since the last pass.
@@ -93,6 +111,7 @@ public final class ProxyAgent: Service, Sendable {
         // What the next pass does is in `pending`; the stream only wakes the loop.
         let (work, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let interval = options.resyncInterval
+        let health = HealthCheckServer(namespace: options.namespace, logger: logger)
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try? await services.run() }
             tasks.addTask { try? await slices.run() }
@@ -117,6 +136,8 @@ public final class ProxyAgent: Service, Sendable {
             self.pending.withLock { $0.whole = true }
             trigger.yield()
             var progress = Progress()
+            var served: [Int: HealthCheckServer.Entry]?
+            var servedHealthy = false
             for await _ in work.cancelOnGracefulShutdown() {
                 let start = ContinuousClock.now
                 let taken = self.pending.withLock { taken in
@@ -135,6 +156,13 @@ public final class ProxyAgent: Service, Sendable {
                 metrics.syncDuration.recordNanoseconds(took.seconds * 1_000_000_000 + took.attoseconds / 1_000_000_000)
                 metrics.serviceAddresses.record(progress.addresses.values.reduce(0, +))
                 metrics.endpoints.record(progress.endpoints.values.reduce(0, +))
+                let entries = Dictionary(
+                    progress.healthChecks.values.map { ($0.port, $0.entry) }, uniquingKeysWith: { first, _ in first })
+                if entries != served || failed == servedHealthy {
+                    await health.update(entries, healthy: !failed)
+                    served = entries
+                    servedHealthy = !failed
+                }
                 if failed {
                     // Again in a second, whole (a kernel that keeps refusing is not asked in a tight loop).
                     try? await Task.sleep(for: .seconds(1))
@@ -145,6 +173,7 @@ public final class ProxyAgent: Service, Sendable {
                     ready.withLock { $0 = true }
                 }
             }
+            await health.close()
             tasks.cancelAll()
         }
     }
@@ -205,6 +234,10 @@ public final class ProxyAgent: Service, Sendable {
         for key in Set(problems.keys).union(progress.reported.keys) {
             report(key, problems[key] ?? [], &progress)
         }
+        progress.healthChecks = [:]
+        for key in Set(states.flatMap { $0.parts.filter { $0.value.healthCheckNodePort != nil }.keys }) {
+            progress.refreshHealthCheck(key)
+        }
         return failed
     }
 
@@ -242,7 +275,10 @@ public final class ProxyAgent: Service, Sendable {
                 fail(family, error)
             }
         }
-        for key in keys { report(key, problems[key] ?? [], &progress) }
+        for key in keys {
+            report(key, problems[key] ?? [], &progress)
+            progress.refreshHealthCheck(key)
+        }
         return failed
     }
 
