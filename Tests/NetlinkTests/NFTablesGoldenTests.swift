@@ -26,6 +26,7 @@ import Testing
     @Test func tablesAndChains() throws {
         try Self.expect(.addTable("pylon-cni", family: .ipv4), equals: "nft-add-table")
         try Self.expect(.addChain(NATRules.chains[0], table: NATRules.table, family: .ipv4), equals: "nft-add-chain")
+        try Self.expect(.deleteChain("firewall-web", table: "pylon-proxy", family: .ipv4), equals: "nft-delete-chain")
     }
 
     @Test func aHostPortRuleIsWhatNftMakesOfItsText() throws {

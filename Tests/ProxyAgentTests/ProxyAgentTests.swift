@@ -190,6 +190,29 @@ struct ProxyAgentTests {
                     }
                 }
 
+                // loadBalancerSourceRanges: another source range blocks the client at the load balancer address (its
+                // node port stays open); its own range lets it through again.
+                func throughLoadBalancer() async throws -> ProcessOutput {
+                    try await ChildProcess.run(
+                        "/usr/sbin/ip", ["netns", "exec", outside, "curl", "-s", "-m", "1", "http://192.0.2.100/"])
+                }
+                _ = try await client.patch(
+                    .services, namespace: "default", name: "web",
+                    ["spec": ["loadBalancerSourceRanges": ["198.51.100.0/24"]]])
+                try await eventually("another source range blocks the client") {
+                    try await throughLoadBalancer().status == 28
+                }
+                let nodePortOpen = try await ChildProcess.run(
+                    "/usr/sbin/ip",
+                    ["netns", "exec", outside, "curl", "-s", "-m", "2", "http://192.0.2.10:\(nodePort)/"])
+                #expect(nodePortOpen.standardOutput == "node1\n", "\(nodePortOpen)")
+                _ = try await client.patch(
+                    .services, namespace: "default", name: "web",
+                    ["spec": ["loadBalancerSourceRanges": ["198.51.100.0/24", "192.0.2.16/28"]]])
+                try await eventually("the client's own range lets it through") {
+                    try await throughLoadBalancer().standardOutput == "node1\n"
+                }
+
                 // The health check node port says this node has the Service's endpoint, as kube-proxy does.
                 func health() async throws -> String {
                     try await ChildProcess.run(

@@ -42,6 +42,14 @@ extension NetlinkRequest {
         return request
     }
 
+    /// `NFT_MSG_DELCHAIN`: removes a chain that holds no rule any other rule or element jumps to (refused otherwise).
+    public static func deleteChain(_ name: String, table: String, family: NFTFamily) -> NetlinkRequest {
+        var request = nftables(5, family: family, flags: 0)
+        request.append(1, string: table)  // NFTA_CHAIN_TABLE
+        request.append(3, string: name)  // NFTA_CHAIN_NAME
+        return request
+    }
+
     /// `NFT_MSG_NEWRULE` appending `rule` to its chain.
     public static func addRule(_ rule: NFTRule, table: String, family: NFTFamily) -> NetlinkRequest {
         var request = nftables(6, family: family, flags: NetlinkMessage.flagCreate | 0x800)  // NLM_F_APPEND

@@ -12,7 +12,10 @@ import NetCore
 ///   random mod N map @endpoints`);
 /// - `node-ports-N`, `node-ports-drop`, `no-endpoint-node-ports`: protocol . port, as above, to `node-port-pick-N`,
 ///   whose `node-port-endpoints` map is keyed protocol . port . index;
-/// - `hairpin`: endpoint . endpoint of this node's endpoints.
+/// - `hairpin`: endpoint . endpoint of this node's endpoints;
+/// - `firewall`: load balancer address . protocol . port → `goto firewall-<namespace>/<name>-<hash>`, whose rules
+///   return for each of the Service's `loadBalancerSourceRanges` and drop the rest (filter prerouting, before any
+///   translation).
 public struct ProxyMaps: Sendable {
     public static let table = "pylon-proxy"
 
@@ -23,6 +26,8 @@ public struct ProxyMaps: Sendable {
     public let noEndpointNodePorts: NFTSet
     /// Endpoint . the same endpoint: a pod reaching itself through its Service.
     public let hairpin: NFTSet
+    /// Load balancer address . protocol . port → `goto` the Service's firewall chain (`loadBalancerSourceRanges`).
+    public let firewall: NFTSet
     private let address: NFTSet.DataType
 
     public init(family: IPFamily) {
@@ -39,13 +44,14 @@ public struct ProxyMaps: Sendable {
         noEndpoints = NFTSet(name: "no-endpoints", key: [address, .inetProtocol, .inetService], id: 5)
         noEndpointNodePorts = NFTSet(name: "no-endpoint-node-ports", key: [.inetProtocol, .inetService], id: 6)
         hairpin = NFTSet(name: "hairpin", key: [address, address], id: 7)
+        firewall = NFTSet(name: "firewall", key: [address, .inetProtocol, .inetService], value: [.verdict], id: 10)
     }
 
     /// The sets every table has, in the order they are created (the pick sets of each count come with its chains).
     public var all: [NFTSet] {
         [
             endpoints, nodePortEndpoints, noEndpoints, noEndpointNodePorts, hairpin, serviceSet(for: .drop),
-            nodePortSet(for: .drop),
+            nodePortSet(for: .drop), firewall,
         ]
     }
 
@@ -67,6 +73,15 @@ public struct ProxyMaps: Sendable {
         case .drop: NFTSet(name: "node-ports-drop", key: [.inetProtocol, .inetService], id: 9)
         case .reject: noEndpointNodePorts
         }
+    }
+
+    /// The firewall chain of Service `service` (`namespace/name`) letting `ranges` through: named after both, so that
+    /// other ranges make another chain (added before the elements move to it, the old one deleted after).
+    public static func firewallChain(service: String, ranges: [IPNetwork]) -> String {
+        var hash: UInt32 = 2_166_136_261  // FNV-1a
+        for byte in ranges.map(\.description).joined(separator: ",").utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return "firewall-\(service)-" + String(repeating: "0", count: 8 - hex.count) + hex
     }
 
     public static func pickChain(_ count: Int) -> String { "pick-\(count)" }

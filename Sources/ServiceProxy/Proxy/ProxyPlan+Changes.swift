@@ -57,12 +57,23 @@ extension ProxyPlan {
         diff(old.nodePortEndpoints, nodePortEndpoints, set: maps.nodePortEndpoints, key: maps.key) { key, backend in
             NFTSetElement(key: maps.key(key), value: .data(maps.value(backend)))
         }
+        // Firewall chains come before the elements that jump to them, and go after the elements are gone.
+        var chains: [NetlinkRequest] = []
+        for chain in firewallChains.keys.sorted() where old.firewallChains[chain] == nil {
+            chains += ProxyTables.firewallChain(chain, ranges: firewallChains[chain]!, maps: maps)
+        }
+        diff(old.firewall, firewall, set: maps.firewall, key: maps.key) { key, chain in
+            NFTSetElement(key: maps.key(key), verdict: .goto(chain))
+        }
+        let removals = old.firewallChains.keys.sorted().filter { firewallChains[$0] == nil }.map {
+            NetlinkRequest.deleteChain($0, table: table, family: family)
+        }
         let hairpinBefore = Dictionary(uniqueKeysWithValues: old.localEndpoints.map { ($0, true) })
         let hairpinAfter = Dictionary(uniqueKeysWithValues: localEndpoints.map { ($0, true) })
         diff(hairpinBefore, hairpinAfter, set: maps.hairpin, key: maps.hairpinKey) { address, _ in
             NFTSetElement(key: maps.hairpinKey(address))
         }
-        return deletions + additions
+        return deletions + chains + additions + removals
     }
 
     /// Elements in messages of at most 256: a netlink attribute (the element list) holds at most 64 KiB.

@@ -64,6 +64,10 @@ public struct ProxyPlan: Sendable, Equatable {
     public var nodePortEndpoints: [Indexed<NodePortKey>: Backend] = [:]
     /// Endpoints on this node: a pod reaching itself through its Service is masqueraded (`hairpin`).
     public var localEndpoints: Set<IPAddress> = []
+    /// Load balancer addresses of Services with `loadBalancerSourceRanges`: each key's firewall chain.
+    public var firewall: [ServiceKey: String] = [:]
+    /// Firewall chains: the source ranges of this family each lets through (everything else is dropped).
+    public var firewallChains: [String: [IPNetwork]] = [:]
     /// A Service's part only: its `healthCheckNodePort` (a LoadBalancer Service with `externalTrafficPolicy:
     /// Local`), where the proxy answers with the count of `localEndpoints`.
     public var healthCheckNodePort: UInt16?
@@ -118,6 +122,13 @@ public struct ProxyPlan: Sendable, Equatable {
             for address in port.externalAddresses {
                 route(address, to: external, target: { .pickExternal($0) }, otherwise: externalFallback)
             }
+            if let ranges = port.sourceRanges {
+                let chain = ProxyMaps.firewallChain(service: port.service, ranges: ranges)
+                firewallChains[chain] = ranges
+                for address in port.loadBalancerAddresses {
+                    firewall[ServiceKey(address: address, transport: port.transport, port: port.port)] = chain
+                }
+            }
             if let nodePort = port.nodePort {
                 let key = NodePortKey(transport: port.transport, port: nodePort)
                 nodePorts[key] = external.isEmpty ? externalFallback : .pickExternal(external.count)
@@ -132,6 +143,7 @@ public struct ProxyPlan: Sendable, Equatable {
     mutating func remove(_ key: ServiceKey) {
         guard let target = services.removeValue(forKey: key) else { return }
         for index in 0..<target.count { endpoints[Indexed(key: key, index: index)] = nil }
+        firewall[key] = nil
     }
 
     /// Removes a node port and its endpoints (another Service holds it).
@@ -146,6 +158,8 @@ public struct ProxyPlan: Sendable, Equatable {
         endpoints.merge(part.endpoints) { _, new in new }
         nodePorts.merge(part.nodePorts) { _, new in new }
         nodePortEndpoints.merge(part.nodePortEndpoints) { _, new in new }
+        firewall.merge(part.firewall) { _, new in new }
+        firewallChains.merge(part.firewallChains) { _, new in new }
         problems += part.problems
     }
 

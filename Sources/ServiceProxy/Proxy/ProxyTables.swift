@@ -84,6 +84,16 @@ public enum ProxyTables {
         return requests
     }
 
+    /// A firewall chain: back to `filter-prerouting` for a source in one of `ranges`, dropped otherwise.
+    public static func firewallChain(_ name: String, ranges: [IPNetwork], maps: ProxyMaps) -> [NetlinkRequest] {
+        let family = NFTFamily(maps.family)
+        let rules =
+            ranges.map { NFTRule(chain: name, expressions: NFTExpression.inNetwork(.source, $0) + [.verdict(.return)]) }
+            + [NFTRule(chain: name, expressions: [.verdict(.drop)])]
+        return [.addChain(NFTChain(name: name), table: ProxyMaps.table, family: family)]
+            + rules.map { .addRule($0, table: ProxyMaps.table, family: family) }
+    }
+
     /// The two `services` rules of a target: service keys in its `service-ips-…` set, and node ports (on the node's
     /// own addresses but loopback) in its `node-ports-…` set, get `verdict` (node ports the node-port variant).
     static func dispatch(maps: ProxyMaps, target: ProxyPlan.Target, verdict: NFTExpression.Verdict) -> [NFTRule] {
@@ -120,6 +130,7 @@ public enum ProxyTables {
         NFTChain(name: "nat-prerouting", base: .init(type: "nat", hook: .prerouting, priority: -100)),
         NFTChain(name: "nat-output", base: .init(type: "nat", hook: .output, priority: -100)),
         NFTChain(name: "nat-postrouting", base: .init(type: "nat", hook: .postrouting, priority: 100)),
+        NFTChain(name: "filter-prerouting", base: .init(type: "filter", hook: .prerouting, priority: -110)),
         NFTChain(name: "filter-input", base: .init(type: "filter", hook: .input, priority: -110)),
         NFTChain(name: "filter-forward", base: .init(type: "filter", hook: .forward, priority: -110)),
         NFTChain(name: "filter-output", base: .init(type: "filter", hook: .output, priority: -110)),
@@ -168,6 +179,14 @@ public enum ProxyTables {
                     .lookup(
                         set: maps.hairpin.name, sourceRegister: 1, destinationRegister: nil, setID: maps.hairpin.id),
                     .masquerade,
+                ]))
+        // Load balancer addresses with source ranges, before anything is translated.
+        rules.append(
+            NFTRule(
+                chain: "filter-prerouting",
+                expressions: destination + [
+                    .lookup(
+                        set: maps.firewall.name, sourceRegister: 1, destinationRegister: 0, setID: maps.firewall.id)
                 ]))
         for chain in ["filter-input", "filter-forward", "filter-output"] {
             rules.append(

@@ -34,6 +34,11 @@ public struct ServicePort: Sendable, Hashable {
     public var externalLocal: Bool
     /// `internalTrafficPolicy: Local`: cluster addresses reach this node's endpoints only.
     public var internalLocal: Bool = false
+    /// The load balancer ingress addresses among `externalAddresses`.
+    public var loadBalancerAddresses: [IPAddress] = []
+    /// `loadBalancerSourceRanges` of this family: the only sources its load balancer addresses accept (none of
+    /// this family: none); nil when the Service sets none.
+    public var sourceRanges: [IPNetwork]?
 
     /// The Service's ports for `family`; problems for ports it cannot route.
     public static func parse(_ service: JSON, family: IPFamily) -> (ports: [ServicePort], problems: [ProxyProblem]) {
@@ -54,11 +59,25 @@ public struct ServicePort: Sendable, Hashable {
         var clusterTexts = (spec?["clusterIPs"]?.arrayValue ?? []).compactMap(\.stringValue)
         if clusterTexts.isEmpty, let single = spec?["clusterIP"]?.stringValue { clusterTexts = [single] }
         let cluster = addresses(clusterTexts.filter { $0 != "None" && !$0.isEmpty }, "clusterIP")
+        let loadBalancer = addresses(
+            (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue },
+            "load balancer ingress")
         let external =
-            addresses((spec?["externalIPs"]?.arrayValue ?? []).compactMap(\.stringValue), "externalIP")
-            + addresses(
-                (service["status"]?["loadBalancer"]?["ingress"]?.arrayValue ?? []).compactMap { $0["ip"]?.stringValue },
-                "load balancer ingress")
+            addresses((spec?["externalIPs"]?.arrayValue ?? []).compactMap(\.stringValue), "externalIP") + loadBalancer
+        var sourceRanges: [IPNetwork]?
+        if spec?["type"]?.stringValue == "LoadBalancer" {
+            let texts = (spec?["loadBalancerSourceRanges"]?.arrayValue ?? []).compactMap(\.stringValue)
+            let ranges = texts.compactMap { text -> IPNetwork? in
+                let trimmed = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+                guard let range = IPNetwork(trimmed) else {
+                    problems.append(
+                        ProxyProblem(.badAddress, object: key, "loadBalancerSourceRange \(text) is not a CIDR"))
+                    return nil
+                }
+                return range
+            }
+            if !ranges.isEmpty { sourceRanges = ranges.filter { $0.family == family } }
+        }
         let local = spec?["externalTrafficPolicy"]?.stringValue == "Local"
         let internalLocal = spec?["internalTrafficPolicy"]?.stringValue == "Local"
         var ports: [ServicePort] = []
@@ -89,7 +108,7 @@ public struct ServicePort: Sendable, Hashable {
                 ServicePort(
                     service: key, name: name, transport: transport, port: UInt16(number), nodePort: nodePort,
                     clusterAddresses: cluster, externalAddresses: external, externalLocal: local,
-                    internalLocal: internalLocal))
+                    internalLocal: internalLocal, loadBalancerAddresses: loadBalancer, sourceRanges: sourceRanges))
         }
         return (ports, problems)
     }
