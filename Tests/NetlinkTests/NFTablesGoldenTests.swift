@@ -168,6 +168,26 @@ import Testing
         try Self.expect(.addRule(pick, table: "pylon-pick", family: .ipv4), equals: "nft-rule-dnat-numgen-map")
     }
 
+    @Test func anAffinityMapAndItsUpdateAreWhatNftMakes() throws {
+        let capture = try Capture("nft-add-affinity-map")
+        let sequence = try #require(try NetlinkMessage.split(capture.bytes[...]).first).sequence
+        let map = NFTSet(
+            name: "affinity-web", key: [.ipv4Address], value: [.ipv4Address, .inetService], id: 1, dynamic: true)
+        var built = NetlinkRequest.addSet(map, table: "pylon-proxy", family: .ipv4).bytes(sequence: sequence)
+        built[6] &= ~UInt8(NetlinkMessage.flagAcknowledge)
+        #expect(
+            built == Self.withoutUserData(capture.bytes),
+            "pylon: \(RequestGoldenTests.hex(built))\n nft:   \(RequestGoldenTests.hex(capture.bytes))")
+        let update = NFTRule(
+            chain: "affinity-web-0",
+            expressions: [
+                .payload(base: .network, offset: 12, length: 4, register: 1),
+                .immediate(register: 2, value: [10, 42, 1, 2]), .immediate(register: 13, value: [0x1F, 0x90]),
+                .updateSet(set: "affinity-web", keyRegister: 1, dataRegister: 2, timeout: 10_800_000, setID: 5),
+            ])
+        try Self.expect(.addRule(update, table: "pylon-proxy", family: .ipv4), equals: "nft-rule-update-affinity")
+    }
+
     @Test func thePostroutingAndFilterRulesOfTheProxyAreWhatNftMakes() throws {
         let offCluster = NFTRule(
             chain: "nat-postrouting",

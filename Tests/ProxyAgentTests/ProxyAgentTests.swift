@@ -137,6 +137,69 @@ struct ProxyAgentTests {
             }
         }
     }
+    /// `sessionAffinity: ClientIP`: every connection of a client goes to the endpoint its first one got; when that
+    /// endpoint goes, the client is given another and sticks to it.
+    @Test func clientIPAffinitySticksAndMovesWhenItsEndpointGoes() async throws {
+        try await ScratchNamespaces.run(family: "pylp") { scratch in
+            try await TestAPIServer.with { _, client in
+                let node = scratch.names[0]
+                for address in ["10.42.0.2/32", "10.42.0.3/32"] {
+                    _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
+                }
+                let servers = try [("one", 8081), ("two", 8082)].map { body, port in
+                    try BackgroundProcess(
+                        "/usr/sbin/ip",
+                        [
+                            "netns", "exec", node, PylonBinary.path, "lab", "pod", "--node-name", body, "--port",
+                            String(port),
+                        ])
+                }
+                defer { for server in servers { server.kill() } }
+                let service = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                        "spec": [
+                            "sessionAffinity": "ClientIP",
+                            "sessionAffinityConfig": ["clientIP": ["timeoutSeconds": 600]],
+                            "ports": [["name": "http", "port": 80, "targetPort": 8081]],
+                        ],
+                    ])
+                let clusterIP = try #require(service["spec"]?["clusterIP"]?.stringValue)
+                _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
+                _ = try await client.create(
+                    .endpointSlices, namespace: "default", Self.slice("web-1", [("10.42.0.2", 8081, true)]))
+                _ = try await client.create(
+                    .endpointSlices, namespace: "default", Self.slice("web-2", [("10.42.0.3", 8082, true)]))
+                let (_, task) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(30))
+                defer { task.cancel() }
+
+                var first = ""
+                try await eventually("the cluster address answers") {
+                    first = try await Self.curl(node, "http://\(clusterIP)/").standardOutput
+                    return first == "one\n" || first == "two\n"
+                }
+                for _ in 0..<10 {
+                    #expect(try await Self.curl(node, "http://\(clusterIP)/").standardOutput == first)
+                }
+                let listed = try await ChildProcess.run(
+                    "/usr/sbin/ip", ["netns", "exec", node, "nft", "list", "table", "ip", "pylon-proxy"])
+                #expect(listed.standardOutput.contains("timeout 10m"), "\(listed.standardOutput) \(listed.standardError)")
+
+                // Its endpoint goes: the client moves to the other one and stays there.
+                try await client.delete(
+                    .endpointSlices, namespace: "default", name: first == "one\n" ? "web-1" : "web-2")
+                let other = first == "one\n" ? "two\n" : "one\n"
+                try await eventually("the client gets the remaining endpoint") {
+                    try await Self.curl(node, "http://\(clusterIP)/").standardOutput == other
+                }
+                for _ in 0..<5 {
+                    #expect(try await Self.curl(node, "http://\(clusterIP)/").standardOutput == other)
+                }
+            }
+        }
+    }
+
     /// From a client host on the node's LAN: a NodePort on the node's address and a load balancer address it holds
     /// reach the node's endpoint with the client's own address (externalTrafficPolicy Local), and a node without a
     /// local endpoint drops them.

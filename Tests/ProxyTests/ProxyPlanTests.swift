@@ -182,6 +182,25 @@ import Testing
         #expect(hairpinAdded)
     }
 
+    @Test func clientIPAffinityGetsAChainNamedAfterItsEndpoints() throws {
+        var service = Self.service("web")
+        service[path: ["spec", "sessionAffinity"]] = "ClientIP"
+        let key = ProxyPlan.ServiceKey(address: IPAddress("10.43.0.10")!, transport: .tcp, port: 80)
+        let two = ProxyPlan(
+            services: [service], slices: [Self.slice("web", [("10.42.0.2", Self.ready), ("10.42.1.2", Self.ready)])],
+            family: .ipv4)
+        let chain = try #require(two.affinity[key])
+        #expect(two.affinityChains[chain]?.endpoints.count == 2)
+        #expect(two.affinityChains[chain]?.timeout == 10_800, "kube-apiserver's default, 3 hours")
+        let one = ProxyPlan(
+            services: [service], slices: [Self.slice("web", [("10.42.0.2", Self.ready)])], family: .ipv4)
+        #expect(one.affinity[key] != chain, "other endpoints, another chain (clients pick again)")
+        // The change creates the new chain and its map before the element moves, and deletes the old ones after.
+        let types = one.elementChanges(from: two, maps: ProxyMaps(family: .ipv4)).map { $0.bytes(sequence: 1)[4] }
+        #expect(types.first == 14 && types.last == 11, "\(types)")
+        #expect(ProxyPlan(services: [Self.service("web")], slices: [], family: .ipv4).affinity.isEmpty)
+    }
+
     @Test func internalLocalPolicyKeepsClusterTrafficOnThisNode() {
         var service = Self.service("web")
         service[path: ["spec", "internalTrafficPolicy"]] = "Local"

@@ -65,6 +65,10 @@ public enum NFTExpression: Sendable, Equatable {
     /// The key in `sourceRegister` (on) looked up in the named set: a match, or with `destinationRegister` 0 the
     /// map's verdict (`vmap @set`). `setID` names a set added in the same batch.
     case lookup(set: String, sourceRegister: UInt32, destinationRegister: UInt32?, setID: UInt32?)
+    /// `update @set { key timeout T : data }` from the packet path: adds the element with the key in `keyRegister`
+    /// (and for a map the value in `dataRegister`) to a dynamic set, or refreshes the timeout of the one there (its
+    /// value is left as it is). `timeout` in milliseconds.
+    case updateSet(set: String, keyRegister: UInt32, dataRegister: UInt32?, timeout: UInt64?, setID: UInt32?)
 
     static let elementAttribute: UInt16 = 1
     static let nameAttribute: UInt16 = 1
@@ -93,6 +97,7 @@ public enum NFTExpression: Sendable, Equatable {
         case .masquerade, .masqueradeFullyRandom: "masq"
         case .lookup: "lookup"
         case .randomNumber: "numgen"
+        case .updateSet: "dynset"
         }
     }
 
@@ -156,6 +161,15 @@ public enum NFTExpression: Sendable, Equatable {
         case .reject(let family):
             data.append(1, be32: 0)  // NFTA_REJECT_TYPE: NFT_REJECT_ICMP_UNREACH
             data.append(2, [family == .ipv4 ? 3 : 4])  // NFTA_REJECT_ICMP_CODE: port unreachable
+        case .updateSet(let set, let key, let dataRegister, let timeout, let id):
+            data.append(4, be32: key)  // NFTA_DYNSET_SREG_KEY
+            if let dataRegister { data.append(5, be32: dataRegister) }  // NFTA_DYNSET_SREG_DATA
+            data.append(3, be32: 1)  // NFTA_DYNSET_OP: NFT_DYNSET_OP_UPDATE
+            if let timeout {  // NFTA_DYNSET_TIMEOUT, big-endian 64 bits
+                data.append(6, (0..<8).map { UInt8(truncatingIfNeeded: timeout >> (56 - 8 * UInt64($0))) })
+            }
+            data.append(1, string: set)  // NFTA_DYNSET_SET_NAME
+            if let id { data.append(2, be32: id) }  // NFTA_DYNSET_SET_ID
         case .randomNumber(let modulus, let register):
             data.append(1, be32: register)  // NFTA_NG_DREG
             data.append(2, be32: modulus)  // NFTA_NG_MODULUS

@@ -49,12 +49,15 @@ public struct NFTSet: Sendable, Equatable {
     public var value: [DataType]
     /// The set's id within a batch (`NFTA_SET_ID`), which rules and elements of the same batch may refer to.
     public var id: UInt32
+    /// Filled from the packet path (`NFTExpression.updateSet`), its elements with timeouts (`flags dynamic,timeout`).
+    public var dynamic: Bool
 
-    public init(name: String, key: [DataType], value: [DataType] = [], id: UInt32 = 1) {
+    public init(name: String, key: [DataType], value: [DataType] = [], id: UInt32 = 1, dynamic: Bool = false) {
         self.name = name
         self.key = key
         self.value = value
         self.id = id
+        self.dynamic = dynamic
     }
 
     /// The concatenated type number: each field's number shifted in, 6 bits a field.

@@ -7,7 +7,8 @@ extension NetlinkRequest {
         var request = nftables(9, family: family, flags: NetlinkMessage.flagCreate)
         request.append(1, string: table)  // NFTA_SET_TABLE
         request.append(2, string: set.name)  // NFTA_SET_NAME
-        request.append(3, be32: set.value.isEmpty ? 0 : 0x08)  // NFTA_SET_FLAGS: NFT_SET_MAP
+        // NFTA_SET_FLAGS: NFT_SET_MAP, NFT_SET_TIMEOUT | NFT_SET_EVAL
+        request.append(3, be32: (set.value.isEmpty ? 0 : 0x08) | (set.dynamic ? 0x30 : 0))
         request.append(4, be32: set.keyType)  // NFTA_SET_KEY_TYPE
         request.append(5, be32: UInt32(set.keyLength))  // NFTA_SET_KEY_LEN
         if !set.value.isEmpty {

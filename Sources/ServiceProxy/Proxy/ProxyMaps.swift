@@ -28,6 +28,8 @@ public struct ProxyMaps: Sendable {
     public let hairpin: NFTSet
     /// Load balancer address . protocol . port → `goto` the Service's firewall chain (`loadBalancerSourceRanges`).
     public let firewall: NFTSet
+    /// Service address . protocol . port → `goto` its affinity chain (`sessionAffinity: ClientIP`).
+    public let affinity: NFTSet
     private let address: NFTSet.DataType
 
     public init(family: IPFamily) {
@@ -45,13 +47,14 @@ public struct ProxyMaps: Sendable {
         noEndpointNodePorts = NFTSet(name: "no-endpoint-node-ports", key: [.inetProtocol, .inetService], id: 6)
         hairpin = NFTSet(name: "hairpin", key: [address, address], id: 7)
         firewall = NFTSet(name: "firewall", key: [address, .inetProtocol, .inetService], value: [.verdict], id: 10)
+        affinity = NFTSet(name: "affinity", key: [address, .inetProtocol, .inetService], value: [.verdict], id: 11)
     }
 
     /// The sets every table has, in the order they are created (the pick sets of each count come with its chains).
     public var all: [NFTSet] {
         [
             endpoints, nodePortEndpoints, noEndpoints, noEndpointNodePorts, hairpin, serviceSet(for: .drop),
-            nodePortSet(for: .drop), firewall,
+            nodePortSet(for: .drop), firewall, affinity,
         ]
     }
 
@@ -78,10 +81,32 @@ public struct ProxyMaps: Sendable {
     /// The firewall chain of Service `service` (`namespace/name`) letting `ranges` through: named after both, so that
     /// other ranges make another chain (added before the elements move to it, the old one deleted after).
     public static func firewallChain(service: String, ranges: [IPNetwork]) -> String {
-        var hash: UInt32 = 2_166_136_261  // FNV-1a
-        for byte in ranges.map(\.description).joined(separator: ",").utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        "firewall-\(service)-" + fnv(ranges.map(\.description).joined(separator: ","))
+    }
+
+    /// The affinity chain (and client map) of a service key with `endpoints`: named after both, so that a change of
+    /// endpoints starts a fresh map (clients pick again), the old chain and map deleted after the element moved.
+    public static func affinityChain(key: ProxyPlan.ServiceKey, endpoints: [Backend]) -> String {
+        let text = endpoints.map { "\($0.address) \($0.port)" }.joined(separator: ",")
+        return "affinity-\(key.address)-\(key.transport.rawValue.lowercased())-\(key.port)-" + fnv(text)
+    }
+
+    /// Eight hex digits of the FNV-1a hash of `text`.
+    static func fnv(_ text: String) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
         let hex = String(hash, radix: 16)
-        return "firewall-\(service)-" + String(repeating: "0", count: 8 - hex.count) + hex
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    /// The client map of an affinity chain: client address → endpoint address . port, entries expiring.
+    func affinityMap(_ chain: String) -> NFTSet {
+        NFTSet(name: chain, key: [address], value: [address, .inetService], id: 12, dynamic: true)
+    }
+
+    /// The endpoint picks of an affinity chain: random index → `goto <chain>-<index>`.
+    func affinityPicks(_ chain: String) -> NFTSet {
+        NFTSet(name: chain + "-pick", key: [.mark], value: [.verdict], id: 13)
     }
 
     public static func pickChain(_ count: Int) -> String { "pick-\(count)" }

@@ -65,8 +65,17 @@ extension ProxyPlan {
         diff(old.firewall, firewall, set: maps.firewall, key: maps.key) { key, chain in
             NFTSetElement(key: maps.key(key), verdict: .goto(chain))
         }
-        let removals = old.firewallChains.keys.sorted().filter { firewallChains[$0] == nil }.map {
+        for chain in affinityChains.keys.sorted() where old.affinityChains[chain] == nil {
+            chains += ProxyTables.affinityChain(chain, affinityChains[chain]!, maps: maps)
+        }
+        diff(old.affinity, affinity, set: maps.affinity, key: maps.key) { key, chain in
+            NFTSetElement(key: maps.key(key), verdict: .goto(chain))
+        }
+        var removals = old.firewallChains.keys.sorted().filter { firewallChains[$0] == nil }.map {
             NetlinkRequest.deleteChain($0, table: table, family: family)
+        }
+        for chain in old.affinityChains.keys.sorted() where affinityChains[chain] == nil {
+            removals += ProxyTables.removeAffinityChain(chain, old.affinityChains[chain]!, maps: maps)
         }
         let hairpinBefore = Dictionary(uniqueKeysWithValues: old.localEndpoints.map { ($0, true) })
         let hairpinAfter = Dictionary(uniqueKeysWithValues: localEndpoints.map { ($0, true) })

@@ -57,6 +57,12 @@ public struct ProxyPlan: Sendable, Equatable {
         }
     }
 
+    /// What an affinity chain needs: the endpoints it picks from and how long (seconds) a client keeps one.
+    public struct Affinity: Sendable, Hashable {
+        public var endpoints: [Backend]
+        public var timeout: UInt64
+    }
+
     public var family: IPFamily
     public var services: [ServiceKey: Target] = [:]
     public var endpoints: [Indexed<ServiceKey>: Backend] = [:]
@@ -68,6 +74,10 @@ public struct ProxyPlan: Sendable, Equatable {
     public var firewall: [ServiceKey: String] = [:]
     /// Firewall chains: the source ranges of this family each lets through (everything else is dropped).
     public var firewallChains: [String: [IPNetwork]] = [:]
+    /// Service addresses with `sessionAffinity: ClientIP`: each key's affinity chain (and map, of the same name).
+    public var affinity: [ServiceKey: String] = [:]
+    /// Affinity chains: the endpoints they pick from and the timeout.
+    public var affinityChains: [String: Affinity] = [:]
     /// A Service's part only: its `healthCheckNodePort` (a LoadBalancer Service with `externalTrafficPolicy:
     /// Local`), where the proxy answers with the count of `localEndpoints`.
     public var healthCheckNodePort: UInt16?
@@ -112,6 +122,11 @@ public struct ProxyPlan: Sendable, Equatable {
                 }
                 services[key] = target(chosen.count)
                 for (index, backend) in chosen.enumerated() { endpoints[Indexed(key: key, index: index)] = backend }
+                if let timeout = port.affinityTimeout {
+                    let chain = ProxyMaps.affinityChain(key: key, endpoints: chosen)
+                    affinity[key] = chain
+                    affinityChains[chain] = Affinity(endpoints: chosen, timeout: timeout)
+                }
             }
             // Cluster traffic of an internal-Local Service stays on this node too (dropped where it has none).
             let clusterBound = port.internalLocal ? local : usable
@@ -144,6 +159,7 @@ public struct ProxyPlan: Sendable, Equatable {
         guard let target = services.removeValue(forKey: key) else { return }
         for index in 0..<target.count { endpoints[Indexed(key: key, index: index)] = nil }
         firewall[key] = nil
+        if let chain = affinity.removeValue(forKey: key) { affinityChains[chain] = nil }
     }
 
     /// Removes a node port and its endpoints (another Service holds it).
@@ -160,6 +176,8 @@ public struct ProxyPlan: Sendable, Equatable {
         nodePortEndpoints.merge(part.nodePortEndpoints) { _, new in new }
         firewall.merge(part.firewall) { _, new in new }
         firewallChains.merge(part.firewallChains) { _, new in new }
+        affinity.merge(part.affinity) { _, new in new }
+        affinityChains.merge(part.affinityChains) { _, new in new }
         problems += part.problems
     }
 

@@ -84,6 +84,75 @@ public enum ProxyTables {
         return requests
     }
 
+    /// An affinity chain and its client map, both named `name` (`sessionAffinity: ClientIP`): a client in the map
+    /// goes to its endpoint; another is sent by `numgen` through the vmap `<name>-pick` to a chain per endpoint,
+    /// `<name>-<i>`, which remembers the endpoint for the client (`update @<name> { ip saddr timeout T : endpoint }`)
+    /// and translates to it. kube-proxy's shape, kept to the Services that ask for affinity.
+    public static func affinityChain(_ name: String, _ affinity: ProxyPlan.Affinity, maps: ProxyMaps)
+        -> [NetlinkRequest]
+    {
+        let family = NFTFamily(maps.family)
+        let table = ProxyMaps.table
+        let map = maps.affinityMap(name)
+        let pick = maps.affinityPicks(name)
+        // The endpoint from register 2 on, its port right after it (32-bit register 13, or 16 after an IPv6 address).
+        let port: UInt32 = maps.family == .ipv4 ? 13 : 16
+        let translate = NFTExpression.destinationNAT(
+            family: family.rawValue, addressRegister: 2, portRegister: port, markPortSpecified: false)
+        var requests: [NetlinkRequest] = [
+            .addSet(map, table: table, family: family), .addSet(pick, table: table, family: family),
+        ]
+        var picks: [NFTSetElement] = []
+        for (index, endpoint) in affinity.endpoints.enumerated() {
+            let chain = "\(name)-\(index)"
+            let rule = NFTRule(
+                chain: chain,
+                expressions: [
+                    .address(.source, maps.family), .immediate(register: 2, value: endpoint.address.bytes),
+                    .immediate(register: port, value: ProxyMaps.bigEndian(endpoint.port)),
+                    .updateSet(
+                        set: name, keyRegister: 1, dataRegister: 2, timeout: affinity.timeout * 1000, setID: map.id),
+                    translate,
+                ])
+            requests += [
+                .addChain(NFTChain(name: chain), table: table, family: family),
+                .addRule(rule, table: table, family: family),
+            ]
+            picks.append(NFTSetElement(key: ProxyMaps.hostOrder(index), verdict: .goto(chain)))
+        }
+        requests.append(.addElements(picks, to: pick, table: table, family: family))
+        let remembered = NFTRule(
+            chain: name,
+            expressions: [
+                .address(.source, maps.family),
+                .lookup(set: name, sourceRegister: 1, destinationRegister: 2, setID: map.id), translate,
+            ])
+        let picked = NFTRule(
+            chain: name,
+            expressions: [
+                .randomNumber(modulus: UInt32(affinity.endpoints.count), register: 1),
+                .lookup(set: pick.name, sourceRegister: 1, destinationRegister: 0, setID: pick.id),
+            ])
+        return requests + [
+            .addChain(NFTChain(name: name), table: table, family: family),
+            .addRule(remembered, table: table, family: family), .addRule(picked, table: table, family: family),
+        ]
+    }
+
+    /// What removes an affinity chain, its per-endpoint chains and its maps (each after what refers to it).
+    public static func removeAffinityChain(_ name: String, _ affinity: ProxyPlan.Affinity, maps: ProxyMaps)
+        -> [NetlinkRequest]
+    {
+        let family = NFTFamily(maps.family)
+        let table = ProxyMaps.table
+        return [
+            .deleteChain(name, table: table, family: family),
+            .deleteSet(maps.affinityPicks(name).name, table: table, family: family),
+        ] + affinity.endpoints.indices.map { .deleteChain("\(name)-\($0)", table: table, family: family) } + [
+            .deleteSet(name, table: table, family: family)
+        ]
+    }
+
     /// A firewall chain: back to `filter-prerouting` for a source in one of `ranges`, dropped otherwise.
     public static func firewallChain(_ name: String, ranges: [IPNetwork], maps: ProxyMaps) -> [NetlinkRequest] {
         let family = NFTFamily(maps.family)
@@ -149,7 +218,16 @@ public enum ProxyTables {
         let local: [NFTExpression] = [
             .destinationAddressType(register: 1), .compare(.equal, register: 1, value: [2, 0, 0, 0]),
         ]
-        var rules: [NFTRule] =
+        // Keys with session affinity first: their chains pick (and remember) the endpoint per client.
+        var rules: [NFTRule] = [
+            NFTRule(
+                chain: "services",
+                expressions: destination + [
+                    .lookup(
+                        set: maps.affinity.name, sourceRegister: 1, destinationRegister: 0, setID: maps.affinity.id)
+                ])
+        ]
+        rules +=
             dispatch(maps: maps, target: .drop, verdict: .drop) + [
                 NFTRule(chain: "nat-prerouting", expressions: [.verdict(.jump("services"))]),
                 NFTRule(chain: "nat-output", expressions: [.verdict(.jump("services"))]),

@@ -39,6 +39,8 @@ public struct ServicePort: Sendable, Hashable {
     /// `loadBalancerSourceRanges` of this family: the only sources its load balancer addresses accept (none of
     /// this family: none); nil when the Service sets none.
     public var sourceRanges: [IPNetwork]?
+    /// `sessionAffinity: ClientIP`: how long (seconds) a client keeps its endpoint after its last new connection.
+    public var affinityTimeout: UInt64?
 
     /// The Service's ports for `family`; problems for ports it cannot route.
     public static func parse(_ service: JSON, family: IPFamily) -> (ports: [ServicePort], problems: [ProxyProblem]) {
@@ -80,6 +82,11 @@ public struct ServicePort: Sendable, Hashable {
         }
         let local = spec?["externalTrafficPolicy"]?.stringValue == "Local"
         let internalLocal = spec?["internalTrafficPolicy"]?.stringValue == "Local"
+        var affinityTimeout: UInt64?
+        if spec?["sessionAffinity"]?.stringValue == "ClientIP" {
+            let seconds = spec?["sessionAffinityConfig"]?["clientIP"]?["timeoutSeconds"]?.intValue ?? 10_800
+            affinityTimeout = (1...86_400).contains(seconds) ? UInt64(seconds) : 10_800
+        }
         var ports: [ServicePort] = []
         for entry in spec?["ports"]?.arrayValue ?? [] {
             let name = entry["name"]?.stringValue ?? ""
@@ -108,7 +115,8 @@ public struct ServicePort: Sendable, Hashable {
                 ServicePort(
                     service: key, name: name, transport: transport, port: UInt16(number), nodePort: nodePort,
                     clusterAddresses: cluster, externalAddresses: external, externalLocal: local,
-                    internalLocal: internalLocal, loadBalancerAddresses: loadBalancer, sourceRanges: sourceRanges))
+                    internalLocal: internalLocal, loadBalancerAddresses: loadBalancer, sourceRanges: sourceRanges,
+                    affinityTimeout: affinityTimeout))
         }
         return (ports, problems)
     }
