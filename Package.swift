@@ -182,8 +182,8 @@ let package = Package(
             name: "pylon-bench",
             dependencies: [
                 "KubeClient", "KubeAPI", "PylonTestSupport", "Processes", "CLinuxNet", "Layer2", "Lab", "LabRuntime",
-                "NetCore", "BGP", "Speaker", "Kernel", "Netlink", "Overlay", "OverlayAgent", "Proxy", "NFTables", logging,
-                lifecycle,
+                "NetCore", "BGP", "Speaker", "Kernel", "Netlink", "Overlay", "OverlayAgent", "Proxy", "NFTables",
+                logging, lifecycle,
                 product("NIOCore", "swift-nio"),
             ],
             path: "Sources/Executables/pylon-bench",
@@ -250,7 +250,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "ProxyTests", dependencies: ["Proxy", "KubeAPI", "NetCore", "Netlink", "NFTables", "PylonTestKit", collections],
+            name: "ProxyTests",
+            dependencies: ["Proxy", "KubeAPI", "NetCore", "Netlink", "NFTables", "PylonTestKit", collections],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "OverlayTests", dependencies: ["Overlay", "CNI", "KubeAPI", "NetCore", "Netlink"],

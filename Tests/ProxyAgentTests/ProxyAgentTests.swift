@@ -184,7 +184,8 @@ struct ProxyAgentTests {
                 }
                 let listed = try await ChildProcess.run(
                     "/usr/sbin/ip", ["netns", "exec", node, "nft", "list", "table", "ip", "pylon-proxy"])
-                #expect(listed.standardOutput.contains("timeout 10m"), "\(listed.standardOutput) \(listed.standardError)")
+                #expect(
+                    listed.standardOutput.contains("timeout 10m"), "\(listed.standardOutput) \(listed.standardError)")
 
                 // Its endpoint goes: the client moves to the other one and stays there.
                 try await client.delete(
