@@ -201,6 +201,85 @@ struct ProxyAgentTests {
         }
     }
 
+    /// A UDP client keeps sending from one port to a Service whose endpoint is replaced: its flow's conntrack entry
+    /// (translated to the endpoint that left) is removed, so the next datagram goes to the new endpoint instead of
+    /// sticking to the old one for as long as the client keeps talking.
+    @Test func aDeletedEndpointsUDPFlowsMoveOn() async throws {
+        try await ScratchNamespaces.run(family: "pylp") { scratch in
+            try await TestAPIServer.with { _, client in
+                let node = scratch.names[0]
+                let work = try TemporaryDirectory(prefix: "pylon-proxy-udp")
+                for address in ["10.42.0.2/32", "10.42.0.3/32"] {
+                    _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
+                }
+                let echoes = try [("one", "10.42.0.2"), ("two", "10.42.0.3")].map { name, address in
+                    try BackgroundProcess(
+                        "/usr/sbin/ip",
+                        [
+                            "netns", "exec", node, "python3", "-c",
+                            """
+                            import socket
+                            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("\(address)", 9000))
+                            while True:
+                                _, peer = s.recvfrom(100); s.sendto(b"\(name)", peer)
+                            """,
+                        ])
+                }
+                defer { for echo in echoes { echo.kill() } }
+                let service = try await client.create(
+                    .services, namespace: "default",
+                    [
+                        "apiVersion": "v1", "kind": "Service", "metadata": ["name": "web"],
+                        "spec": ["ports": [["name": "dns", "port": 53, "protocol": "UDP", "targetPort": 9000]]],
+                    ])
+                let clusterIP = try #require(service["spec"]?["clusterIP"]?.stringValue)
+                _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
+                func slice(_ address: String) -> JSON {
+                    [
+                        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                        "metadata": [
+                            "name": "web-1", "namespace": "default", "labels": ["kubernetes.io/service-name": "web"],
+                        ],
+                        "endpoints": [["addresses": [.string(address)], "conditions": ["ready": true]]],
+                        "ports": [["name": "dns", "port": 9000, "protocol": "UDP"]],
+                    ]
+                }
+                _ = try await client.create(.endpointSlices, namespace: "default", slice("10.42.0.2"))
+                let (_, task) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(30))
+                defer { task.cancel() }
+
+                // One client port, a datagram every 50 ms (for at most 60 s, or until told to stop).
+                let stop = work.path + "/stop"
+                let talker = try BackgroundProcess(
+                    "/usr/sbin/ip",
+                    [
+                        "netns", "exec", node, "python3", "-c",
+                        """
+                        import os, socket, time
+                        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(("0.0.0.0", 40000))
+                        c.settimeout(0.05)
+                        end = time.monotonic() + 60
+                        while time.monotonic() < end and not os.path.exists("\(stop)"):
+                            c.sendto(b"?", ("\(clusterIP)", 53))
+                            try: print(c.recv(100).decode(), flush=True)
+                            except socket.timeout: pass
+                            time.sleep(0.05)
+                        """,
+                    ])
+                defer { talker.kill() }
+                try await eventually("the flow reaches the first endpoint") { talker.text.contains("one") }
+                let before = talker.text.count
+                var moved = try await client.get(.endpointSlices, namespace: "default", name: "web-1")
+                moved["endpoints"] = slice("10.42.0.3")["endpoints"]
+                _ = try await client.update(.endpointSlices, moved)
+                try await eventually("the same flow reaches the new endpoint") {
+                    talker.text.dropFirst(before).contains("two")
+                }
+                FileManager.default.createFile(atPath: stop, contents: Data())
+            }
+        }
+    }
+
     /// From a client host on the node's LAN: a NodePort on the node's address and a load balancer address it holds
     /// reach the node's endpoint with the client's own address (externalTrafficPolicy Local), and a node without a
     /// local endpoint drops them.

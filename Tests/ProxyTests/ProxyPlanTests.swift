@@ -201,6 +201,30 @@ import Testing
         #expect(ProxyPlan(services: [Self.service("web")], slices: [], family: .ipv4).affinity.isEmpty)
     }
 
+    @Test func udpKeysAreCheckedForStaleFlowsWithTheEndpointsKept() {
+        let udp: JSON = [["name": "dns", "port": 53, "protocol": "UDP"]]
+        func slice(_ addresses: [String]) -> JSON {
+            var slice = Self.slice("web", addresses.map { ($0, Self.ready) }, port: 9000)
+            slice["ports"] = [["name": "dns", "port": 9000, "protocol": "UDP"]]
+            return slice
+        }
+        let service = Self.service("web", ports: udp)
+        let before = ProxyPlan(services: [service], slices: [slice(["10.42.0.2", "10.42.0.3"])], family: .ipv4)
+        let after = ProxyPlan(services: [service], slices: [slice(["10.42.0.3"])], family: .ipv4)
+        let checks = after.staleFlowChecks(from: before)
+        #expect(checks.count == 1)
+        #expect(checks.first?.destination == IPAddress("10.43.0.10"))
+        #expect(checks.first?.endpoints == [.init(address: IPAddress("10.42.0.3")!, port: 9000)])
+        #expect(
+            ProxyPlan(services: [Self.service("tcp")], slices: [], family: .ipv4).staleFlowChecks(from: before).count
+                == 1)
+        #expect(after.staleFlowChecks(from: ProxyPlan(family: .ipv4)).count == 1)
+        #expect(
+            ProxyPlan(services: [Self.service("tcp")], slices: [], family: .ipv4).staleFlowChecks(
+                from: ProxyPlan(family: .ipv4)
+            ).isEmpty, "TCP needs none")
+    }
+
     @Test func internalLocalPolicyKeepsClusterTrafficOnThisNode() {
         var service = Self.service("web")
         service[path: ["spec", "internalTrafficPolicy"]] = "Local"

@@ -255,6 +255,7 @@ public final class ProxyAgent: Service, Sendable {
             let maps = ProxyMaps(family: family)
             var requests: [NetlinkRequest] = []
             var additions: [NetlinkRequest] = []
+            var flows: [ProxyPlan.StaleFlowCheck] = []
             for key in keys.sorted() {
                 let (before, after) = programmed.state.update(
                     key, service: Self.service(key, in: services), slices: slices.byIndex("service", key))
@@ -263,6 +264,7 @@ public final class ProxyAgent: Service, Sendable {
                 requests += ProxyTables.pickChains(maps: maps, counts: missing)
                 programmed.pickCounts.formUnion(missing)
                 additions += after.elementChanges(from: before, maps: maps)
+                flows += after.staleFlowChecks(from: before)
                 progress.addresses[family, default: 0] += after.services.count - before.services.count
                 progress.endpoints[family, default: 0] += after.endpoints.count - before.endpoints.count
             }
@@ -270,6 +272,7 @@ public final class ProxyAgent: Service, Sendable {
             do {
                 if !requests.isEmpty { try socket.apply(requests, begin: .batchBegin, end: .batchEnd) }
                 progress.programmed[family] = programmed
+                removeStaleFlows(flows, family: family, socket: socket)
             } catch {
                 failed = true
                 fail(family, error)
@@ -280,6 +283,31 @@ public final class ProxyAgent: Service, Sendable {
             progress.refreshHealthCheck(key)
         }
         return failed
+    }
+
+    /// Deletes the tracked UDP flows of `checks` translated to an endpoint the plan no longer sends them to, so that
+    /// their next datagram is translated again (kube-proxy's conntrack cleanup). Failures are logged; the entries
+    /// then time out as they would have.
+    private func removeStaleFlows(_ checks: [ProxyPlan.StaleFlowCheck], family: IPFamily, socket: NetlinkSocket) {
+        for check in checks {
+            do {
+                let messages = try socket.dumpMessages(
+                    .dumpConntrack(destination: check.destination, port: check.port, transport: 17, family: family))
+                var stale: [NetlinkRequest] = []
+                for message in messages {
+                    guard let entry = try ConntrackEntry(message), entry.translated,
+                        !check.endpoints.contains(.init(address: entry.replySource, port: entry.replySourcePort))
+                    else { continue }
+                    stale.append(.deleteConntrack(entry, family: family))
+                }
+                guard !stale.isEmpty else { continue }
+                let refused = try socket.performEach(stale).compactMap { $0 }.filter { $0.code != KernelError.noEntry }
+                metrics.staleFlowsRemoved.increment(by: stale.count - refused.count)
+                if let first = refused.first { logger.warning("cannot remove a stale UDP flow: \(first)") }
+            } catch {
+                logger.warning("cannot read the tracked UDP flows of port \(check.port): \(error)")
+            }
+        }
     }
 
     private func fail(_ family: IPFamily, _ error: any Error) {

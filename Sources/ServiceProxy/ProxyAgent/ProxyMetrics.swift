@@ -13,13 +13,14 @@ struct ProxyMetrics: Sendable {
     let endpoints = Gauge(label: "pylon_proxy_endpoints")
     let syncErrors = Counter(label: "pylon_proxy_sync_errors_total")
     let fullSyncs = Counter(label: "pylon_proxy_full_syncs_total")
+    let staleFlowsRemoved = Counter(label: "pylon_proxy_stale_udp_flows_removed_total")
     let skipped: [ProxyProblem.Reason: Counter] = Dictionary(
         uniqueKeysWithValues: ProxyProblem.Reason.allCases.map {
             ($0, Counter(label: "pylon_proxy_skipped_total", dimensions: [("reason", $0.rawValue)]))
         })
 
     init() {
-        for counter in [syncErrors, fullSyncs] + Array(skipped.values) { counter.increment(by: 0) }
+        for counter in [syncErrors, fullSyncs, staleFlowsRemoved] + Array(skipped.values) { counter.increment(by: 0) }
         serviceAddresses.record(0)
         endpoints.record(0)
     }
