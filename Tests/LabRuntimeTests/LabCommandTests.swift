@@ -426,6 +426,29 @@ struct LabCommandTests {
             if curl.status == 0 { answeredBy.insert(curl.standardOutput) }
             return answeredBy == ["node-1\n", "node-2\n", "node-3\n"]
         }
+        func fromClient() async throws -> ProcessOutput {
+            try await Self.pylon(
+                "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "1", "http://\(spreadAddress)/")
+        }
+        // ClientIP affinity: the client's connections all go to one Pod.
+        let sticky = try await ChildProcess.run(
+            "kubectl", ["patch", "service", "spread", "-p", #"{"spec":{"sessionAffinity":"ClientIP"}}"#],
+            environment: environment)
+        #expect(sticky.status == 0, "\(sticky)")
+        try await eventually("the client sticks to one Pod", timeout: .seconds(30)) {
+            var answers: Set<String> = []
+            for _ in 0..<8 { answers.insert(try await fromClient().standardOutput) }
+            return answers.count == 1 && answers.first?.hasPrefix("node-") == true
+        }
+        // Source ranges without the client's: its connections are dropped at the load balancer address.
+        let ranges = try await ChildProcess.run(
+            "kubectl",
+            ["patch", "service", "spread", "-p", #"{"spec":{"loadBalancerSourceRanges":["198.51.100.0/24"]}}"#],
+            environment: environment)
+        #expect(ranges.status == 0, "\(ranges)")
+        try await eventually("another source range blocks the client", timeout: .seconds(30)) {
+            try await fromClient().status == 28
+        }
         _ = try await ChildProcess.run("kubectl", ["delete", "service", "spread"], environment: environment)
 
         // Pods reach the API through the `kubernetes` Service (pylon proxy, the server's own endpoints).
