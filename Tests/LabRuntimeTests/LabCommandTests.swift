@@ -449,7 +449,22 @@ struct LabCommandTests {
         try await eventually("another source range blocks the client", timeout: .seconds(30)) {
             try await fromClient().status == 28
         }
+        // Its node port answers on every node (source ranges restrict the load balancer address only).
+        let nodePort = try await ChildProcess.run(
+            "kubectl", ["get", "service", "spread", "-o", "jsonpath={.spec.ports[0].nodePort}"],
+            environment: environment)
+        for node in ["192.0.2.10", "192.0.2.11", "192.0.2.12"] {
+            let curl = try await Self.pylon(
+                "exec", "--directory", directory, "client", "--", "curl", "-s", "-m", "2",
+                "http://\(node):\(nodePort.standardOutput)/")
+            #expect(curl.status == 0 && curl.standardOutput.hasPrefix("node-"), "\(node): \(curl)")
+        }
         _ = try await ChildProcess.run("kubectl", ["delete", "service", "spread"], environment: environment)
+
+        // The demo Service (externalTrafficPolicy Local) shows its Pod the client's own address.
+        let local = try await Self.pylon(
+            "exec", "--directory", directory, "client", "--", "curl", "-s", "-i", "-m", "2", "http://192.0.2.100/")
+        #expect(local.standardOutput.contains("X-Client-Address: ::ffff:192.0.2.13"), "\(local)")
 
         // Pods reach the API through the `kubernetes` Service (pylon proxy, the server's own endpoints).
         let firstPod = try #require(demo.first)
