@@ -35,6 +35,22 @@ struct ProxyAgentTests {
         return (agent, Task { try await agent.run() })
     }
 
+    /// Two demo servers in the node of `scratch`: "one" on 10.42.0.2:8081 and "two" on 10.42.0.3:8082 (the
+    /// addresses on its loopback). The caller kills them.
+    static func twoEndpoints(_ scratch: ScratchNamespaces) throws -> [BackgroundProcess] {
+        for address in ["10.42.0.2/32", "10.42.0.3/32"] {
+            _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
+        }
+        return try [("one", 8081), ("two", 8082)].map { body, port in
+            try BackgroundProcess(
+                "/usr/sbin/ip",
+                [
+                    "netns", "exec", scratch.names[0], PylonBinary.path, "lab", "pod", "--node-name", body, "--port",
+                    String(port),
+                ])
+        }
+    }
+
     /// A slice of Service `web` named `name`, with its endpoints (address, port, ready).
     static func slice(_ name: String, _ endpoints: [(String, Int, Bool)]) -> JSON {
         [
@@ -56,17 +72,7 @@ struct ProxyAgentTests {
             try await TestAPIServer.with { _, client in
                 let node = scratch.names[0]
                 _ = try scratch.ip(0, "link", "set", "lo", "up")
-                for address in ["10.42.0.2/32", "10.42.0.3/32"] {
-                    _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
-                }
-                let servers = try [("one", 8081), ("two", 8082)].map { body, port in
-                    try BackgroundProcess(
-                        "/usr/sbin/ip",
-                        [
-                            "netns", "exec", node, PylonBinary.path, "lab", "pod", "--node-name", body, "--port",
-                            String(port),
-                        ])
-                }
+                let servers = try Self.twoEndpoints(scratch)
                 defer { for server in servers { server.kill() } }
                 let service = try await client.create(
                     .services, namespace: "default",
@@ -143,17 +149,7 @@ struct ProxyAgentTests {
         try await ScratchNamespaces.run(family: "pylp") { scratch in
             try await TestAPIServer.with { _, client in
                 let node = scratch.names[0]
-                for address in ["10.42.0.2/32", "10.42.0.3/32"] {
-                    _ = try scratch.ip(0, "address", "add", address, "dev", "lo")
-                }
-                let servers = try [("one", 8081), ("two", 8082)].map { body, port in
-                    try BackgroundProcess(
-                        "/usr/sbin/ip",
-                        [
-                            "netns", "exec", node, PylonBinary.path, "lab", "pod", "--node-name", body, "--port",
-                            String(port),
-                        ])
-                }
+                let servers = try Self.twoEndpoints(scratch)
                 defer { for server in servers { server.kill() } }
                 let service = try await client.create(
                     .services, namespace: "default",

@@ -82,40 +82,23 @@ public struct ProxyState: Sendable {
     /// addresses that lost their last user (`before`) and gained their first (`after`).
     public mutating func update(_ key: String, service: JSON?, slices: [JSON]) -> (before: ProxyPlan, after: ProxyPlan)
     {
-        update(key, part: service.map { ProxyPlan(service: $0, slices: slices, family: family, node: node) })
-    }
-
-    /// `update` with the Service's part built already (`ProxyPlan(service:slices:family:node:)` of this family and
-    /// node), or nil when it is gone.
-    mutating func update(_ key: String, part: ProxyPlan?) -> (before: ProxyPlan, after: ProxyPlan) {
         let old = parts[key] ?? ProxyPlan(family: family)
-        var new = part ?? ProxyPlan(family: family)
-        for serviceKey in old.services.keys where serviceOwners[serviceKey] == key {
-            serviceOwners[serviceKey] = nil
+        var new =
+            service.map { ProxyPlan(service: $0, slices: slices, family: family, node: node) }
+            ?? ProxyPlan(family: family)
+        let takenAddresses = Self.claim(key, old: old.services, new: new.services, owners: &serviceOwners) {
+            "\($0.address) \($0.transport.rawValue) \($0.port)"
         }
-        for nodePort in old.nodePorts.keys where nodePortOwners[nodePort] == key { nodePortOwners[nodePort] = nil }
-        for serviceKey in new.services.keys.sorted() {
-            if let owner = serviceOwners[serviceKey] {
-                new.remove(serviceKey)
-                new.problems.append(
-                    ProxyProblem(
-                        .duplicateAddress, object: key,
-                        "\(serviceKey.address) \(serviceKey.transport.rawValue) \(serviceKey.port) belongs to \(owner)")
-                )
-            } else {
-                serviceOwners[serviceKey] = key
-            }
+        for (serviceKey, problem) in takenAddresses {
+            new.remove(serviceKey)
+            new.problems.append(problem)
         }
-        for nodePort in new.nodePorts.keys.sorted() {
-            if let owner = nodePortOwners[nodePort] {
-                new.remove(nodePort)
-                new.problems.append(
-                    ProxyProblem(
-                        .duplicateAddress, object: key,
-                        "node port \(nodePort.transport.rawValue) \(nodePort.port) belongs to \(owner)"))
-            } else {
-                nodePortOwners[nodePort] = key
-            }
+        let takenNodePorts = Self.claim(key, old: old.nodePorts, new: new.nodePorts, owners: &nodePortOwners) {
+            "node port \($0.transport.rawValue) \($0.port)"
+        }
+        for (nodePort, problem) in takenNodePorts {
+            new.remove(nodePort)
+            new.problems.append(problem)
         }
         var lost: Set<IPAddress> = []
         var gained: Set<IPAddress> = []
@@ -146,6 +129,23 @@ public struct ProxyState: Sendable {
         var after = new
         after.localEndpoints = gained
         return (before, after)
+    }
+
+    /// Releases the keys of Service `key`'s old part and claims those of its new one: each key another Service
+    /// holds comes back with its `duplicateAddress` problem (the caller removes it from the part).
+    private static func claim<Key: Hashable & Comparable, Value>(
+        _ key: String, old: [Key: Value], new: [Key: Value], owners: inout [Key: String], name: (Key) -> String
+    ) -> [(key: Key, problem: ProxyProblem)] {
+        for item in old.keys where owners[item] == key { owners[item] = nil }
+        var taken: [(key: Key, problem: ProxyProblem)] = []
+        for item in new.keys.sorted() {
+            if let owner = owners[item] {
+                taken.append((item, ProxyProblem(.duplicateAddress, object: key, "\(name(item)) belongs to \(owner)")))
+            } else {
+                owners[item] = key
+            }
+        }
+        return taken
     }
 
     /// The endpoint addresses of this node that some Service uses (the `hairpin` set's elements).
