@@ -49,6 +49,19 @@ public final class InMemoryAPI: Sendable {
         return try await InMemoryAPI(directory: directory, podNetworks: podNetworks ?? self.podNetworks)
     }
 
+    /// Rewrites a stored object behind the handler's back, as another release might have stored it: `edit` changes
+    /// the stored JSON, which is written without any check. Nothing happens when the object is absent.
+    public func storeUnchecked(prefix: String, namespace: String, name: String, edit: (inout JSON) -> Void)
+        async throws
+    {
+        _ = try await storage.write(ObjectKey(prefix: prefix, namespace: namespace, name: name)) {
+            current throws(Status) in
+            guard var object = current else { return .unchanged }
+            edit(&object)
+            return .put(object)
+        }
+    }
+
     /// Sends one request; `body` is sent as given (JSON unless `contentType` says otherwise).
     public func request(
         _ method: String, _ target: String, body: String? = nil, contentType: String = "application/json",

@@ -11,9 +11,14 @@ public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
+    /// Whether member paths are followed to report duplicates (request bodies only).
+    private let tracksDuplicates: Bool
+    private var path: [TypedDecoder.PathStep] = []
+    private var duplicates: [String] = []
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, tracksDuplicates: Bool = false) {
         self.bytes = bytes
+        self.tracksDuplicates = tracksDuplicates
     }
 
     /// Parses exactly one JSON value surrounded by optional white space.
@@ -32,13 +37,30 @@ public struct JSONParser {
         try parse(Array(text.utf8))
     }
 
+    /// Parses like `parse(_:)` and also lists every member that repeats an earlier one of its object, by path
+    /// (`spec.ports[0].port`, as `TypedDecoder.render` writes it), in the order they occur.
+    public static func parse(_ input: [UInt8], duplicates: inout [String]) throws(JSONError) -> JSON {
+        let (value, found) = try input.withUnsafeBufferPointer {
+            buffer throws(JSONError) -> (JSON, [String]) in
+            var parser = JSONParser(bytes: buffer, tracksDuplicates: true)
+            let value = try parser.parseDocument()
+            return (value, parser.duplicates)
+        }
+        duplicates = found
+        return value
+    }
+
     private static func parseBuffer(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONError) -> JSON {
         var parser = JSONParser(bytes: buffer)
-        parser.skipWhitespace()
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        if parser.index != buffer.count {
-            throw JSONError(offset: parser.index, reason: "unexpected data after the top-level value")
+        return try parser.parseDocument()
+    }
+
+    private mutating func parseDocument() throws(JSONError) -> JSON {
+        skipWhitespace()
+        let value = try parseValue()
+        skipWhitespace()
+        if index != bytes.count {
+            throw JSONError(offset: index, reason: "unexpected data after the top-level value")
         }
         return value
     }
@@ -105,7 +127,14 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue()
+            if tracksDuplicates {
+                path.append(.key(key))
+                if object[key] != nil { duplicates.append(TypedDecoder.render(path)) }
+                object[key] = try parseValue()
+                path.removeLast()
+            } else {
+                object[key] = try parseValue()
+            }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -133,7 +162,13 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
-            array.append(try parseValue())
+            if tracksDuplicates {
+                path.append(.index(array.count))
+                array.append(try parseValue())
+                path.removeLast()
+            } else {
+                array.append(try parseValue())
+            }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in array") }
             if bytes[index] == UInt8(ascii: ",") {

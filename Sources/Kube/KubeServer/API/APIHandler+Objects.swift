@@ -171,6 +171,12 @@ extension APIHandler {
     // MARK: Body decoding
 
     func decodeBody(_ request: APIRequest) throws(Status) -> JSON {
+        var duplicates: [String] = []
+        return try decodeBody(request, duplicates: &duplicates)
+    }
+
+    /// Decodes a request body by its content type; for JSON also lists its duplicate members' paths.
+    func decodeBody(_ request: APIRequest, duplicates: inout [String]) throws(Status) -> JSON {
         let contentType =
             (request.headers["content-type"] ?? "application/json").split(separator: ";").first.map {
                 $0.trimmed()
@@ -179,7 +185,7 @@ extension APIHandler {
         case "application/json", "application/merge-patch+json", "application/json-patch+json",
             "application/strategic-merge-patch+json", "":
             do throws(JSONError) {
-                return try JSONParser.parse(request.body)
+                return try JSONParser.parse(request.body, duplicates: &duplicates)
             } catch {
                 throw .badRequest("the body of the request could not be decoded as JSON: \(error)")
             }
@@ -220,9 +226,13 @@ extension APIHandler {
     private func create(_ request: APIRequest, resource: ResourceType, version: String, namespace: String)
         async throws(Status) -> APIResponse
     {
-        var object = try decodeBody(request)
+        var duplicates: [String] = []
+        var object = try decodeBody(request, duplicates: &duplicates)
         try checkTypeMeta(&object, resource: resource, version: version)
         var warnings: [String] = []
+        object = try decodeTyped(
+            object, resource: resource, version: version, request: request, duplicates: duplicates,
+            warnings: &warnings)
         if resource.namespaced {
             if let ns = object["metadata"]?["namespace"]?.stringValue, !ns.isEmpty, ns != namespace {
                 throw .badRequest(
@@ -258,7 +268,9 @@ extension APIHandler {
         object[path: ["metadata", "selfLink"]] = nil
         object[path: ["metadata", "generation"]] = 1
         if resource.hasStatus, resource.behaviour == .custom { object["status"] = nil }
-        object = try validateCustom(object, resource: resource, version: version, request: request, warnings: &warnings)
+        object = try validateCustom(
+            object, resource: resource, version: version, request: request,
+            strictErrors: duplicates.map { "duplicate field \"\($0)\"" }, warnings: &warnings)
         let finalObject = try prepareForCreate(object, resource: resource)
         let objectKey = key(resource, namespace, name)
         let result: Storage.WriteResult
@@ -299,14 +311,19 @@ extension APIHandler {
     private func update(_ request: APIRequest, resource: ResourceType, version: String, key: ObjectKey, status: Bool)
         async throws(Status) -> APIResponse
     {
-        var object = try decodeBody(request)
+        var duplicates: [String] = []
+        var object = try decodeBody(request, duplicates: &duplicates)
         try checkTypeMeta(&object, resource: resource, version: version)
+        var warnings: [String] = []
+        object = try decodeTyped(
+            object, resource: resource, version: version, request: request, duplicates: duplicates,
+            warnings: &warnings)
         if let name = object["metadata"]?["name"]?.stringValue, name != key.name {
             throw .badRequest("the name of the object (\(name)) does not match the name on the URL (\(key.name))")
         }
-        var warnings: [String] = []
         let incoming = try validateCustom(
-            object, resource: resource, version: version, request: request, warnings: &warnings)
+            object, resource: resource, version: version, request: request,
+            strictErrors: duplicates.map { "duplicate field \"\($0)\"" }, warnings: &warnings)
         let result = try await storage.write(key) { current throws(Status) in
             guard let current else { throw .notFound(group: resource.group, resource: resource.plural, name: key.name) }
             return try self.decideUpdate(
@@ -326,7 +343,12 @@ extension APIHandler {
         case "application/strategic-merge-patch+json" where resource.patchSchema != nil: patchKind = contentType
         default: throw .unsupportedMediaType(contentType)
         }
-        let patchDocument = try decodeBody(request)
+        var duplicates: [String] = []
+        let patchDocument = try decodeBody(request, duplicates: &duplicates)
+        let patchErrors =
+            patchKind == "application/json-patch+json"
+            ? jsonPatchErrors(patchDocument, duplicates: duplicates)
+            : duplicates.map { "duplicate field \"\($0)\"" }
         var warnings: [String] = []
         let result = try await storage.write(key) { current throws(Status) in
             guard let current else { throw .notFound(group: resource.group, resource: resource.plural, name: key.name) }
@@ -360,8 +382,9 @@ extension APIHandler {
                 )
             }
             var requestWarnings: [String] = []
-            patched = try self.validateCustom(
-                patched, resource: resource, version: version, request: request, warnings: &requestWarnings)
+            patched = try self.decodePatched(
+                patched, resource: resource, version: version, request: request, patchErrors: patchErrors,
+                warnings: &requestWarnings)
             warnings = requestWarnings
             return try self.decideUpdate(
                 current: current, proposed: patched, resource: resource, key: key, status: status)

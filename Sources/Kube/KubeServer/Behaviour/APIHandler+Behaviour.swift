@@ -85,36 +85,6 @@ extension APIHandler {
         }
     }
 
-    /// Validates and prunes a custom object against its CRD schema, honouring `fieldValidation`.
-    func validateCustom(
-        _ object: JSON, resource: ResourceType, version: String, request: APIRequest, warnings: inout [String]
-    ) throws(Status) -> JSON {
-        guard resource.behaviour == .custom, let schema = resource.version(version)?.schema else { return object }
-        let outcome = SchemaValidator(schema: schema).validate(object)
-        let mode = request.query["fieldValidation"] ?? "Warn"
-        if !outcome.unknownFields.isEmpty {
-            switch mode {
-            case "Strict":
-                let list = outcome.unknownFields.map { "unknown field \"\($0)\"" }
-                throw .badRequest("strict decoding error: " + list.joined(separator: ", "))
-            case "Warn":
-                warnings += outcome.unknownFields.map { "unknown field \"\($0)\"" }
-            case "Ignore":
-                break
-            default:
-                throw .badRequest("fieldValidation must be one of Ignore, Warn, or Strict; got \(mode)")
-            }
-        }
-        if !outcome.causes.isEmpty {
-            throw .invalid(
-                group: resource.group, kind: resource.kind, name: object["metadata"]?["name"]?.stringValue ?? "",
-                causes: outcome.causes)
-        }
-        var result = outcome.object
-        result["apiVersion"] = .string(resource.apiVersion(resource.storageVersion))
-        return result
-    }
-
     /// Frees what an object that was not written held (cluster IPs, node ports, pod CIDRs).
     func releaseAllocations(_ object: JSON, resource: ResourceType) {
         switch resource.behaviour {

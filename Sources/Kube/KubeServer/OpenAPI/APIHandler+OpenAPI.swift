@@ -34,28 +34,16 @@ extension APIHandler {
             group.isEmpty ? "io.k8s.api.core" : group.split(separator: ".").reversed().joined(separator: ".")
         for r in resources {
             let gvk: JSON = ["group": .string(r.group), "version": .string(version), "kind": .string(r.kind)]
-            let schemaName = "\(reversedGroup).\(version).\(r.kind)"
-            var schema =
-                r.version(version)?.schema ?? [
-                    "type": "object",
-                    "description": .string("\(r.kind) (Pylon serves this built-in kind without a detailed schema)."),
-                ]
-            var properties = schema["properties"]?.objectValue ?? [:]
-            properties["apiVersion"] = [
-                "type": "string",
-                "description": "APIVersion defines the versioned schema of this representation of an object.",
-            ]
-            properties["kind"] = [
-                "type": "string",
-                "description": "Kind is a string value representing the REST resource this object represents.",
-            ]
-            properties["metadata"] = [
-                "type": "object", "description": "Standard object's metadata.",
-                "x-kubernetes-preserve-unknown-fields": true,
-            ]
-            schema["properties"] = .object(properties)
-            schema["x-kubernetes-group-version-kind"] = [gvk]
-            schemas[schemaName] = schema
+            let schemaName: String
+            if r.behaviour != .custom,
+                let builtin = BuiltinSchemas.definitionName(group: r.group, version: version, kind: r.kind)
+            {
+                schemaName = builtin
+                for (name, schema) in BuiltinSchemas.components([builtin]) { schemas[name] = schema }
+            } else {
+                schemaName = "\(reversedGroup).\(version).\(r.kind)"
+                schemas[schemaName] = customSchema(r, version: version, gvk: gvk)
+            }
             let base =
                 (group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)")
                 + (r.namespaced ? "/namespaces/{namespace}" : "") + "/\(r.plural)/{name}"
@@ -86,9 +74,35 @@ extension APIHandler {
                 ],
             ]
         }
+        schemas.sort()
         return .json([
-            "openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"],
+            "openapi": "3.0.0", "info": ["title": "Kubernetes", "version": .string(BuiltinSchemas.kubernetesVersion)],
             "paths": .object(paths), "components": ["schemas": .object(schemas)],
         ])
+    }
+
+    /// The schema of a custom resource's version: its CRD's, with `apiVersion`, `kind` and `metadata` described.
+    private func customSchema(_ r: ResourceType, version: String, gvk: JSON) -> JSON {
+        var schema =
+            r.version(version)?.schema ?? [
+                "type": "object",
+                "description": .string("\(r.kind) (no schema given by its CustomResourceDefinition)."),
+            ]
+        var properties = schema["properties"]?.objectValue ?? [:]
+        properties["apiVersion"] = [
+            "type": "string",
+            "description": "APIVersion defines the versioned schema of this representation of an object.",
+        ]
+        properties["kind"] = [
+            "type": "string",
+            "description": "Kind is a string value representing the REST resource this object represents.",
+        ]
+        properties["metadata"] = [
+            "type": "object", "description": "Standard object's metadata.",
+            "x-kubernetes-preserve-unknown-fields": true,
+        ]
+        schema["properties"] = .object(properties)
+        schema["x-kubernetes-group-version-kind"] = [gvk]
+        return schema
     }
 }
