@@ -305,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "LabRuntimeTests",
             dependencies: [
-                "Lab", "LabRuntime", "Explain", "LoadBalancerConfig", "KubeAPI", "KubeClient", "NetCore",
+                "Lab", "LabRuntime", "Explain", "LoadBalancerConfig", "KubeAPI", "KubeClient", "NetCore", "Files",
                 "PylonTestSupport",
             ],
             swiftSettings: swiftSettings),

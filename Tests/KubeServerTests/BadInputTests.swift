@@ -12,14 +12,31 @@ import Testing
 
     /// Issue 21: a body nested past `JSONParser.maximumDepth` (50,000 YAML sequences overflowed the server's stack)
     /// gets a 400 naming the limit, in every body format, and the server keeps serving; at the limit it is accepted.
+    /// The objects are of a custom resource that keeps any field (built-in kinds drop unknown fields).
     @Test func deeplyNestedBodies() async throws {
         try await TestAPIServer.with { server, client in
             let limit = JSONParser.maximumDepth
-            let path = "/api/v1/namespaces/default/configmaps"
-            /// A ConfigMap whose unknown field `x` nests `levels` arrays inside the object (one level itself).
+            let crd = """
+                apiVersion: apiextensions.k8s.io/v1
+                kind: CustomResourceDefinition
+                metadata: {name: nests.example.com}
+                spec:
+                  group: example.com
+                  scope: Namespaced
+                  names: {plural: nests, singular: nest, kind: Nest}
+                  versions:
+                  - name: v1
+                    served: true
+                    storage: true
+                    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+                """
+            let installed = try await server.kubectl("apply", "-f", "-", input: crd)
+            #expect(installed.status == 0, "\(installed.standardError)")
+            let path = "/apis/example.com/v1/namespaces/default/nests"
+            /// A Nest whose field `x` nests `levels` arrays inside the object (one level itself).
             func json(_ name: String, levels: Int) -> [UInt8] {
                 Array(
-                    (#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"x":"#
+                    (#"{"apiVersion":"example.com/v1","kind":"Nest","metadata":{"name":"\#(name)"},"x":"#
                         + String(repeating: "[", count: levels) + String(repeating: "]", count: levels) + "}").utf8)
             }
             let cases: [(String, [UInt8], String)] = [

@@ -1,4 +1,5 @@
 import Explain
+import Files
 import Foundation
 import KubeAPI
 import Lab
@@ -35,7 +36,10 @@ struct LabCommandTests {
             let installed = directory + "-bin"
             try FileManager.default.createDirectory(atPath: installed, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: installed) }
-            try FileManager.default.copyItem(atPath: PylonBinary.path, toPath: installed + "/pylon")
+            // Copied through a close-on-exec descriptor: a process another test spawns meanwhile must not inherit
+            // it open for writing (exec of the copy would then fail with "Text file busy").
+            let binary = try #require(FileIO.read(PylonBinary.path), "read \(PylonBinary.path)")
+            try FileIO.write(binary, to: installed + "/pylon", mode: 0o755)
             var pids: [Int32] = []
             do {
                 let up = try await ChildProcess.run(

@@ -17,7 +17,22 @@ func fuzzSchema(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             "validation is not idempotent:\n  first:  \(first.object) \(first.unknownFields)\n"
                 + "  second: \(second.object) \(second.unknownFields)")
     }
+    typedDecodingIsIdempotent(definitions: schema, object: object)
     return 0
+}
+
+/// The same input read as built-in definitions (`components.schemas`) and an object: the typed decode never traps,
+/// and the object it returns decodes again to itself with no unknown field (or the same type error).
+func typedDecodingIsIdempotent(definitions: JSON, object: JSON) {
+    guard let definitions = definitions.objectValue else { return }
+    let typed = TypedSchema(definitions: definitions)
+    for root in typed.structures.indices.prefix(8) {
+        let first = TypedDecoder.decode(object, root: root, schema: typed)
+        let second = TypedDecoder.decode(first.object, root: root, schema: typed)
+        guard second.object == first.object, second.unknownFields.isEmpty, second.typeError == first.typeError else {
+            fatalError("typed decoding is not idempotent: \(first.object) then \(second.object)")
+        }
+    }
 }
 
 runFuzzer(fuzzSchema)

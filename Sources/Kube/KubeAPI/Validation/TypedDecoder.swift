@@ -195,7 +195,7 @@ public struct TypedDecoder {
     ]
 
     /// Why `text` is not a quantity, in `resource.ParseQuantity`'s words; `nil` when it is one.
-    static func quantityError(_ text: String) -> String? {
+    public static func quantityError(_ text: String) -> String? {
         var rest = Substring(text)
         if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
         let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
@@ -217,19 +217,21 @@ public struct TypedDecoder {
 
     /// The offset Go's padded standard base64 decoder reports for `text`; `nil` when it decodes. Line breaks are
     /// skipped, as Go skips them.
-    static func base64Error(_ text: String) -> Int? {
+    public static func base64Error(_ text: String) -> Int? {
         var inQuantum = 0
         var quantumStart = 0
         var padding = 0
+        var ended = false
         for (offset, byte) in text.utf8.enumerated() {
             if byte == 0x0A || byte == 0x0D { continue }
+            if ended { return offset }
             if byte == UInt8(ascii: "=") {
                 guard inQuantum >= 2, inQuantum + padding < 4 else { return offset }
                 padding += 1
                 if inQuantum + padding == 4 {
                     inQuantum = 0
                     padding = 0
-                    quantumStart = offset + 1
+                    ended = true
                 }
                 continue
             }
