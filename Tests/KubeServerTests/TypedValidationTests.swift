@@ -39,12 +39,20 @@ import Testing
         ),
     ]
 
+    /// The name an object of `kind` gets for `base` (a CRD's is its plural and group).
+    static func name(_ kind: String, _ base: String) -> String {
+        kind == "CustomResourceDefinition" ? "\(base)s.example.com" : base
+    }
+
+    /// An object of `kind` named after `base`, with `metadata` members after its name and `extra` members.
     static func body(
-        _ kind: (path: String, apiVersion: String, kind: String, rest: String), metadata: String, extra: String = ""
-    )
-        -> String
-    {
-        #"{"apiVersion":"\#(kind.apiVersion)","kind":"\#(kind.kind)","metadata":{\#(metadata)}\#(kind.rest)\#(extra)}"#
+        _ kind: (path: String, apiVersion: String, kind: String, rest: String), _ base: String, metadata: String = "",
+        extra: String = ""
+    ) -> String {
+        let name = Self.name(kind.kind, base)
+        let rest = kind.rest.replacing("NAME", with: base)
+        return #"{"apiVersion":"\#(kind.apiVersion)","kind":"\#(kind.kind)","metadata":{"name":"\#(name)"\#(metadata)}"#
+            + rest + extra + "}"
     }
 
     /// For every served kind: a wrong type, an unknown field under each mode, a duplicate field.
@@ -56,7 +64,7 @@ import Testing
                 let what = "\(kind.apiVersion) \(kind.kind)"
 
                 let wrongType = await api.request(
-                    "POST", kind.path, body: Self.body(kind, metadata: #""name":"typed","labels":{"app":true}"#))
+                    "POST", kind.path, body: Self.body(kind, "typed", metadata: #","labels":{"app":true}"#))
                 #expect(wrongType.status == 400, "\(what): \(wrongType.text)")
                 #expect(wrongType.json?["reason"] == "BadRequest", "\(what)")
                 #expect(
@@ -65,7 +73,7 @@ import Testing
                         + "json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string",
                     "\(what): \(wrongType.text)")
 
-                let unknown = Self.body(kind, metadata: #""name":"strict""#, extra: #","bogus":{"x":1}"#)
+                let unknown = Self.body(kind, "strict", extra: #","bogus":{"x":1}"#)
                 let strict = await api.request("POST", kind.path + "?fieldValidation=Strict", body: unknown)
                 #expect(strict.status == 400 && strict.json?["reason"] == "BadRequest", "\(what): \(strict.text)")
                 #expect(
@@ -76,15 +84,15 @@ import Testing
                 #expect(warned.status == 201, "\(what): \(warned.text)")
                 #expect(warned.headers["warning"] == #"299 - "unknown field \"bogus\"""#, "\(what): \(warned.headers)")
                 #expect(warned.json?["bogus"] == nil, "\(what): dropped")
-                #expect(warned.json?["metadata"]?["name"] == "strict", "\(what)")
+                #expect(warned.json?["metadata"]?["name"]?.stringValue == Self.name(kind.kind, "strict"), "\(what)")
 
                 let ignored = await api.request(
                     "POST", kind.path + "?fieldValidation=Ignore",
-                    body: Self.body(kind, metadata: #""name":"ignored""#, extra: #","bogus":1"#))
+                    body: Self.body(kind, "ignored", extra: #","bogus":1"#))
                 #expect(ignored.status == 201 && ignored.headers["warning"] == nil, "\(what): \(ignored.text)")
                 #expect(ignored.json?["bogus"] == nil, "\(what)")
 
-                let duplicate = Self.body(kind, metadata: #""name":"twice","name":"twice""#)
+                let duplicate = Self.body(kind, "twice", metadata: #","name":"\#(Self.name(kind.kind, "twice"))""#)
                 let refused = await api.request("POST", kind.path + "?fieldValidation=Strict", body: duplicate)
                 #expect(refused.status == 400 && refused.json?["reason"] == "BadRequest", "\(what): \(refused.text)")
                 #expect(
@@ -96,7 +104,7 @@ import Testing
                 #expect(warnedDuplicate.headers["warning"] == #"299 - "duplicate field \"metadata.name\"""#, "\(what)")
 
                 let bad = await api.request(
-                    "POST", kind.path + "?fieldValidation=Sometimes", body: Self.body(kind, metadata: #""name":"x""#))
+                    "POST", kind.path + "?fieldValidation=Sometimes", body: Self.body(kind, "x"))
                 #expect(bad.status == 400, "\(what): \(bad.text)")
             }
         }
@@ -128,7 +136,8 @@ import Testing
             #expect(created.headers["warning"]?.components(separatedBy: "299 - ").count == 8, "\(created.headers)")
             let stored = try #require(created.json)
             #expect(stored["spec"]?["paused"] == false && stored["spec"]?["unknown1"] == nil)
-            #expect(stored["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["imagePullPolicy"] == "Never")
+            #expect(
+                stored["spec"]?["template"]?["spec"]?["containers"]?.arrayValue?.first?["imagePullPolicy"] == "Never")
 
             let patch = """
                 {"spec":{"unknown1":"val1","unknownDupe":"valDupe","unknownDupe":"valDupe2","paused":true,"paused":false,

@@ -120,13 +120,15 @@ struct Bench {
             "until kubeconfig written and /readyz answers")
         server.terminate()
 
-        for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
-        for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
-        for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
-        for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
-        for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
-        for (a, b, c) in try await overlayBenchmarks(binary, remotes: remotes, port: port + 2) { row(a, b, c) }
-        for (a, b, c) in try await proxyBenchmarks(binary, count: count, port: port + 4) { row(a, b, c) }
+        if !args.contains("--server-only") {
+            for (a, b, c) in try await controllerBenchmarks(binary, count: count, port: port + 1) { row(a, b, c) }
+            for (a, b, c) in try await speakerBenchmarks(binary, trials: trials) { row(a, b, c) }
+            for (a, b, c) in try await bgpBenchmarks(routes: routes) { row(a, b, c) }
+            for (a, b, c) in try await bfdBenchmarks(trials: trials) { row(a, b, c) }
+            for (a, b, c) in try await cniBenchmarks(binary, pods: pods) { row(a, b, c) }
+            for (a, b, c) in try await overlayBenchmarks(binary, remotes: remotes, port: port + 2) { row(a, b, c) }
+            for (a, b, c) in try await proxyBenchmarks(binary, count: count, port: port + 4) { row(a, b, c) }
+        }
 
         if withEtcd {
             for (a, b, c) in try await etcdReference(count: count, valueSize: sampleSize) { row(a, b, c) }
