@@ -250,7 +250,7 @@ import Testing
             edit: { $0[path: ["spec", "selector"]] = ["app": true] })
         let api = try await first.restarted()
         #expect(
-            api.handler.storedObjectsOutsideTheirSchemas() == [
+            await api.handler.storedObjectsOutsideTheirSchemas() == [
                 "services default/old: json: cannot unmarshal bool into Go struct field ServiceSpec.spec.selector of type string"
             ])
         let read = await api.request("GET", path + "/old")
@@ -259,7 +259,7 @@ import Testing
         #expect(list.json?["items"]?.arrayValue?.contains { $0["metadata"]?["name"] == "old" } == true)
         let deleted = await api.request("DELETE", path + "/old")
         #expect(deleted.status == 200, "\(deleted.text)")
-        #expect(api.handler.storedObjectsOutsideTheirSchemas().isEmpty)
+        #expect(await api.handler.storedObjectsOutsideTheirSchemas().isEmpty)
         await api.close()
     }
 

@@ -11,10 +11,12 @@ public struct JSONParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
-    /// Whether member paths are followed to report duplicates (request bodies only).
+    /// Whether member paths are followed to report duplicates (a second pass, once a duplicate was seen).
     private let tracksDuplicates: Bool
     private var path: [TypedDecoder.PathStep] = []
     private var duplicates: [String] = []
+    /// Whether any object repeated a member.
+    private var sawDuplicate = false
 
     private init(bytes: UnsafeBufferPointer<UInt8>, tracksDuplicates: Bool = false) {
         self.bytes = bytes
@@ -39,12 +41,16 @@ public struct JSONParser {
 
     /// Parses like `parse(_:)` and also lists every member that repeats an earlier one of its object, by path
     /// (`spec.ports[0].port`, as `TypedDecoder.render` writes it), in the order they occur.
+    /// A document without duplicates is read once; one with them a second time, following paths.
     public static func parse(_ input: [UInt8], duplicates: inout [String]) throws(JSONError) -> JSON {
         let (value, found) = try input.withUnsafeBufferPointer {
             buffer throws(JSONError) -> (JSON, [String]) in
-            var parser = JSONParser(bytes: buffer, tracksDuplicates: true)
+            var parser = JSONParser(bytes: buffer)
             let value = try parser.parseDocument()
-            return (value, parser.duplicates)
+            guard parser.sawDuplicate else { return (value, []) }
+            var tracking = JSONParser(bytes: buffer, tracksDuplicates: true)
+            _ = try tracking.parseDocument()
+            return (value, tracking.duplicates)
         }
         duplicates = found
         return value
@@ -132,8 +138,8 @@ public struct JSONParser {
                 if object[key] != nil { duplicates.append(TypedDecoder.render(path)) }
                 object[key] = try parseValue()
                 path.removeLast()
-            } else {
-                object[key] = try parseValue()
+            } else if object.updateValue(try parseValue(), forKey: key) != nil {
+                sawDuplicate = true
             }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input in object") }

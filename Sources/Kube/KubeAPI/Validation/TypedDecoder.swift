@@ -26,16 +26,17 @@ public struct TypedDecoder {
     }
 
     private let schema: TypedSchema
+    private let root: Int
     private let duplicates: Set<String>
     private var typeError: String?
     private var strictErrors: [String] = []
     private var unknownFields: [[PathStep]] = []
+    /// The path to the value being read; Go's error context is derived from it only when an error needs it.
     private var steps: [PathStep] = []
-    private var goFields: [String] = []
-    private var goStruct: String?
 
-    private init(schema: TypedSchema, duplicates: Set<String>) {
+    private init(schema: TypedSchema, root: Int, duplicates: Set<String>) {
         self.schema = schema
+        self.root = root
         self.duplicates = duplicates
     }
 
@@ -43,7 +44,7 @@ public struct TypedDecoder {
     /// body (`JSONParser.parse(_:duplicates:)`); those under unknown fields are not reported, as kube-apiserver
     /// reports such a field only as unknown.
     public static func decode(_ object: JSON, root: Int, schema: TypedSchema, duplicates: [String] = []) -> Outcome {
-        var decoder = TypedDecoder(schema: schema, duplicates: Set(duplicates))
+        var decoder = TypedDecoder(schema: schema, root: root, duplicates: Set(duplicates))
         _ = decoder.visit(object, .structure(root))
         var result = object
         for path in decoder.unknownFields { result.remove(path[...]) }
@@ -132,7 +133,6 @@ public struct TypedDecoder {
     }
 
     private mutating func visitStructure(_ object: JSONObject, _ structure: TypedSchema.Structure) -> Bool {
-        let outerStruct = goStruct
         for (key, item) in object {
             steps.append(.key(key))
             defer { steps.removeLast() }
@@ -141,12 +141,7 @@ public struct TypedDecoder {
                 strictErrors.append("unknown field \"\(Self.render(steps))\"")
                 continue
             }
-            goFields.append(key)
-            goStruct = structure.name
-            let ok = visit(item, type)
-            goFields.removeLast()
-            goStruct = outerStruct
-            guard ok else { return false }
+            guard visit(item, type) else { return false }
             noteDuplicate()
         }
         return true
@@ -159,11 +154,28 @@ public struct TypedDecoder {
     }
 
     /// Records Go's type error for `value` (as Go names it) against `type` in the current field; returns `false`.
+    /// Go names the innermost struct holding a field on the path and the path's field names (not list indices or
+    /// map keys).
     private mutating func mismatch(_ value: String, _ type: TypedSchema.FieldType) -> Bool {
         let target = schema.goType(type)
-        if let goStruct, !goFields.isEmpty {
+        var fields: [String] = []
+        var goStruct: String?
+        var current = TypedSchema.FieldType.structure(root)
+        for step in steps {
+            switch (current, step) {
+            case (.structure(let i), .key(let key)):
+                goStruct = schema.structures[i].name
+                fields.append(key)
+                current = schema.structures[i].fields[key] ?? .any
+            case (.slice(let element), .index), (.map(let element), .key):
+                current = element
+            default:
+                current = .any
+            }
+        }
+        if let goStruct, !fields.isEmpty {
             return fail(
-                "json: cannot unmarshal \(value) into Go struct field \(goStruct).\(goFields.joined(separator: ".")) of type \(target)"
+                "json: cannot unmarshal \(value) into Go struct field \(goStruct).\(fields.joined(separator: ".")) of type \(target)"
             )
         }
         return fail("json: cannot unmarshal \(value) into Go value of type \(target)")

@@ -10,11 +10,6 @@ extension APIHandler {
         for (_, stored) in storage.list(WatchFilter(prefix: "apiextensions.k8s.io/customresourcedefinitions")).items {
             if let custom = ResourceType(crd: stored.json) { registry.install(custom) }
         }
-        for problem in storedObjectsOutsideTheirSchemas() {
-            logger.warning(
-                "stored object does not match its kind's schema; still served as stored",
-                metadata: ["object": "\(problem)"])
-        }
         rebuildAllocations()
         rebuildPodCIDRs()
         await assignWaitingPodCIDRs()

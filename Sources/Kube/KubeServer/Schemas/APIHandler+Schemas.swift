@@ -1,4 +1,5 @@
 import KubeAPI
+import Logging
 import OrderedCollections
 
 extension APIHandler {
@@ -101,17 +102,30 @@ extension APIHandler {
         return result
     }
 
+    /// Logs, once each, the stored built-in objects their kind's schema no longer accepts (`pylon server` calls it
+    /// once it serves, off the path to readiness: naming them changes nothing that is served).
+    public func reportStoredObjectsOutsideTheirSchemas() async {
+        for problem in await storedObjectsOutsideTheirSchemas() {
+            logger.warning(
+                "stored object does not match its kind's schema; still served as stored",
+                metadata: ["object": "\(problem)"])
+        }
+    }
+
     /// Stored built-in objects that their kind's schema no longer accepts (stored before the check existed, or by
     /// another release), each as `group/plural namespace/name: problem`. They stay stored and served (read, list,
-    /// watch, delete); `bootstrap` logs each once.
-    public func storedObjectsOutsideTheirSchemas() -> [String] {
+    /// watch, delete). Yields every 256 objects, so that a large store does not hold a thread from requests.
+    public func storedObjectsOutsideTheirSchemas() async -> [String] {
         var found: [String] = []
+        var checked = 0
         for resource in registry.all where resource.behaviour != .custom {
             let version = resource.storageVersion
             guard let root = BuiltinSchemas.root(group: resource.group, version: version, kind: resource.kind) else {
                 continue
             }
             for (key, stored) in storage.list(WatchFilter(prefix: resource.storagePrefix)).items {
+                checked += 1
+                if checked % 256 == 0 { await Task.yield() }
                 let outcome = TypedDecoder.decode(stored.json, root: root, schema: BuiltinSchemas.typed)
                 let problem =
                     outcome.typeError

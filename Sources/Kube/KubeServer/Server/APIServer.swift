@@ -126,6 +126,8 @@ public struct APIServer: Service {
                     await handler.publishOwnEndpoints(address: address, port: port)
                 }
                 await onReady(port)
+                // Connections are accepted once this closure returns: report in the background.
+                Task.detached { await handler.reportStoredObjectsOutsideTheirSchemas() }
             },
             logger: logger)
         let endpointSlices = EndpointSliceController(handler: handler, logger: logger)
