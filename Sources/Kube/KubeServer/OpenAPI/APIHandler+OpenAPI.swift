@@ -2,10 +2,13 @@ import KubeAPI
 import OrderedCollections
 
 extension APIHandler {
-    /// `/openapi/v3`: one entry per group-version, each pointing at its document.
+    /// `/openapi/v3`: one entry per group-version, each pointing at its document. The hash kubectl caches documents
+    /// by changes with the CRDs served and with the built-in schemas (their release and size), so that a client's
+    /// cache from another build of the server is not used.
     func openAPIIndex() -> JSON {
         var paths = JSONObject()
-        let hash = "pylon\(registry.generation)"
+        let hash =
+            "pylon-\(BuiltinSchemas.kubernetesVersion)-\(BuiltinSchemas.definitionsText.utf8.count)-\(registry.generation)"
         for r in registry.all {
             for v in r.versions {
                 let gv = r.group.isEmpty ? "api/\(v.name)" : "apis/\(r.group)/\(v.name)"
