@@ -51,6 +51,17 @@ struct ProxyAgentTests {
         }
     }
 
+    /// Makes Service `web`'s cluster address local to the node of `scratch` (a route would do; the test has no other
+    /// host) and publishes the two endpoints of `twoEndpoints`, each in a slice of its own (different ports).
+    static func publishTwoEndpoints(_ client: KubeClient, _ scratch: ScratchNamespaces, clusterIP: String) async throws
+    {
+        _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
+        _ = try await client.create(
+            .endpointSlices, namespace: "default", slice("web-1", [("10.42.0.2", 8081, true)]))
+        _ = try await client.create(
+            .endpointSlices, namespace: "default", slice("web-2", [("10.42.0.3", 8082, true)]))
+    }
+
     /// A slice of Service `web` named `name`, with its endpoints (address, port, ready).
     static func slice(_ name: String, _ endpoints: [(String, Int, Bool)]) -> JSON {
         [
@@ -81,13 +92,7 @@ struct ProxyAgentTests {
                         "spec": ["ports": [["name": "http", "port": 80, "targetPort": 8081]]],
                     ])
                 let clusterIP = try #require(service["spec"]?["clusterIP"]?.stringValue)
-                // The node reaches the cluster address locally (a route would do; the test has no other host).
-                _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
-                // Two endpoints, each in a slice of its own (they listen on different ports).
-                _ = try await client.create(
-                    .endpointSlices, namespace: "default", Self.slice("web-1", [("10.42.0.2", 8081, true)]))
-                _ = try await client.create(
-                    .endpointSlices, namespace: "default", Self.slice("web-2", [("10.42.0.3", 8082, true)]))
+                try await Self.publishTwoEndpoints(client, scratch, clusterIP: clusterIP)
 
                 let (_, task) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(1))
                 defer { task.cancel() }
@@ -162,11 +167,7 @@ struct ProxyAgentTests {
                         ],
                     ])
                 let clusterIP = try #require(service["spec"]?["clusterIP"]?.stringValue)
-                _ = try scratch.ip(0, "address", "add", "\(clusterIP)/32", "dev", "lo")
-                _ = try await client.create(
-                    .endpointSlices, namespace: "default", Self.slice("web-1", [("10.42.0.2", 8081, true)]))
-                _ = try await client.create(
-                    .endpointSlices, namespace: "default", Self.slice("web-2", [("10.42.0.3", 8082, true)]))
+                try await Self.publishTwoEndpoints(client, scratch, clusterIP: clusterIP)
                 let (_, task) = Self.start(client, in: scratch.namespaces[0], resync: .seconds(30))
                 defer { task.cancel() }
 
