@@ -30,10 +30,12 @@ public struct TypedSchema: Sendable {
         case map(FieldType)
     }
 
-    /// One Go struct: its name (`ServiceSpec`), its type as Go prints it (`v1.ServiceSpec`) and its JSON fields.
+    /// One Go struct: its name (`ServiceSpec`), its type as Go prints it (`v1.ServiceSpec`), the component it was
+    /// compiled from (`io.k8s.api.core.v1.ServiceSpec`) and its JSON fields.
     public struct Structure: Sendable {
         public var name: String
         public var goType: String
+        public var definition: String
         public var fields: [String: FieldType]
     }
 
@@ -46,10 +48,8 @@ public struct TypedSchema: Sendable {
         var index: [String: Int] = [:]
         for (name, schema) in definitions where Self.isStructure(schema) {
             index[name] = structures.count
-            let parts = name.split(separator: ".")
-            let short = parts.last.map(String.init) ?? name
-            let package = parts.count > 1 ? String(parts[parts.count - 2]) : ""
-            structures.append(Structure(name: short, goType: "\(package).\(short)", fields: [:]))
+            let short = name.split(separator: ".").last.map(String.init) ?? name
+            structures.append(Structure(name: short, goType: Self.goName(name), definition: name, fields: [:]))
             for gvk in schema["x-kubernetes-group-version-kind"]?.arrayValue ?? [] {
                 let key =
                     "\(gvk["group"]?.stringValue ?? "")/\(gvk["version"]?.stringValue ?? "")/\(gvk["kind"]?.stringValue ?? "")"

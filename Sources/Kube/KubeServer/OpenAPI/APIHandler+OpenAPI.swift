@@ -35,6 +35,7 @@ extension APIHandler {
         var paths = JSONObject()
         let reversedGroup =
             group.isEmpty ? "io.k8s.api.core" : group.split(separator: ".").reversed().joined(separator: ".")
+        var builtins: [String] = []
         for r in resources {
             let gvk: JSON = ["group": .string(r.group), "version": .string(version), "kind": .string(r.kind)]
             let schemaName: String
@@ -42,7 +43,7 @@ extension APIHandler {
                 let builtin = BuiltinSchemas.definitionName(group: r.group, version: version, kind: r.kind)
             {
                 schemaName = builtin
-                for (name, schema) in BuiltinSchemas.components([builtin]) { schemas[name] = schema }
+                builtins.append(builtin)
             } else {
                 schemaName = "\(reversedGroup).\(version).\(r.kind)"
                 schemas[schemaName] = customSchema(r, version: version, gvk: gvk)
@@ -77,6 +78,7 @@ extension APIHandler {
                 ],
             ]
         }
+        for (name, schema) in BuiltinSchemas.components(builtins) { schemas[name] = schema }
         schemas.sort()
         return .json([
             "openapi": "3.0.0", "info": ["title": "Kubernetes", "version": .string(BuiltinSchemas.kubernetesVersion)],

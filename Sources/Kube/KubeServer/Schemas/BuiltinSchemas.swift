@@ -19,19 +19,6 @@ enum BuiltinSchemas {
     /// The Go types of the definitions.
     static let typed = TypedSchema(definitions: definitions)
 
-    /// The component name of each kind, keyed by `group/version/Kind`.
-    static let kindDefinitions: [String: String] = {
-        var names: [String: String] = [:]
-        for (name, schema) in definitions {
-            for gvk in schema["x-kubernetes-group-version-kind"]?.arrayValue ?? [] {
-                let group = gvk["group"]?.stringValue ?? ""
-                let version = gvk["version"]?.stringValue ?? ""
-                names["\(group)/\(version)/\(gvk["kind"]?.stringValue ?? "")"] = name
-            }
-        }
-        return names
-    }()
-
     /// The typed struct of a built-in kind; `nil` for kinds without a generated schema.
     static func root(group: String, version: String, kind: String) -> Int? {
         typed.kind(group: group, version: version, kind: kind)
@@ -39,7 +26,7 @@ enum BuiltinSchemas {
 
     /// The component name of a built-in kind's schema.
     static func definitionName(group: String, version: String, kind: String) -> String? {
-        kindDefinitions["\(group)/\(version)/\(kind)"]
+        root(group: group, version: version, kind: kind).map { typed.structures[$0].definition }
     }
 
     /// The named schemas and every schema they refer to, as `components.schemas` of one document.
